@@ -1,0 +1,204 @@
+//! The command line: `run`, `once`, `check`, with exit codes 0 (success), 1 (some bundle failed),
+//! 2 (bad usage or config).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config};
+use crate::pipeline::{self, Options};
+
+/// dropcast turns a shared office folder into a Telegram channel.
+#[derive(Debug, Parser)]
+#[command(name = "dropcast", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format: human-readable lines, or JSON for log shippers. Filter with RUST_LOG.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Watch the inboxes and post until SIGINT/SIGTERM.
+    Run {
+        /// Config file (default: $DROPCAST_CONFIG, else ./dropcast.yaml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print each post as it would be sent; call no Telegram method, move nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Post what is in the inboxes now, then exit.
+    Once {
+        /// Config file (default: $DROPCAST_CONFIG, else ./dropcast.yaml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print each post as it would be sent; call no Telegram method, move nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Validate the config and the given sidecars; post nothing.
+    Check {
+        /// Config file (default: $DROPCAST_CONFIG, else ./dropcast.yaml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Sidecar files to validate.
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Sets up logging to stderr.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load(flag: Option<&Path>) -> Result<Config, ExitCode> {
+    let path = config::locate(flag);
+    config::load(&path).map_err(|e| {
+        eprintln!("dropcast: {}", crate::redact::redact(&e.to_string()));
+        ExitCode::from(2)
+    })
+}
+
+/// Runs a parsed command line.
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run { config, dry_run } => daemon(
+            config.as_deref(),
+            Options {
+                once: false,
+                dry_run,
+            },
+        ),
+        Command::Once { config, dry_run } => daemon(
+            config.as_deref(),
+            Options {
+                once: true,
+                dry_run,
+            },
+        ),
+        Command::Check { config, files } => check(config.as_deref(), &files),
+    }
+}
+
+fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
+    let config = match load(flag) {
+        Ok(c) => Arc::new(c),
+        Err(code) => return code,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dropcast: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(async {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: finishing or abandoning the request in flight");
+            let _ = tx.send(true);
+            wait_for_signal().await;
+            tracing::warn!("second signal: exiting at once");
+            std::process::exit(130);
+        });
+        pipeline::run(config, opts, rx).await
+    });
+    // Tasks blocked in file IO must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(summary) => {
+            if opts.once {
+                let verb = if opts.dry_run { "would post" } else { "posted" };
+                println!(
+                    "{verb} {}, failed {}, still waiting {}",
+                    summary.posted, summary.failed, summary.left
+                );
+            }
+            if summary.failed > 0 || (opts.once && summary.left > 0) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("dropcast: {}", crate::redact::redact(&e.to_string()));
+            match e {
+                pipeline::PipelineError::Token(_) => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
+    let config = match load(flag) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    println!("ok {} (config)", config.file.display());
+    let mut failed = false;
+    for f in files {
+        match check_sidecar(f, &config) {
+            Ok(()) => println!("ok {}", f.display()),
+            Err(e) => {
+                failed = true;
+                println!("{}: {e}", f.display());
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn check_sidecar(path: &Path, config: &Config) -> Result<(), String> {
+    let (sidecar, _) = crate::prepare::read_sidecar(path, config).map_err(|p| {
+        let r = p.report(crate::config::Language::En);
+        r.why
+    })?;
+    let source = sidecar.caption.unwrap_or_default();
+    crate::render::render(&source, sidecar.format).map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -1,0 +1,711 @@
+//! The IT person's `dropcast.yaml`: parsed, expanded (`${VAR}`, `token_file`, relative paths) and
+//! validated once, so that the rest of dropcast only ever sees a config that makes sense.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::telegram::Token;
+
+/// A config that could not be used. Names the key and, where known, the line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// How a folder treats media files that arrive without a sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SidecarPolicy {
+    /// Wait for the sidecar; after `sidecar_timeout` the file goes to `failed/`.
+    Required,
+    /// Scanner folders: after `sidecar_wait` post with the folder's default caption.
+    Optional,
+}
+
+/// How the inbox is watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// Native events plus rescans; also polls on network filesystems.
+    Auto,
+    /// Native events plus rescans only.
+    Native,
+    /// Polling only, every `poll_interval`.
+    Poll,
+}
+
+/// What to do with a request that was in flight when dropcast stopped or timed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Uncertain {
+    Resend,
+    Fail,
+}
+
+/// The language of receipts and error reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    En,
+    It,
+}
+
+/// One watched folder.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pub path: PathBuf,
+    /// Alias or chat reference of the default channel; `None` means the only configured channel.
+    pub channel: Option<String>,
+    pub recursive: bool,
+    /// Subfolder name → channel alias.
+    pub channels: BTreeMap<String, String>,
+    pub sidecar: SidecarPolicy,
+    pub sidecar_wait: Duration,
+    pub sidecar_timeout: Duration,
+    /// Default caption template: `{stem}`, `{date}`, `{time}`.
+    pub caption: String,
+}
+
+/// Watching and settling.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub mode: WatchMode,
+    pub poll_interval: Duration,
+    /// A file is complete once its size and mtime have not changed for this long, measured from
+    /// the last change dropcast observed (not from the mtime, which copies preserve).
+    pub settle: Duration,
+    pub rescan_interval: Duration,
+}
+
+/// The validated config.
+#[derive(Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub token: Token,
+    pub api_url: String,
+    pub local_files: bool,
+    pub pacing: bool,
+    /// Alias → chat reference (`@username` or numeric id as text).
+    pub channels: BTreeMap<String, String>,
+    pub inboxes: Vec<Inbox>,
+    /// Extra extensions (lowercase, no dot) sent as documents.
+    pub accept: Vec<String>,
+    pub ignore: Vec<String>,
+    pub archive: PathBuf,
+    pub failed: PathBuf,
+    pub scheduled: PathBuf,
+    pub state_dir: PathBuf,
+    pub watch: Watch,
+    pub duplicate_window: Duration,
+    pub uncertain: Uncertain,
+    pub timezone: jiff::tz::TimeZone,
+    pub timezone_name: String,
+    pub language: Language,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("file", &self.file)
+            .field("token", &self.token)
+            .field("api_url", &self.api_url)
+            .field("channels", &self.channels)
+            .field("inboxes", &self.inboxes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Resolves a channel reference (alias, `@username`, numeric id) to the chat reference sent to
+    /// Telegram, or `None` when it is an unknown alias.
+    pub fn resolve_channel(&self, reference: &str) -> Option<String> {
+        if let Some(chat) = self.channels.get(reference) {
+            return Some(chat.clone());
+        }
+        if is_chat_reference(reference) {
+            return Some(reference.to_string());
+        }
+        None
+    }
+
+    /// The channel aliases, for sidecar validation.
+    pub fn aliases(&self) -> Vec<String> {
+        self.channels.keys().cloned().collect()
+    }
+
+    /// The folders dropcast writes to; never treated as input even when they live inside an inbox.
+    pub fn own_folders(&self) -> [&Path; 4] {
+        [
+            &self.archive,
+            &self.failed,
+            &self.scheduled,
+            &self.state_dir,
+        ]
+    }
+}
+
+/// `@username` or a numeric chat id.
+pub fn is_chat_reference(s: &str) -> bool {
+    if let Some(name) = s.strip_prefix('@') {
+        return (5..=32).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    }
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty() && digits.len() <= 20 && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Finds the config: `--config`, else `$DROPCAST_CONFIG`, else `./dropcast.yaml`.
+pub fn locate(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    match std::env::var_os("DROPCAST_CONFIG") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("dropcast.yaml"),
+    }
+}
+
+/// Reads and validates the config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// Parses config text; `env` looks up `${VAR}`. `path` is where the text came from: relative
+/// paths are relative to its folder.
+pub fn parse(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: crate::redact::redact(&message),
+    };
+    let raw: Raw = serde_yaml::from_str(text).map_err(|e| invalid(describe_yaml_error(&e)))?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = std::fs::canonicalize(&base).unwrap_or(base);
+    let at = |key: &str| match find_key_line(text, key) {
+        Some(line) => format!("line {line}: `{key}`"),
+        None => format!("`{key}`"),
+    };
+    let expand = |key: &str, value: &str| -> Result<String, ConfigError> {
+        expand_vars(value, env).map_err(|var| {
+            invalid(format!(
+                "{}: environment variable {var} is not set",
+                at(key)
+            ))
+        })
+    };
+    let path_of = |key: &str, value: &str| -> Result<PathBuf, ConfigError> {
+        let value = expand(key, value)?;
+        if value.trim().is_empty() {
+            return Err(invalid(format!("{}: the path is empty", at(key))));
+        }
+        let p = PathBuf::from(value);
+        Ok(if p.is_absolute() { p } else { base.join(p) })
+    };
+
+    let telegram = raw
+        .telegram
+        .ok_or_else(|| invalid("`telegram` is missing: it holds the bot token".into()))?;
+    let token = match (&telegram.token, &telegram.token_file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(format!(
+                "{}: give either `token` or `token_file`, not both",
+                at("token_file")
+            )));
+        }
+        (Some(t), None) => expand("token", t)?.trim().to_string(),
+        (None, Some(f)) => {
+            let file = path_of("token_file", f)?;
+            std::fs::read_to_string(&file)
+                .map_err(|e| {
+                    invalid(format!(
+                        "{}: cannot read {}: {e}",
+                        at("token_file"),
+                        file.display()
+                    ))
+                })?
+                .trim()
+                .to_string()
+        }
+        (None, None) => {
+            return Err(invalid(format!(
+                "{}: set `token_file` (a file holding the bot token) or `token: ${{TELEGRAM_BOT_TOKEN}}`",
+                at("telegram")
+            )));
+        }
+    };
+    if token.is_empty() {
+        return Err(invalid(format!("{}: the bot token is empty", at("token"))));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err(invalid(format!(
+            "{}: the bot token contains spaces or slashes; it looks like 123456:ABC-DEF…",
+            at("token")
+        )));
+    }
+    let api_url = expand(
+        "api_url",
+        telegram
+            .api_url
+            .as_deref()
+            .unwrap_or("https://api.telegram.org"),
+    )?
+    .trim_end_matches('/')
+    .to_string();
+    if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+        return Err(invalid(format!(
+            "{}: must start with http:// or https://",
+            at("api_url")
+        )));
+    }
+
+    let mut channels = BTreeMap::new();
+    for (alias, chat) in raw.channels.unwrap_or_default() {
+        let chat = match chat {
+            ChatValue::Int(i) => i.to_string(),
+            ChatValue::Str(s) => expand(&alias, &s)?.trim().to_string(),
+        };
+        if !is_chat_reference(&chat) {
+            return Err(invalid(format!(
+                "{}: `{chat}` is not a channel: write \"@username\" or the numeric id such as -1001234567890",
+                at(&alias)
+            )));
+        }
+        channels.insert(alias, chat);
+    }
+    let check_channel = |key: &str, reference: &str| -> Result<(), ConfigError> {
+        if channels.contains_key(reference) || is_chat_reference(reference) {
+            Ok(())
+        } else {
+            let known: Vec<&str> = channels.keys().map(String::as_str).collect();
+            Err(invalid(format!(
+                "{}: unknown channel `{reference}`; the channels are: {}",
+                at(key),
+                if known.is_empty() {
+                    "(none: add them under `channels`)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )))
+        }
+    };
+
+    let raw_inboxes = raw.inboxes.unwrap_or_default();
+    if raw_inboxes.is_empty() {
+        return Err(invalid(
+            "`inboxes` is missing: list at least one folder to watch, e.g. `inboxes: [{path: inbox, channel: news}]`"
+                .into(),
+        ));
+    }
+    let mut inboxes = Vec::new();
+    for ri in raw_inboxes {
+        let channel = match ri.channel {
+            Some(c) => {
+                check_channel("channel", &c)?;
+                Some(c)
+            }
+            None if channels.len() == 1 => None,
+            None => {
+                return Err(invalid(format!(
+                    "{}: this inbox needs a `channel` (there are {} channels to choose from)",
+                    at("path"),
+                    channels.len()
+                )));
+            }
+        };
+        for c in ri.channels.values() {
+            check_channel("channels", c)?;
+        }
+        inboxes.push(Inbox {
+            path: path_of("path", &ri.path)?,
+            channel,
+            recursive: ri.recursive.unwrap_or(true),
+            channels: ri.channels,
+            sidecar: ri.sidecar.unwrap_or(SidecarPolicy::Required),
+            sidecar_wait: ri.sidecar_wait.map_or(Duration::from_secs(30), |d| d.0),
+            sidecar_timeout: ri
+                .sidecar_timeout
+                .map_or(Duration::from_secs(3600), |d| d.0),
+            caption: ri.caption.unwrap_or_else(|| "{stem}".into()),
+        });
+    }
+
+    let watch = raw.watch.unwrap_or_default();
+    let watch = Watch {
+        mode: watch.mode.unwrap_or(WatchMode::Auto),
+        poll_interval: watch.poll_interval.map_or(Duration::from_secs(5), |d| d.0),
+        settle: watch.settle.map_or(Duration::from_secs(3), |d| d.0),
+        rescan_interval: watch
+            .rescan_interval
+            .map_or(Duration::from_secs(300), |d| d.0),
+    };
+    if watch.poll_interval.is_zero() || watch.rescan_interval.is_zero() {
+        return Err(invalid(format!(
+            "{}: intervals must be longer than zero",
+            at("watch")
+        )));
+    }
+
+    let timezone_name = raw.timezone.unwrap_or_else(|| "UTC".into());
+    let timezone = jiff::tz::TimeZone::get(&timezone_name).map_err(|_| {
+        invalid(format!(
+            "{}: unknown time zone `{timezone_name}`; write a name such as Europe/Rome",
+            at("timezone")
+        ))
+    })?;
+
+    let folder = |key: &str, value: Option<String>, default: &str| match value {
+        Some(v) => path_of(key, &v),
+        None => Ok(base.join(default)),
+    };
+    let accept = raw
+        .accept
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+        .collect();
+    for pattern in raw.ignore.iter().flatten() {
+        if let Err(e) = globset::Glob::new(pattern) {
+            return Err(invalid(format!(
+                "{}: `{pattern}` is not a valid pattern: {e}",
+                at("ignore")
+            )));
+        }
+    }
+
+    Ok(Config {
+        file: path.to_path_buf(),
+        token: Token::new(token),
+        api_url,
+        local_files: telegram.local_files.unwrap_or(false),
+        pacing: telegram.pacing.unwrap_or(true),
+        channels,
+        inboxes,
+        accept,
+        ignore: raw.ignore.unwrap_or_default(),
+        archive: folder("archive", raw.archive, "archive")?,
+        failed: folder("failed", raw.failed, "failed")?,
+        scheduled: folder("scheduled", raw.scheduled, "scheduled")?,
+        state_dir: folder("state_dir", raw.state_dir, "state")?,
+        watch,
+        duplicate_window: raw
+            .duplicate_window
+            .map_or(Duration::from_secs(30 * 86400), |d| d.0),
+        uncertain: raw.uncertain.unwrap_or(Uncertain::Resend),
+        timezone,
+        timezone_name,
+        language: raw.language.unwrap_or(Language::En),
+    })
+}
+
+/// Expands `${VAR}` from `env`; `$$` is a literal `$`. Returns the name of an unset variable.
+pub fn expand_vars(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(stripped) = after.strip_prefix('$') {
+            out.push('$');
+            rest = stripped;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = body.find('}') else {
+                out.push_str(&rest[i..]);
+                return Ok(out);
+            };
+            let name = &body[..end];
+            out.push_str(&env(name).ok_or_else(|| name.to_string())?);
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The line (1-based) of the first `key:` in the text, for errors found after parsing.
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            let t = line.trim_start().trim_start_matches("- ").trim_start();
+            t.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+                || t.strip_prefix(&format!("\"{key}\""))
+                    .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// serde_yaml's message with its location, in words an IT person reads easily.
+fn describe_yaml_error(e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    // serde_yaml already says "KEY: MESSAGE at line L column C"; unknown fields list the valid keys.
+    msg.replace("unknown field", "unknown key")
+        .replace("missing field", "missing key")
+}
+
+/// A duration written `500ms`, `3s`, `5m`, `1h`, `30d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `500ms`, `3s`, `5m`, `1h`, `30d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let bad = || format!("`{s}` is not a duration; write it like 500ms, 3s, 5m, 1h or 30d");
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let ms = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(ms).map(Duration::from_millis).ok_or_else(bad)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    telegram: Option<RawTelegram>,
+    channels: Option<BTreeMap<String, ChatValue>>,
+    inboxes: Option<Vec<RawInbox>>,
+    accept: Option<Vec<String>>,
+    ignore: Option<Vec<String>>,
+    archive: Option<String>,
+    failed: Option<String>,
+    scheduled: Option<String>,
+    state_dir: Option<String>,
+    watch: Option<RawWatch>,
+    duplicate_window: Option<Dur>,
+    uncertain: Option<Uncertain>,
+    timezone: Option<String>,
+    language: Option<Language>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTelegram {
+    token: Option<String>,
+    token_file: Option<String>,
+    api_url: Option<String>,
+    local_files: Option<bool>,
+    pacing: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ChatValue {
+    Int(i64),
+    Str(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInbox {
+    path: String,
+    channel: Option<String>,
+    recursive: Option<bool>,
+    #[serde(default)]
+    channels: BTreeMap<String, String>,
+    sidecar: Option<SidecarPolicy>,
+    sidecar_wait: Option<Dur>,
+    sidecar_timeout: Option<Dur>,
+    caption: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    mode: Option<WatchMode>,
+    poll_interval: Option<Dur>,
+    settle: Option<Dur>,
+    rescan_interval: Option<Dur>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TOKEN" => Some("123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789".into()),
+            "HOME_DIR" => Some("/srv".into()),
+            _ => None,
+        }
+    }
+
+    fn parse_ok(text: &str) -> Config {
+        parse(text, Path::new("/etc/dropcast/dropcast.yaml"), &env).unwrap()
+    }
+
+    fn check_err(text: &str, expected: &[&str]) {
+        let err = parse(text, Path::new("/etc/dropcast/dropcast.yaml"), &env)
+            .unwrap_err()
+            .to_string();
+        for e in expected {
+            assert!(err.contains(e), "error {err:?} lacks {e:?}");
+        }
+        assert!(!err.contains("ABCdefGHI"), "token leaked: {err}");
+    }
+
+    const MINIMAL: &str = "telegram: {token: \"${TOKEN}\"}\nchannels: {news: \"@town_news\"}\ninboxes: [{path: inbox}]\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse_ok(MINIMAL);
+        assert_eq!(c.api_url, "https://api.telegram.org");
+        assert_eq!(c.inboxes[0].path, Path::new("/etc/dropcast/inbox"));
+        assert_eq!(c.archive, Path::new("/etc/dropcast/archive"));
+        assert_eq!(c.watch.settle, Duration::from_secs(3));
+        assert_eq!(c.inboxes[0].sidecar, SidecarPolicy::Required);
+        assert_eq!(c.inboxes[0].sidecar_timeout, Duration::from_secs(3600));
+        assert_eq!(c.duplicate_window, Duration::from_secs(30 * 86400));
+        assert_eq!(c.resolve_channel("news").as_deref(), Some("@town_news"));
+        assert_eq!(c.resolve_channel("nope"), None);
+        assert_eq!(c.resolve_channel("-100123").as_deref(), Some("-100123"));
+        assert!(!format!("{c:?}").contains("ABCdef"));
+    }
+
+    #[test]
+    fn full_config() {
+        let c = parse_ok(
+            "telegram:\n  token: ${TOKEN}\n  api_url: http://127.0.0.1:8081/\n  pacing: false\n\
+             channels:\n  news: \"@town_news\"\n  alerts: -1001234567890\n\
+             inboxes:\n  - path: ${HOME_DIR}/inbox\n    channel: news\n    channels: {meteo: alerts}\n    sidecar: optional\n    sidecar_wait: 500ms\n\
+             archive: /srv/archive\nwatch: {mode: poll, poll_interval: 2s, settle: 1s, rescan_interval: 5m}\n\
+             duplicate_window: 7d\nuncertain: fail\ntimezone: Europe/Rome\nlanguage: it\naccept: [.DOCX]\n",
+        );
+        assert_eq!(c.api_url, "http://127.0.0.1:8081");
+        assert_eq!(c.channels["alerts"], "-1001234567890");
+        assert_eq!(c.inboxes[0].path, Path::new("/srv/inbox"));
+        assert_eq!(c.inboxes[0].sidecar_wait, Duration::from_millis(500));
+        assert_eq!(c.watch.mode, WatchMode::Poll);
+        assert_eq!(c.uncertain, Uncertain::Fail);
+        assert_eq!(c.language, Language::It);
+        assert_eq!(c.accept, vec!["docx"]);
+        assert!(!c.pacing);
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        check_err(
+            &format!("{MINIMAL}watch: {{settle: 3x}}\n"),
+            &["watch.settle", "3x", "line 4"],
+        );
+        check_err(
+            &format!("{MINIMAL}archiv: /srv\n"),
+            &["unknown key `archiv`", "line 4"],
+        );
+        check_err(
+            "telegram: {token: \"${NOPE}\"}\nchannels: {news: \"@town_news\"}\ninboxes: [{path: inbox}]\n",
+            &["NOPE", "line 1"],
+        );
+        check_err(
+            "telegram: {token: \"${TOKEN}\"}\nchannels: {news: \"@town_news\"}\ninboxes: [{path: inbox, channel: newz}]\n",
+            &["unknown channel `newz`", "news", "line 3"],
+        );
+        check_err(
+            "telegram: {token: \"${TOKEN}\"}\nchannels: {news: \"town news\"}\ninboxes: [{path: inbox}]\n",
+            &["is not a channel", "line 2"],
+        );
+        check_err(
+            "channels: {news: \"@town_news\"}\ninboxes: [{path: inbox}]\n",
+            &["`telegram` is missing"],
+        );
+        check_err(
+            "telegram: {token: \"${TOKEN}\"}\nchannels: {news: \"@town_news\"}\n",
+            &["`inboxes` is missing"],
+        );
+        check_err(
+            &format!("{MINIMAL}timezone: Mars/Olympus\n"),
+            &["unknown time zone", "line 4"],
+        );
+        check_err(
+            "telegram: {token: \"${TOKEN}\"}\nchannels: {a: \"@town_news\", b: \"@town_alerts\"}\ninboxes: [{path: inbox}]\n",
+            &["needs a `channel`"],
+        );
+        check_err(
+            "telegram: {token: \"123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789\", toke: 1}\nchannels: {news: \"@town_news\"}\ninboxes: [{path: inbox}]\n",
+            &["unknown key `toke`"],
+        );
+    }
+
+    #[test]
+    fn durations() {
+        for (s, ms) in [
+            ("500ms", 500),
+            ("3s", 3000),
+            ("5m", 300_000),
+            ("1h", 3_600_000),
+            ("30d", 2_592_000_000),
+        ] {
+            assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        }
+        for s in [
+            "",
+            "3",
+            "s",
+            "3 sec",
+            "-1s",
+            "1.5s",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn var_expansion() {
+        let e = |s: &str| expand_vars(s, &env);
+        assert_eq!(e("${HOME_DIR}/x").unwrap(), "/srv/x");
+        assert_eq!(e("a$$b").unwrap(), "a$b");
+        assert_eq!(e("$HOME_DIR").unwrap(), "$HOME_DIR");
+        assert_eq!(e("${UNSET}").unwrap_err(), "UNSET");
+        assert_eq!(e("${open").unwrap(), "${open");
+    }
+
+    #[test]
+    fn chat_references() {
+        for ok in ["@town_news", "-1001234567890", "12345"] {
+            assert!(is_chat_reference(ok), "{ok}");
+        }
+        for bad in ["town", "@abc", "@1abcde", "-", "@town news", ""] {
+            assert!(!is_chat_reference(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Sending: one task per channel keeps that channel's posts in order and paced; a global limiter
+//! keeps the bot under Telegram's overall rate. Each message is recorded in the journal as in
+//! flight before its request and as sent right after the answer.
+//!
+//! Architecture Invariant: a message the journal records as sent is never requested again;
+//! transient failures are retried with backoff (forever in `run`), permanent ones end the
+//! delivery with Telegram's reason.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::config::Uncertain;
+use crate::journal::{DeliveryOutcome, Journal, JournalError, SentMessage};
+use crate::messages::Problem;
+use crate::post::{MediaKind, OutMessage};
+use crate::telegram::{Client, TelegramError};
+
+/// Telegram's limits for a bot posting to channels.
+const PER_CHAT_PER_SECOND: usize = 1;
+const PER_CHAT_PER_MINUTE: usize = 20;
+const GLOBAL_PER_SECOND: usize = 30;
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// A sliding-window limiter: at most `max` events in any `window`.
+#[derive(Debug)]
+struct Window {
+    max: usize,
+    window: Duration,
+    times: VecDeque<Instant>,
+}
+
+impl Window {
+    fn new(max: usize, window: Duration) -> Window {
+        Window {
+            max,
+            window,
+            times: VecDeque::new(),
+        }
+    }
+
+    /// When the next event may happen.
+    fn next_free(&mut self, now: Instant) -> Instant {
+        while self.times.front().is_some_and(|t| *t + self.window <= now) {
+            self.times.pop_front();
+        }
+        if self.times.len() < self.max {
+            now
+        } else {
+            self.times[self.times.len() - self.max] + self.window
+        }
+    }
+
+    fn record(&mut self, at: Instant) {
+        self.times.push_back(at);
+    }
+}
+
+/// Pacing shared by all senders.
+#[derive(Clone, Debug)]
+pub struct Pacing {
+    enabled: bool,
+    global: Arc<Mutex<Window>>,
+}
+
+impl Pacing {
+    pub fn new(enabled: bool) -> Pacing {
+        Pacing {
+            enabled,
+            global: Arc::new(Mutex::new(Window::new(
+                GLOBAL_PER_SECOND,
+                Duration::from_secs(1),
+            ))),
+        }
+    }
+}
+
+/// What the sender needs, shared by all channels.
+#[derive(Clone)]
+pub struct Deliverer {
+    pub journal: Arc<Journal>,
+    pub client: Client,
+    pub pacing: Pacing,
+    pub uncertain: Uncertain,
+    /// `None`: retry forever (`run`); `Some(n)`: give up after n attempts and leave the delivery
+    /// for the next run (`once`).
+    pub max_attempts: Option<u32>,
+}
+
+/// How a delivery attempt ended for the caller.
+#[derive(Debug, PartialEq)]
+pub enum Ended {
+    /// Sent or failed for good: recorded in the journal.
+    Finished(DeliveryOutcome),
+    /// Left pending (shutdown, or `once` gave up on a transient error).
+    Left(String),
+}
+
+/// Runs one channel's sender: delivers each delivery id in order, reports each bundle id whose
+/// delivery finished on `done`. Stops when `queue` closes or `shutdown` fires.
+pub async fn sender(
+    d: Deliverer,
+    chat: String,
+    mut queue: mpsc::UnboundedReceiver<i64>,
+    done: mpsc::UnboundedSender<(i64, Ended)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut chat_second = Window::new(PER_CHAT_PER_SECOND, Duration::from_secs(1));
+    let mut chat_minute = Window::new(PER_CHAT_PER_MINUTE, Duration::from_secs(60));
+    loop {
+        let id = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|s| *s) => return,
+            id = queue.recv() => match id { Some(id) => id, None => return },
+        };
+        let work = deliver(&d, id, &mut chat_second, &mut chat_minute);
+        let ended = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|s| *s) => {
+                tracing::info!(channel = %chat, "shutting down: the request in flight is abandoned and will be checked at the next start");
+                return;
+            }
+            r = work => r,
+        };
+        match ended {
+            Ok((bundle_id, ended)) => {
+                let _ = done.send((bundle_id, ended));
+            }
+            Err(e) => {
+                tracing::error!(channel = %chat, error = %e, "journal error: stopping this channel's sender");
+                return;
+            }
+        }
+    }
+}
+
+fn is_uncertain(e: &TelegramError) -> bool {
+    matches!(e, TelegramError::Transient { description } if description.contains("timed out") || description.contains("timeout"))
+}
+
+/// Delivers one delivery: every message not yet recorded as sent, then the pin.
+async fn deliver(
+    d: &Deliverer,
+    delivery_id: i64,
+    chat_second: &mut Window,
+    chat_minute: &mut Window,
+) -> Result<(i64, Ended), JournalError> {
+    let mut delivery = d.journal.delivery(delivery_id)?;
+    let bundle_id = delivery.bundle_id;
+    let chat = delivery.chat.clone();
+    let finish = |outcome: DeliveryOutcome| -> Result<(i64, Ended), JournalError> {
+        d.journal.finish_delivery(delivery_id, &outcome)?;
+        Ok((bundle_id, Ended::Finished(outcome)))
+    };
+
+    if let Some(index) = delivery.in_flight {
+        tracing::warn!(channel = %chat, message = index, "a request was in flight when dropcast stopped: it may or may not have been posted");
+        if d.uncertain == Uncertain::Fail {
+            let p = Problem::Uncertain {
+                channel: chat.clone(),
+            };
+            return finish(DeliveryOutcome::Failed(ser(&p)));
+        }
+    }
+
+    let mut attempts = 0u32;
+    let mut backoff = Duration::from_secs(1);
+    let mut index = delivery.sent.len();
+    while index < delivery.plan.messages.len() {
+        pace(d, chat_second, chat_minute).await;
+        d.journal.begin_message(delivery_id, index)?;
+        let msg = delivery.plan.messages[index].clone();
+        match d.client.send(&chat, &msg, delivery.plan.options).await {
+            Ok(sent) => {
+                let m = SentMessage {
+                    index,
+                    message_id: sent.message_id,
+                    chat_id: sent.chat_id,
+                    link: sent.link(),
+                };
+                d.journal.record_message(delivery_id, &m)?;
+                delivery.sent.push(m);
+                index += 1;
+                attempts = 0;
+                backoff = Duration::from_secs(1);
+            }
+            Err(e) if e.is_photo_rejected() => {
+                if let OutMessage::Media { kind, .. } = &mut delivery.plan.messages[index]
+                    && *kind == MediaKind::Photo
+                {
+                    tracing::info!(channel = %chat, error = %e, "telegram refused the image as a photo: sending it as a document");
+                    *kind = MediaKind::Document;
+                    d.journal
+                        .record_attempt_error(delivery_id, &e.to_string())?;
+                    continue;
+                }
+                d.journal
+                    .record_attempt_error(delivery_id, &e.to_string())?;
+                return finish(refused(&chat, &e));
+            }
+            Err(TelegramError::Permanent { code, description }) => {
+                let e = TelegramError::Permanent { code, description };
+                tracing::warn!(channel = %chat, error = %e, "telegram refused the post");
+                d.journal
+                    .record_attempt_error(delivery_id, &e.to_string())?;
+                return finish(refused(&chat, &e));
+            }
+            Err(e) => {
+                if is_uncertain(&e) && d.uncertain == Uncertain::Fail {
+                    // The request may have been posted: leave it to a person.
+                    let p = Problem::Uncertain {
+                        channel: chat.clone(),
+                    };
+                    return finish(DeliveryOutcome::Failed(ser(&p)));
+                }
+                d.journal
+                    .record_attempt_error(delivery_id, &e.to_string())?;
+                attempts += 1;
+                let wait = match &e {
+                    TelegramError::RetryAfter { seconds, .. } => {
+                        Duration::from_secs((*seconds).max(1))
+                    }
+                    _ => {
+                        let w = backoff;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        w
+                    }
+                };
+                if d.max_attempts.is_some_and(|max| attempts >= max) {
+                    tracing::warn!(channel = %chat, error = %e, "giving up for now: the post stays in the journal and is retried at the next start");
+                    return Ok((bundle_id, Ended::Left(e.to_string())));
+                }
+                tracing::warn!(channel = %chat, error = %e, retry_in = ?wait, "sending failed: retry scheduled");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    if delivery.plan.pin && !delivery.pin_done {
+        if let Some(first) = delivery.sent.first() {
+            pace(d, chat_second, chat_minute).await;
+            let silent = delivery.plan.options.silent;
+            match d.client.pin(&chat, first.message_id, silent).await {
+                Ok(()) => d.journal.record_pin(delivery_id, None)?,
+                Err(e) => {
+                    tracing::warn!(channel = %chat, error = %e, "the post went out but could not be pinned");
+                    d.journal.record_pin(delivery_id, Some(&e.to_string()))?
+                }
+            }
+        }
+    }
+    for m in &delivery.sent {
+        tracing::info!(channel = %chat, link = %m.link, "posted");
+    }
+    finish(DeliveryOutcome::Sent)
+}
+
+fn refused(chat: &str, e: &TelegramError) -> DeliveryOutcome {
+    let description = match e {
+        TelegramError::Permanent { description, .. }
+        | TelegramError::Transient { description }
+        | TelegramError::RetryAfter { description, .. } => description.clone(),
+    };
+    DeliveryOutcome::Failed(ser(&Problem::Refused {
+        channel: chat.to_string(),
+        description,
+    }))
+}
+
+/// Problems travel through the journal as JSON so the report can be written in any language.
+pub fn ser(p: &Problem) -> String {
+    serde_json::to_string(p).unwrap_or_else(|_| p.summary())
+}
+
+/// Reads a problem written by [`ser`]; older or foreign text becomes an "unreadable" problem.
+pub fn de(s: &str) -> Problem {
+    serde_json::from_str(s).unwrap_or_else(|_| Problem::Unreadable {
+        file: String::new(),
+        detail: s.to_string(),
+    })
+}
+
+async fn pace(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window) {
+    if !d.pacing.enabled {
+        return;
+    }
+    loop {
+        let now = Instant::now();
+        let chat_free = chat_second.next_free(now).max(chat_minute.next_free(now));
+        if chat_free > now {
+            tokio::time::sleep_until(chat_free).await;
+            continue;
+        }
+        let global_free = {
+            let mut g = d.pacing.global.lock().unwrap_or_else(|p| p.into_inner());
+            let free = g.next_free(now);
+            if free <= now {
+                g.record(now);
+            }
+            free
+        };
+        if global_free > now {
+            tokio::time::sleep_until(global_free).await;
+            continue;
+        }
+        chat_second.record(now);
+        chat_minute.record(now);
+        return;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn windows_pace_one_per_second_and_twenty_per_minute() {
+        let start = Instant::now();
+        let mut sec = Window::new(PER_CHAT_PER_SECOND, Duration::from_secs(1));
+        let mut min = Window::new(PER_CHAT_PER_MINUTE, Duration::from_secs(60));
+        let mut times = Vec::new();
+        for _ in 0..25 {
+            loop {
+                let now = Instant::now();
+                let free = sec.next_free(now).max(min.next_free(now));
+                if free <= now {
+                    break;
+                }
+                tokio::time::sleep_until(free).await;
+            }
+            let now = Instant::now();
+            sec.record(now);
+            min.record(now);
+            times.push(now - start);
+        }
+        for w in times.windows(2) {
+            assert!(w[1] - w[0] >= Duration::from_secs(1), "{times:?}");
+        }
+        // The 21st message waits for the first minute's window to pass.
+        assert!(times[20] >= Duration::from_secs(60), "{:?}", times[20]);
+        for i in 20..25 {
+            assert!(times[i] - times[i - 20] >= Duration::from_secs(60));
+        }
+    }
+}

@@ -1,0 +1,707 @@
+//! The journal: one SQLite file in `state_dir` that records every bundle, every file's SHA-256,
+//! every delivery and every message sent. It is what makes a restart (even after `kill -9`) safe.
+//!
+//! Architecture Invariant: only this module knows SQL. A message is recorded as `in_flight`
+//! before its request and as sent with its id right after the answer, each in its own
+//! transaction, so a message the journal knows was sent is never sent again.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::post::{OutMessage, SendOptions};
+
+pub const FILE_NAME: &str = "journal.sqlite";
+const SCHEMA_VERSION: i64 = 1;
+
+/// The journal cannot be used; dropcast stops rather than start from an empty one.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "journal {path} is damaged ({detail}); move it aside and restore a backup, or start a new journal knowing that posts already made may be repeated"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "journal {path} is missing but {marker} says one existed; restore it, or delete the marker to start a new journal knowing that posts already made may be repeated"
+    )]
+    Missing { path: PathBuf, marker: PathBuf },
+    #[error("cannot create state folder {path}: {source}")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("journal record is unreadable: {0}")]
+    Decode(String),
+}
+
+/// What one post consists of: the requests in order and the options for all of them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Plan {
+    pub messages: Vec<OutMessage>,
+    pub options: SendOptions,
+    pub pin: bool,
+}
+
+/// A file of a bundle: where the clerk dropped it, where it waits, and what it contained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRecord {
+    pub original: PathBuf,
+    pub work: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// A bundle that is ready to post.
+#[derive(Debug, Clone)]
+pub struct NewBundle {
+    pub name: String,
+    pub files: Vec<FileRecord>,
+    pub plan: Plan,
+    /// Identifies "the same files" for duplicate detection.
+    pub digest: String,
+    /// Chat references, one delivery each.
+    pub chats: Vec<String>,
+    pub repost: bool,
+}
+
+/// A message that Telegram accepted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SentMessage {
+    pub index: usize,
+    pub message_id: i64,
+    pub chat_id: i64,
+    pub link: String,
+}
+
+/// One channel's delivery of one bundle, as the sender needs it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub bundle_id: i64,
+    pub chat: String,
+    pub plan: Plan,
+    pub sent: Vec<SentMessage>,
+    /// The index of a message whose request was in flight when dropcast stopped.
+    pub in_flight: Option<usize>,
+    pub pin_done: bool,
+}
+
+/// How a delivery ended.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum DeliveryOutcome {
+    Sent,
+    Failed(String),
+}
+
+/// A bundle whose deliveries are all finished, and whose files still have to be moved.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub bundle_id: i64,
+    pub name: String,
+    pub files: Vec<FileRecord>,
+    pub deliveries: Vec<FinishedDelivery>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FinishedDelivery {
+    pub chat: String,
+    pub outcome: DeliveryOutcome,
+    pub messages: Vec<SentMessage>,
+    pub pin_error: Option<String>,
+    pub sent_at: Option<i64>,
+}
+
+/// The journal. Cheap to share behind an `Arc`; every call is one short transaction.
+pub struct Journal {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+fn path_bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+fn bytes_path(b: Vec<u8>) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(&b))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+impl Journal {
+    /// Opens (or creates) the journal in `state_dir`. A damaged or vanished journal is an error,
+    /// never silently replaced by an empty one.
+    pub fn open(state_dir: &Path) -> Result<Journal, JournalError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| JournalError::StateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let path = state_dir.join(FILE_NAME);
+        let marker = state_dir.join("journal.created");
+        if !path.exists() && marker.exists() {
+            return Err(JournalError::Missing { path, marker });
+        }
+        let sql = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(sql)?;
+        let corrupt = |e: rusqlite::Error| JournalError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if check != "ok" {
+            return Err(JournalError::Corrupt {
+                path: path.clone(),
+                detail: check,
+            });
+        }
+        // WAL with synchronous=FULL: every commit is on disk before we act on it (a message
+        // recorded as sent survives a power cut), and readers (`status`) never block the daemon.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(corrupt)?;
+        conn.execute_batch(SCHEMA).map_err(corrupt)?;
+        let version: i64 = conn
+            .query_row(
+                "INSERT INTO meta(key, value) VALUES ('schema', ?1)
+                 ON CONFLICT(key) DO UPDATE SET key = key RETURNING value",
+                params![SCHEMA_VERSION],
+                |r| r.get(0),
+            )
+            .map_err(corrupt)?;
+        if version != SCHEMA_VERSION {
+            return Err(JournalError::Corrupt {
+                path,
+                detail: format!("schema version {version}, this dropcast knows {SCHEMA_VERSION}"),
+            });
+        }
+        if !marker.exists() {
+            let _ = std::fs::write(
+                &marker,
+                "dropcast keeps its journal next to this file; if the journal vanishes, dropcast refuses to start\n",
+            );
+        }
+        Ok(Journal {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, JournalError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(|source| JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Records a bundle that is ready to post, with one pending delivery per chat.
+    pub fn insert_bundle(&self, b: &NewBundle) -> Result<i64, JournalError> {
+        let plan =
+            serde_json::to_string(&b.plan).map_err(|e| JournalError::Decode(e.to_string()))?;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO bundles(name, state, plan, digest, repost, created_at)
+                 VALUES (?1, 'ready', ?2, ?3, ?4, ?5)",
+                params![b.name, plan, b.digest, b.repost, now()],
+            )?;
+            let id = tx.last_insert_rowid();
+            for f in &b.files {
+                tx.execute(
+                    "INSERT INTO files(bundle_id, original, work, sha256, size) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, path_bytes(&f.original), path_bytes(&f.work), f.sha256, f.size as i64],
+                )?;
+            }
+            for chat in &b.chats {
+                tx.execute(
+                    "INSERT INTO deliveries(bundle_id, chat, state) VALUES (?1, ?2, 'pending')",
+                    params![id, chat],
+                )?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    /// Records a bundle refused before it was ready (it goes straight to `failed/`).
+    pub fn insert_refused(
+        &self,
+        name: &str,
+        files: &[FileRecord],
+        problem: &str,
+    ) -> Result<i64, JournalError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO bundles(name, state, plan, digest, repost, created_at, problem)
+                 VALUES (?1, 'refused', '{}', '', 0, ?2, ?3)",
+                params![name, now(), problem],
+            )?;
+            let id = tx.last_insert_rowid();
+            for f in files {
+                tx.execute(
+                    "INSERT INTO files(bundle_id, original, work, sha256, size) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, path_bytes(&f.original), path_bytes(&f.work), f.sha256, f.size as i64],
+                )?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    /// The link of an earlier post of the same files to the same chat within the window.
+    pub fn find_duplicate(
+        &self,
+        chat: &str,
+        digest: &str,
+        since: i64,
+    ) -> Result<Option<String>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COALESCE((SELECT link FROM messages m WHERE m.delivery_id = d.id ORDER BY idx LIMIT 1), '')
+                 FROM deliveries d JOIN bundles b ON b.id = d.bundle_id
+                 WHERE d.chat = ?1 AND b.digest = ?2 AND d.state = 'sent' AND d.finished_at >= ?3
+                 ORDER BY d.finished_at DESC LIMIT 1",
+                params![chat, digest, since],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// Deliveries not finished yet, oldest bundle first.
+    pub fn open_deliveries(&self) -> Result<Vec<Delivery>, JournalError> {
+        let ids: Vec<i64> = self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT d.id FROM deliveries d JOIN bundles b ON b.id = d.bundle_id
+                 WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready'
+                 ORDER BY d.bundle_id, d.id",
+            )?;
+            st.query_map([], |r| r.get(0))?.collect()
+        })?;
+        ids.into_iter().map(|id| self.delivery(id)).collect()
+    }
+
+    /// One delivery with its progress.
+    pub fn delivery(&self, id: i64) -> Result<Delivery, JournalError> {
+        let (bundle_id, chat, plan, in_flight, pin_done): (i64, String, String, Option<i64>, bool) =
+            self.with(|c| {
+                c.query_row(
+                    "SELECT d.bundle_id, d.chat, b.plan, d.in_flight, d.pin_state IS NOT NULL
+                     FROM deliveries d JOIN bundles b ON b.id = d.bundle_id WHERE d.id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+            })?;
+        let plan: Plan =
+            serde_json::from_str(&plan).map_err(|e| JournalError::Decode(e.to_string()))?;
+        let sent = self.messages(id)?;
+        Ok(Delivery {
+            id,
+            bundle_id,
+            chat,
+            plan,
+            sent,
+            in_flight: in_flight.map(|i| i as usize),
+            pin_done,
+        })
+    }
+
+    fn messages(&self, delivery_id: i64) -> Result<Vec<SentMessage>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT idx, message_id, chat_id, link FROM messages WHERE delivery_id = ?1 ORDER BY idx",
+            )?;
+            st.query_map(params![delivery_id], |r| {
+                Ok(SentMessage {
+                    index: r.get::<_, i64>(0)? as usize,
+                    message_id: r.get(1)?,
+                    chat_id: r.get(2)?,
+                    link: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The deliveries of one bundle that are still open, as (id, chat).
+    pub fn deliveries_of(&self, bundle_id: i64) -> Result<Vec<(i64, String)>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, chat FROM deliveries WHERE bundle_id = ?1 AND state IN ('pending', 'in_flight') ORDER BY id",
+            )?;
+            st.query_map(params![bundle_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// Ends every open delivery of a bundle with the same problem (its files are gone).
+    pub fn fail_open_deliveries(&self, bundle_id: i64, problem: &str) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET state = 'failed', problem = ?2, in_flight = NULL, finished_at = ?3
+                 WHERE bundle_id = ?1 AND state IN ('pending', 'in_flight')",
+                params![bundle_id, problem, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Written before a request: if dropcast dies now, the message is "uncertain".
+    pub fn begin_message(&self, delivery_id: i64, index: usize) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET state = 'in_flight', in_flight = ?2, attempts = attempts + 1 WHERE id = ?1",
+                params![delivery_id, index as i64],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Written right after Telegram accepted a message.
+    pub fn record_message(&self, delivery_id: i64, m: &SentMessage) -> Result<(), JournalError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO messages(delivery_id, idx, message_id, chat_id, link, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![delivery_id, m.index as i64, m.message_id, m.chat_id, m.link, now()],
+            )?;
+            tx.execute(
+                "UPDATE deliveries SET state = 'pending', in_flight = NULL WHERE id = ?1",
+                params![delivery_id],
+            )?;
+            tx.commit()
+        })
+    }
+
+    /// Written when a request failed and nothing was posted: the message is no longer in flight.
+    pub fn record_attempt_error(&self, delivery_id: i64, error: &str) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET state = 'pending', in_flight = NULL, last_error = ?2 WHERE id = ?1",
+                params![delivery_id, error],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Written after the pin attempt (`error` is `None` when the pin worked).
+    pub fn record_pin(&self, delivery_id: i64, error: Option<&str>) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET pin_state = ?2 WHERE id = ?1",
+                params![delivery_id, error.unwrap_or("ok")],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Ends a delivery.
+    pub fn finish_delivery(
+        &self,
+        delivery_id: i64,
+        outcome: &DeliveryOutcome,
+    ) -> Result<(), JournalError> {
+        let (state, problem) = match outcome {
+            DeliveryOutcome::Sent => ("sent", None),
+            DeliveryOutcome::Failed(p) => ("failed", Some(p.as_str())),
+        };
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET state = ?2, problem = ?3, in_flight = NULL, finished_at = ?4 WHERE id = ?1",
+                params![delivery_id, state, problem, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Bundles whose deliveries have all ended but whose files have not been moved yet.
+    pub fn finished_bundles(&self) -> Result<Vec<Finished>, JournalError> {
+        let ids: Vec<i64> = self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT b.id FROM bundles b WHERE b.state = 'ready' AND NOT EXISTS
+                 (SELECT 1 FROM deliveries d WHERE d.bundle_id = b.id AND d.state NOT IN ('sent', 'failed'))
+                 ORDER BY b.id",
+            )?;
+            st.query_map([], |r| r.get(0))?.collect()
+        })?;
+        ids.into_iter().map(|id| self.finished(id)).collect()
+    }
+
+    fn finished(&self, bundle_id: i64) -> Result<Finished, JournalError> {
+        let name: String = self.with(|c| {
+            c.query_row(
+                "SELECT name FROM bundles WHERE id = ?1",
+                params![bundle_id],
+                |r| r.get(0),
+            )
+        })?;
+        let files = self.files(bundle_id)?;
+        let rows: Vec<(i64, String, String, Option<String>, Option<String>, Option<i64>)> =
+            self.with(|c| {
+                let mut st = c.prepare(
+                    "SELECT id, chat, state, problem, pin_state, finished_at FROM deliveries WHERE bundle_id = ?1 ORDER BY id",
+                )?;
+                st.query_map(params![bundle_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })?
+                .collect()
+            })?;
+        let mut deliveries = Vec::new();
+        for (id, chat, state, problem, pin, finished_at) in rows {
+            deliveries.push(FinishedDelivery {
+                chat,
+                outcome: if state == "sent" {
+                    DeliveryOutcome::Sent
+                } else {
+                    DeliveryOutcome::Failed(problem.unwrap_or_default())
+                },
+                messages: self.messages(id)?,
+                pin_error: pin.filter(|p| p != "ok"),
+                sent_at: finished_at,
+            });
+        }
+        Ok(Finished {
+            bundle_id,
+            name,
+            files,
+            deliveries,
+        })
+    }
+
+    /// The files of a bundle.
+    pub fn files(&self, bundle_id: i64) -> Result<Vec<FileRecord>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT original, work, sha256, size FROM files WHERE bundle_id = ?1 ORDER BY id",
+            )?;
+            st.query_map(params![bundle_id], |r| {
+                Ok(FileRecord {
+                    original: bytes_path(r.get(0)?),
+                    work: bytes_path(r.get(1)?),
+                    sha256: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The bundle's files are in `archive/` or `failed/` now; `state` is `archived` or `failed`.
+    pub fn mark_done(
+        &self,
+        bundle_id: i64,
+        state: &str,
+        location: &Path,
+    ) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE bundles SET state = ?2, location = ?3, done_at = ?4 WHERE id = ?1",
+                params![bundle_id, state, path_bytes(location), now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Every file the journal holds in a work folder (bundles not archived or failed yet).
+    pub fn waiting_files(&self) -> Result<Vec<FileRecord>, JournalError> {
+        let ids: Vec<i64> = self.with(|c| {
+            let mut st = c.prepare("SELECT id FROM bundles WHERE state = 'ready' ORDER BY id")?;
+            st.query_map([], |r| r.get(0))?.collect()
+        })?;
+        let mut all = Vec::new();
+        for id in ids {
+            all.extend(self.files(id)?);
+        }
+        Ok(all)
+    }
+
+    /// Counts of bundles by state, for summaries.
+    pub fn counts(&self) -> Result<Vec<(String, i64)>, JournalError> {
+        self.with(|c| {
+            let mut st =
+                c.prepare("SELECT state, COUNT(*) FROM bundles GROUP BY state ORDER BY state")?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        })
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value ANY) STRICT;
+CREATE TABLE IF NOT EXISTS bundles(
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,          -- ready | refused | archived | failed
+    plan TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    repost INTEGER NOT NULL,
+    problem TEXT,
+    location BLOB,
+    created_at INTEGER NOT NULL,
+    done_at INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS files(
+    id INTEGER PRIMARY KEY,
+    bundle_id INTEGER NOT NULL REFERENCES bundles(id),
+    original BLOB NOT NULL,
+    work BLOB NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS deliveries(
+    id INTEGER PRIMARY KEY,
+    bundle_id INTEGER NOT NULL REFERENCES bundles(id),
+    chat TEXT NOT NULL,
+    state TEXT NOT NULL,          -- pending | in_flight | sent | failed
+    in_flight INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    problem TEXT,
+    pin_state TEXT,
+    finished_at INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS messages(
+    delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+    idx INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    link TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY(delivery_id, idx)
+) STRICT;
+CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(state, bundle_id);
+CREATE INDEX IF NOT EXISTS deliveries_dup ON deliveries(chat, finished_at);
+CREATE INDEX IF NOT EXISTS bundles_state ON bundles(state);
+CREATE INDEX IF NOT EXISTS bundles_digest ON bundles(digest);
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::post::{MediaKind, Rendered};
+
+    fn bundle(digest: &str) -> NewBundle {
+        NewBundle {
+            name: "notice.pdf".into(),
+            files: vec![FileRecord {
+                original: PathBuf::from("/in/notice.pdf"),
+                work: PathBuf::from("/in/.dropcast/1/notice.pdf"),
+                sha256: "ab".repeat(32),
+                size: 10,
+            }],
+            plan: Plan {
+                messages: vec![OutMessage::Media {
+                    kind: MediaKind::Document,
+                    path: PathBuf::from("/in/.dropcast/1/notice.pdf"),
+                    file_name: "notice.pdf".into(),
+                    caption: Some(Rendered {
+                        text: "<b>hi</b>".into(),
+                        parse_mode: Some("HTML".into()),
+                    }),
+                    buttons: vec![],
+                }],
+                options: SendOptions::default(),
+                pin: false,
+            },
+            digest: digest.into(),
+            chats: vec!["@town_news".into(), "-100222".into()],
+            repost: false,
+        }
+    }
+
+    fn sent(index: usize, id: i64) -> SentMessage {
+        SentMessage {
+            index,
+            message_id: id,
+            chat_id: -1001,
+            link: format!("https://t.me/town_news/{id}"),
+        }
+    }
+
+    #[test]
+    fn delivery_lifecycle_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let id = j.insert_bundle(&bundle("d1")).unwrap();
+        let open = j.open_deliveries().unwrap();
+        assert_eq!(open.len(), 2);
+        assert_eq!(open[0].bundle_id, id);
+        j.begin_message(open[0].id, 0).unwrap();
+        drop(j);
+
+        // A crash while the request was in flight: the message is uncertain after the restart.
+        let j = Journal::open(dir.path()).unwrap();
+        let d = j.delivery(open[0].id).unwrap();
+        assert_eq!(d.in_flight, Some(0));
+        j.record_message(d.id, &sent(0, 42)).unwrap();
+        j.finish_delivery(d.id, &DeliveryOutcome::Sent).unwrap();
+        assert!(
+            j.finished_bundles().unwrap().is_empty(),
+            "one delivery still open"
+        );
+        j.finish_delivery(
+            open[1].id,
+            &DeliveryOutcome::Failed("chat not found".into()),
+        )
+        .unwrap();
+        let fin = j.finished_bundles().unwrap();
+        assert_eq!(fin.len(), 1);
+        assert_eq!(fin[0].deliveries[0].messages, vec![sent(0, 42)]);
+        assert_eq!(
+            fin[0].deliveries[1].outcome,
+            DeliveryOutcome::Failed("chat not found".into())
+        );
+        assert_eq!(
+            j.find_duplicate("@town_news", "d1", 0).unwrap().as_deref(),
+            Some("https://t.me/town_news/42")
+        );
+        assert_eq!(j.find_duplicate("-100222", "d1", 0).unwrap(), None);
+        assert_eq!(j.find_duplicate("@town_news", "d2", 0).unwrap(), None);
+        assert_eq!(
+            j.find_duplicate("@town_news", "d1", now() + 10).unwrap(),
+            None
+        );
+        j.mark_done(id, "archived", Path::new("/archive/2026/11"))
+            .unwrap();
+        assert!(j.finished_bundles().unwrap().is_empty());
+        assert!(j.open_deliveries().unwrap().is_empty());
+    }
+
+    #[test]
+    fn missing_journal_is_refused_not_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::open(dir.path()).unwrap());
+        std::fs::remove_file(dir.path().join(FILE_NAME)).unwrap();
+        let err = Journal::open(dir.path()).err().unwrap();
+        assert!(matches!(err, JournalError::Missing { .. }), "{err}");
+    }
+
+    #[test]
+    fn corrupt_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), vec![0x42u8; 8192]).unwrap();
+        let err = Journal::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
+}

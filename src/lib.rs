@@ -1,0 +1,41 @@
+//! dropcast turns a shared office folder into a Telegram channel.
+//!
+//! # Layout
+//!
+//! The modules follow the way a file travels:
+//!
+//! - [`config`]: the IT person's `dropcast.yaml`, validated once at start.
+//! - [`watch`]: native events and scans, turned into observations of paths.
+//! - [`settle`]: decides when a file is complete (size, mtime, inode stable for `settle`).
+//! - [`bundle`]: classifies files (media, sidecar, junk) and holds the pairing rules.
+//! - [`sidecar`]: parses and validates the clerk's YAML.
+//! - [`render`]: turns the clerk's Markdown into Telegram's HTML subset; splits long texts.
+//! - [`prepare`]: checks a bundle completely (content, size, hashes, channels, caption) and
+//!   plans its requests.
+//! - [`post`]: dropcast's own types for what gets posted.
+//! - [`journal`]: the SQLite journal that makes restarts safe.
+//! - [`deliver`]: one sender per channel: pacing, retries, the journal protocol per message.
+//! - [`telegram`]: the only module that speaks the Bot API.
+//! - [`spool`]: the only module that moves user files (work folder, archive, failed), writes
+//!   receipts and reports.
+//! - [`messages`]: every clerk-facing sentence, in English and Italian.
+//! - [`pipeline`]: wires the stages together and shuts them down.
+//! - [`cli`]: the command line.
+//! - [`redact`]: masks anything shaped like a bot token in text that leaves the process.
+
+pub mod bundle;
+pub mod cli;
+pub mod config;
+pub mod deliver;
+pub mod journal;
+pub mod messages;
+pub mod pipeline;
+pub mod post;
+pub mod prepare;
+pub mod redact;
+pub mod render;
+pub mod settle;
+pub mod sidecar;
+pub mod spool;
+pub mod telegram;
+pub mod watch;

@@ -1,0 +1,443 @@
+//! Every sentence a clerk reads (error reports in `failed/`, receipts in `archive/`), in English
+//! and Italian, in one place.
+
+use crate::config::Language;
+
+/// Why a bundle was refused or could not be posted. Each variant knows what happened, why, and
+/// what the clerk can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Problem {
+    /// The sidecar could not be read as dropcast's YAML (detail says where and what).
+    BadSidecar { file: String, detail: String },
+    /// A media file waited for its sidecar for too long.
+    SidecarMissing { file: String, waited: String },
+    /// The file's content does not match its extension.
+    WrongContent { file: String, expected: String },
+    /// The file is empty.
+    EmptyFile { file: String },
+    /// The file is larger than Telegram accepts.
+    TooLarge {
+        file: String,
+        size_mb: u64,
+        limit_mb: u64,
+    },
+    /// A sidecar with nothing to post: no caption and no media file.
+    NothingToPost { file: String },
+    /// The caption does not fit in Telegram's limits even when split.
+    CaptionProblem { file: String, detail: String },
+    /// The same files were already posted to that channel recently.
+    Duplicate { channel: String, link: String },
+    /// Telegram refused the post for good.
+    Refused {
+        channel: String,
+        description: String,
+    },
+    /// A request was in flight when dropcast stopped, and `uncertain: fail` is set.
+    Uncertain { channel: String },
+    /// The file could not be read, or vanished, before it was posted.
+    Unreadable { file: String, detail: String },
+}
+
+/// A report for a clerk: what happened, why, and how to fix it.
+pub struct Report {
+    pub what: String,
+    pub why: String,
+    pub fix: String,
+}
+
+impl Problem {
+    /// One line for logs and summaries (always English: logs are for the IT person).
+    pub fn summary(&self) -> String {
+        let r = self.report(Language::En);
+        format!("{}: {}", r.what, r.why)
+    }
+
+    pub fn report(&self, lang: Language) -> Report {
+        let it = lang == Language::It;
+        let (what, why, fix) = match self {
+            Problem::BadSidecar { file, detail } => (
+                if it {
+                    format!("Il file di istruzioni {file} contiene un errore.")
+                } else {
+                    format!("The instructions file {file} has a mistake.")
+                },
+                detail.clone(),
+                if it {
+                    "Correggi il punto indicato (le righe contano da 1), poi rimetti nella cartella inbox sia il file da pubblicare sia il file .yaml.".to_string()
+                } else {
+                    "Correct the place named above (lines count from 1), then drop both the file to post and the .yaml file into the inbox again.".to_string()
+                },
+            ),
+            Problem::SidecarMissing { file, waited } => (
+                if it {
+                    format!("{file} non è stato pubblicato: manca il suo file di istruzioni.")
+                } else {
+                    format!("{file} was not posted: its instructions file never arrived.")
+                },
+                if it {
+                    format!(
+                        "In questa cartella ogni file da pubblicare ha bisogno di un file .yaml con lo stesso nome. Ho atteso {waited}."
+                    )
+                } else {
+                    format!(
+                        "In this folder every file to post needs a .yaml file with the same name. dropcast waited {waited}."
+                    )
+                },
+                if it {
+                    let stem = stem_of(file);
+                    format!(
+                        "Crea {stem}.yaml (per esempio con la riga: caption: \"Il testo del post\") e rimetti nella cartella inbox entrambi i file."
+                    )
+                } else {
+                    let stem = stem_of(file);
+                    format!(
+                        "Write {stem}.yaml (for example with the line: caption: \"The text of the post\") and drop both files into the inbox again."
+                    )
+                },
+            ),
+            Problem::WrongContent { file, expected } => (
+                if it {
+                    format!("{file} non è un vero {expected}.")
+                } else {
+                    format!("{file} is not really a {expected}.")
+                },
+                if it {
+                    format!(
+                        "Il nome finisce come un {expected}, ma il contenuto del file è diverso: forse è danneggiato o è stato rinominato."
+                    )
+                } else {
+                    format!(
+                        "Its name says {expected}, but its content is something else: it may be damaged or renamed."
+                    )
+                },
+                if it {
+                    format!(
+                        "Esporta o salva di nuovo il documento come {expected} e rimettilo nella cartella inbox."
+                    )
+                } else {
+                    format!(
+                        "Export or save the document again as a {expected} and drop it into the inbox again."
+                    )
+                },
+            ),
+            Problem::EmptyFile { file } => (
+                if it {
+                    format!("{file} è vuoto.")
+                } else {
+                    format!("{file} is empty.")
+                },
+                if it {
+                    "Il file non contiene nulla (0 byte): forse la copia non è riuscita."
+                        .to_string()
+                } else {
+                    "The file contains nothing (0 bytes): the copy may have failed.".to_string()
+                },
+                if it {
+                    "Copia di nuovo il file originale nella cartella inbox.".to_string()
+                } else {
+                    "Copy the original file into the inbox again.".to_string()
+                },
+            ),
+            Problem::TooLarge {
+                file,
+                size_mb,
+                limit_mb,
+            } => (
+                if it {
+                    format!("{file} è troppo grande per Telegram.")
+                } else {
+                    format!("{file} is too large for Telegram.")
+                },
+                if it {
+                    format!("Il file pesa {size_mb} MB; Telegram accetta al massimo {limit_mb} MB.")
+                } else {
+                    format!("The file is {size_mb} MB; Telegram accepts at most {limit_mb} MB.")
+                },
+                if it {
+                    "Riduci il file (per esempio esportando il PDF a qualità più bassa) o dividilo, poi rimettilo nella cartella inbox.".to_string()
+                } else {
+                    "Make the file smaller (for example export the PDF at a lower quality) or split it, then drop it into the inbox again.".to_string()
+                },
+            ),
+            Problem::NothingToPost { file } => (
+                if it {
+                    format!("{file} non dice cosa pubblicare.")
+                } else {
+                    format!("{file} does not say what to post.")
+                },
+                if it {
+                    "Non c'è un file da pubblicare con lo stesso nome e il file di istruzioni non ha un testo (caption).".to_string()
+                } else {
+                    "There is no file to post with the same name, and the instructions have no text (caption).".to_string()
+                },
+                if it {
+                    "Aggiungi una riga caption: \"…\" per un post di solo testo, oppure metti nella cartella inbox anche il PDF o l'immagine con lo stesso nome.".to_string()
+                } else {
+                    "Add a line caption: \"…\" for a text-only post, or drop the PDF or image with the same name together with it.".to_string()
+                },
+            ),
+            Problem::CaptionProblem { file, detail } => (
+                if it {
+                    format!("Il testo di {file} non può essere pubblicato così.")
+                } else {
+                    format!("The text in {file} cannot be posted as it is.")
+                },
+                detail.clone(),
+                if it {
+                    "Correggi il testo e rimetti i file nella cartella inbox.".to_string()
+                } else {
+                    "Correct the text and drop the files into the inbox again.".to_string()
+                },
+            ),
+            Problem::Duplicate { channel, link } => (
+                if it {
+                    format!("Gli stessi file sono già stati pubblicati su {channel}.")
+                } else {
+                    format!("The same files were already posted to {channel}.")
+                },
+                if it {
+                    format!("Il post precedente è qui: {link}")
+                } else {
+                    format!("The earlier post is here: {link}")
+                },
+                if it {
+                    "Se vuoi davvero pubblicarli di nuovo, aggiungi la riga repost: true al file .yaml e rimetti i file nella cartella inbox.".to_string()
+                } else {
+                    "If you really want to post them again, add the line repost: true to the .yaml file and drop the files into the inbox again.".to_string()
+                },
+            ),
+            Problem::Refused {
+                channel,
+                description,
+            } => (
+                if it {
+                    format!("Telegram ha rifiutato il post per {channel}.")
+                } else {
+                    format!("Telegram refused the post for {channel}.")
+                },
+                telegram_in_words(description, it),
+                if it {
+                    "Se il problema riguarda il canale o il bot, avvisa il referente informatico; poi rimetti i file nella cartella inbox.".to_string()
+                } else {
+                    "If the problem is with the channel or the bot, tell your IT contact; then drop the files into the inbox again.".to_string()
+                },
+            ),
+            Problem::Uncertain { channel } => (
+                if it {
+                    format!("Non è certo che il post sia arrivato su {channel}.")
+                } else {
+                    format!("It is not certain that the post reached {channel}.")
+                },
+                if it {
+                    "dropcast si è fermato (o la rete si è interrotta) mentre inviava il post, e la configurazione chiede di non reinviare nel dubbio.".to_string()
+                } else {
+                    "dropcast stopped (or the network failed) while it was sending the post, and the configuration says not to send again when in doubt.".to_string()
+                },
+                if it {
+                    "Guarda il canale: se il post non c'è, rimetti i file nella cartella inbox."
+                        .to_string()
+                } else {
+                    "Look at the channel: if the post is not there, drop the files into the inbox again.".to_string()
+                },
+            ),
+            Problem::Unreadable { file, detail } => (
+                if it {
+                    format!("{file} non si può leggere.")
+                } else {
+                    format!("{file} could not be read.")
+                },
+                detail.clone(),
+                if it {
+                    "Copia di nuovo il file nella cartella inbox; se succede ancora, avvisa il referente informatico.".to_string()
+                } else {
+                    "Copy the file into the inbox again; if it happens again, tell your IT contact."
+                        .to_string()
+                },
+            ),
+        };
+        Report { what, why, fix }
+    }
+}
+
+/// Telegram's terse descriptions, in words a clerk understands.
+fn telegram_in_words(description: &str, it: bool) -> String {
+    let d = description.to_ascii_lowercase();
+    let plain = if d.contains("chat not found") {
+        Some(if it {
+            "Il canale non esiste o il bot non ne fa parte."
+        } else {
+            "The channel does not exist, or the bot is not in it."
+        })
+    } else if d.contains("not enough rights")
+        || d.contains("not an administrator")
+        || d.contains("forbidden")
+    {
+        Some(if it {
+            "Il bot non ha il permesso di pubblicare in questo canale (deve essere amministratore con il diritto di pubblicare)."
+        } else {
+            "The bot is not allowed to post in this channel (it must be an administrator with the right to post)."
+        })
+    } else if d.contains("too long") {
+        Some(if it {
+            "Il testo è troppo lungo per Telegram."
+        } else {
+            "The text is too long for Telegram."
+        })
+    } else if d.contains("unauthorized") {
+        Some(if it {
+            "Telegram non riconosce il bot: il token configurato non è valido."
+        } else {
+            "Telegram does not recognise the bot: the configured token is not valid."
+        })
+    } else {
+        None
+    };
+    match plain {
+        Some(p) => format!("{p} (Telegram: {description})"),
+        None if it => format!("Risposta di Telegram: {description}"),
+        None => format!("Telegram answered: {description}"),
+    }
+}
+
+fn stem_of(file: &str) -> &str {
+    file.rsplit_once('.').map_or(file, |(s, _)| s)
+}
+
+/// The full text of `NAME.error.txt`.
+pub fn error_report(
+    lang: Language,
+    bundle: &str,
+    problems: &[Problem],
+    delivered: &[(String, String)],
+    files: &[String],
+    when: &str,
+) -> String {
+    let it = lang == Language::It;
+    let mut out = String::new();
+    out.push_str(&if it {
+        format!("dropcast non ha potuto pubblicare \"{bundle}\".\n\n")
+    } else {
+        format!("dropcast could not post \"{bundle}\".\n\n")
+    });
+    for p in problems {
+        let r = p.report(lang);
+        let (w, y, f) = if it {
+            ("Cosa è successo", "Perché", "Come rimediare")
+        } else {
+            ("What happened", "Why", "How to fix it")
+        };
+        out.push_str(&format!(
+            "{w}: {}\n{y}: {}\n{f}: {}\n\n",
+            r.what, r.why, r.fix
+        ));
+    }
+    if !delivered.is_empty() {
+        out.push_str(if it {
+            "Questi canali hanno già ricevuto il post (non rimetterlo per loro):\n"
+        } else {
+            "These channels did get the post (do not post it to them again):\n"
+        });
+        for (channel, link) in delivered {
+            out.push_str(&format!("  {channel}: {link}\n"));
+        }
+        out.push('\n');
+    }
+    out.push_str(if it { "File: " } else { "Files: " });
+    out.push_str(&files.join(", "));
+    out.push('\n');
+    out.push_str(if it { "Data: " } else { "Time: " });
+    out.push_str(when);
+    out.push('\n');
+    out
+}
+
+/// The comment that opens a receipt.
+pub fn receipt_header(lang: Language, bundle: &str) -> String {
+    match lang {
+        Language::It => format!("# dropcast: \"{bundle}\" è stato pubblicato. Ricevuta.\n"),
+        Language::En => format!("# dropcast: \"{bundle}\" was posted. This is the receipt.\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_reads_in_both_languages() {
+        let all = [
+            Problem::BadSidecar {
+                file: "a.yaml".into(),
+                detail: "line 1".into(),
+            },
+            Problem::SidecarMissing {
+                file: "a.pdf".into(),
+                waited: "1h".into(),
+            },
+            Problem::WrongContent {
+                file: "a.pdf".into(),
+                expected: "PDF".into(),
+            },
+            Problem::EmptyFile {
+                file: "a.pdf".into(),
+            },
+            Problem::TooLarge {
+                file: "a.pdf".into(),
+                size_mb: 60,
+                limit_mb: 50,
+            },
+            Problem::NothingToPost {
+                file: "a.yaml".into(),
+            },
+            Problem::CaptionProblem {
+                file: "a.yaml".into(),
+                detail: "x".into(),
+            },
+            Problem::Duplicate {
+                channel: "news".into(),
+                link: "https://t.me/x/1".into(),
+            },
+            Problem::Refused {
+                channel: "news".into(),
+                description: "Bad Request: chat not found".into(),
+            },
+            Problem::Uncertain {
+                channel: "news".into(),
+            },
+            Problem::Unreadable {
+                file: "a.pdf".into(),
+                detail: "gone".into(),
+            },
+        ];
+        for p in &all {
+            for lang in [Language::En, Language::It] {
+                let r = p.report(lang);
+                assert!(
+                    !r.what.is_empty() && !r.why.is_empty() && !r.fix.is_empty(),
+                    "{p:?}"
+                );
+            }
+            assert_ne!(
+                p.report(Language::En).fix,
+                p.report(Language::It).fix,
+                "{p:?}"
+            );
+        }
+        let text = error_report(
+            Language::It,
+            "a.pdf",
+            &all[..1],
+            &[],
+            &["a.pdf".into()],
+            "2026-11-27 10:00",
+        );
+        assert!(text.contains("Come rimediare"), "{text}");
+        let text = Problem::Refused {
+            channel: "news".into(),
+            description: "Bad Request: chat not found".into(),
+        }
+        .report(Language::En)
+        .why;
+        assert!(text.contains("does not exist"), "{text}");
+    }
+}

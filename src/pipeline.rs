@@ -1,0 +1,1029 @@
+//! The wiring: the watcher loop (scans, events, settling, pairing) feeds one preparer (checks,
+//! journal, work folder), which feeds one sender per channel, whose results a finisher turns into
+//! archived or failed bundles. One shutdown signal reaches every task.
+//!
+//! Architecture Invariant: watching, settling and hashing never wait for the network; a bundle is
+//! archived only after every delivery is recorded; a file the journal does not mention is still
+//! in the inbox.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::bundle::{self, Filter, Kind, Lone};
+use crate::config::{Config, SidecarPolicy};
+use crate::deliver::{self, Deliverer, Ended, Pacing};
+use crate::journal::{DeliveryOutcome, FileRecord, Finished, Journal, JournalError, NewBundle};
+use crate::messages::{self, Problem};
+use crate::post::OutMessage;
+use crate::prepare::{self, Candidate, Prepared, Refusal};
+use crate::settle::Tracker;
+use crate::spool;
+use crate::telegram::{Client, TelegramError};
+use crate::watch::{self as watching, Root, Signal};
+
+/// The daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("inbox {0} does not exist (is the share mounted?)")]
+    NoInbox(PathBuf),
+    #[error("cannot create folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot watch {path}: {source}")]
+    Watch {
+        path: PathBuf,
+        source: notify::Error,
+    },
+    #[error("telegram refused the bot token: {0}")]
+    Token(TelegramError),
+    #[error(transparent)]
+    Telegram(TelegramError),
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Post what is in the inbox now, then exit.
+    pub once: bool,
+    /// Print each post instead of sending it; touch nothing.
+    pub dry_run: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Summary {
+    pub posted: u64,
+    pub failed: u64,
+    /// Bundles still waiting (for a sidecar, or for Telegram to come back).
+    pub left: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    posted: AtomicU64,
+    failed: AtomicU64,
+    left: AtomicU64,
+}
+
+/// Runs dropcast until `shutdown` turns true (or, with `once`, until the inbox is done).
+pub async fn run(
+    config: Arc<Config>,
+    opts: Options,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Summary, PipelineError> {
+    let roots = roots(&config)?;
+    let filter = Arc::new(Filter::new(&config.accept, &config.ignore));
+    let counters = Arc::new(Counters::default());
+
+    let backend = if opts.dry_run {
+        None
+    } else {
+        let journal = Arc::new(Journal::open(&config.state_dir)?);
+        recover(&journal);
+        let client =
+            Client::new(&config.api_url, config.token.clone()).map_err(PipelineError::Telegram)?;
+        match client.get_me().await {
+            Ok(me) => tracing::info!(bot = %format!("@{}", me.username), "connected to telegram"),
+            Err(
+                e @ TelegramError::Permanent {
+                    code: 401 | 404, ..
+                },
+            ) => {
+                return Err(PipelineError::Token(e));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "telegram is not reachable now; posts wait and are retried")
+            }
+        }
+        Some((journal, client))
+    };
+
+    let (cand_tx, cand_rx) = mpsc::unbounded_channel::<Candidate>();
+    let (back_tx, mut back_rx) = mpsc::unbounded_channel::<(Vec<PathBuf>, bool)>();
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<(i64, Ended)>();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let finisher = backend.as_ref().map(|(journal, _)| {
+        tokio::spawn(finisher(
+            config.clone(),
+            journal.clone(),
+            done_rx,
+            counters.clone(),
+            shutdown.clone(),
+        ))
+    });
+    let deliverer = backend.as_ref().map(|(journal, client)| Deliverer {
+        journal: journal.clone(),
+        client: client.clone(),
+        pacing: Pacing::new(config.pacing),
+        uncertain: config.uncertain,
+        max_attempts: if opts.once { Some(5) } else { None },
+    });
+    tasks.spawn(preparer(
+        config.clone(),
+        roots.clone(),
+        deliverer,
+        cand_rx,
+        back_tx,
+        done_tx,
+        counters.clone(),
+        shutdown.clone(),
+    ));
+
+    watcher_loop(
+        &config,
+        &roots,
+        &filter,
+        opts,
+        cand_tx,
+        &mut back_rx,
+        &counters,
+        shutdown.clone(),
+    )
+    .await?;
+
+    // `once`: the candidate channel is closed; the preparer drains it, then the senders drain
+    // their queues, then the finisher sees every sender gone. `run`: everyone saw the shutdown.
+    while tasks.join_next().await.is_some() {}
+    if let Some(f) = finisher {
+        let _ = f.await;
+    }
+    Ok(Summary {
+        posted: counters.posted.load(Ordering::Relaxed),
+        failed: counters.failed.load(Ordering::Relaxed),
+        left: counters.left.load(Ordering::Relaxed),
+    })
+}
+
+/// The inboxes as watch roots, each skipping dropcast's own folders.
+fn roots(config: &Config) -> Result<Vec<Root>, PipelineError> {
+    for dir in [&config.archive, &config.failed] {
+        std::fs::create_dir_all(dir).map_err(|source| PipelineError::Folder {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let own: Vec<PathBuf> = config.own_folders().iter().map(|p| canon(p)).collect();
+    config
+        .inboxes
+        .iter()
+        .map(|inbox| {
+            if !inbox.path.is_dir() {
+                return Err(PipelineError::NoInbox(inbox.path.clone()));
+            }
+            let path = canon(&inbox.path);
+            let mut skip = own.clone();
+            skip.push(path.join(".dropcast"));
+            // An inbox inside another inbox belongs to the inner one only.
+            for other in &config.inboxes {
+                let o = canon(&other.path);
+                if o != path && o.starts_with(&path) {
+                    skip.push(o);
+                }
+            }
+            Ok(Root {
+                path,
+                recursive: inbox.recursive,
+                skip,
+            })
+        })
+        .collect()
+}
+
+/// Puts back files that the journal says wait in a work folder but that a crash left in the
+/// inbox (the journal is written before the move).
+fn recover(journal: &Journal) {
+    let Ok(files) = journal.waiting_files() else {
+        return;
+    };
+    for f in files {
+        if !f.work.exists() && f.original.exists() {
+            if let Some(dir) = f.work.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            match spool::move_file(&f.original, &f.work) {
+                Ok(()) => {
+                    tracing::info!(file = %f.original.display(), "resumed a bundle interrupted by a restart")
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot resume an interrupted bundle"),
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn watcher_loop(
+    config: &Config,
+    roots: &[Root],
+    filter: &Filter,
+    opts: Options,
+    cand_tx: mpsc::UnboundedSender<Candidate>,
+    back_rx: &mut mpsc::UnboundedReceiver<(Vec<PathBuf>, bool)>,
+    counters: &Counters,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), PipelineError> {
+    let settle = config.watch.settle;
+    let (sig_tx, mut sig_rx) = mpsc::channel::<Signal>(4096);
+    let mut poll: Option<Duration> = None;
+    let mut native_roots = Vec::new();
+    for (root, inbox) in roots.iter().zip(&config.inboxes) {
+        let fs = watching::filesystem_kind(&root.path);
+        let plan = watching::plan(config.watch.mode, fs, config.watch.poll_interval);
+        if !opts.once {
+            tracing::info!(inbox = %inbox.path.display(), mode = %plan.reason, "watching");
+        }
+        if plan.native {
+            native_roots.push(root.clone());
+        }
+        if let Some(p) = plan.poll {
+            poll = Some(poll.map_or(p, |q: Duration| q.min(p)));
+        }
+    }
+    let _native = if opts.once || native_roots.is_empty() {
+        None
+    } else {
+        Some(
+            watching::native(&native_roots, sig_tx.clone()).map_err(|source| {
+                PipelineError::Watch {
+                    path: native_roots[0].path.clone(),
+                    source,
+                }
+            })?,
+        )
+    };
+
+    let mut tracker = Tracker::default();
+    let mut claimed: HashSet<PathBuf> = HashSet::new();
+    let mut in_progress = 0usize;
+    let mut next_rescan = Instant::now();
+    let mut next_poll = poll.map(|_| Instant::now());
+    loop {
+        let now = Instant::now();
+        if now >= next_rescan || next_poll.is_some_and(|t| now >= t) {
+            full_scan(&mut tracker, roots, filter, &claimed, now.into_std());
+            next_rescan = now + config.watch.rescan_interval;
+            next_poll = poll.map(|p| now + p);
+        }
+        for path in tracker.due(now.into_std(), settle) {
+            if tracker.confirm(&path, watching::stamp(&path), now.into_std(), settle) {
+                tracing::debug!(file = %path.display(), "settled");
+            }
+        }
+        let (cands, wait_until) = pair(
+            &tracker,
+            &claimed,
+            roots,
+            filter,
+            config,
+            now.into_std(),
+            opts.once,
+        );
+        for c in cands {
+            claimed.extend(c.paths());
+            in_progress += 1;
+            if cand_tx.send(c).is_err() {
+                return Ok(());
+            }
+        }
+        if opts.once && !tracker.any_unsettled() && in_progress == 0 {
+            let waiting = tracker
+                .settled()
+                .filter(|(p, _)| !claimed.contains(*p))
+                .count();
+            if waiting > 0 {
+                tracing::warn!(
+                    files = waiting,
+                    "some files wait for their sidecar and stay in the inbox"
+                );
+                counters.left.fetch_add(waiting as u64, Ordering::Relaxed);
+            }
+            return Ok(());
+        }
+
+        let mut wake = next_rescan;
+        for t in [
+            tracker.next_due(settle).map(Instant::from_std),
+            wait_until.map(Instant::from_std),
+            next_poll,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            wake = wake.min(t);
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            Some(sig) = sig_rx.recv() => {
+                let now = Instant::now().into_std();
+                let mut sig = Some(sig);
+                // Drain what is queued so a burst of events costs one pass.
+                while let Some(s) = sig.take() {
+                    match s {
+                        Signal::Rescan => full_scan(&mut tracker, roots, filter, &claimed, now),
+                        Signal::Paths(paths) => {
+                            for p in paths {
+                                observe_path(&mut tracker, roots, filter, &claimed, &p, now);
+                            }
+                        }
+                    }
+                    sig = sig_rx.try_recv().ok();
+                }
+            }
+            Some((paths, keep)) = back_rx.recv() => {
+                in_progress = in_progress.saturating_sub(1);
+                if !keep {
+                    for p in &paths {
+                        claimed.remove(p);
+                        tracker.remove(p);
+                    }
+                    // Anything left in place (a move that failed) is seen again by the next scan.
+                    let now = Instant::now().into_std();
+                    for p in &paths {
+                        observe_path(&mut tracker, roots, filter, &claimed, p, now);
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+fn full_scan(
+    tracker: &mut Tracker,
+    roots: &[Root],
+    filter: &Filter,
+    claimed: &HashSet<PathBuf>,
+    now: std::time::Instant,
+) {
+    let mut seen = HashSet::new();
+    for root in roots {
+        for (path, stamp) in watching::scan(root, filter) {
+            if !claimed.contains(&path) {
+                tracker.observe(&path, Some(stamp), now);
+            }
+            seen.insert(path);
+        }
+    }
+    tracker.retain(|p| seen.contains(p) || claimed.contains(p));
+}
+
+fn observe_path(
+    tracker: &mut Tracker,
+    roots: &[Root],
+    filter: &Filter,
+    claimed: &HashSet<PathBuf>,
+    path: &Path,
+    now: std::time::Instant,
+) {
+    if claimed.contains(path) {
+        return;
+    }
+    let Some(root) = roots.iter().find(|r| path.starts_with(&r.path)) else {
+        return;
+    };
+    let Some(rel) = root.relative(path) else {
+        return;
+    };
+    if filter.classify(&rel) == Kind::Ignored {
+        return;
+    }
+    tracker.observe(path, watching::stamp(path), now);
+}
+
+/// Applies the pairing rules to the settled files. Returns the bundles to prepare and when the
+/// next waiting file needs a decision.
+fn pair(
+    tracker: &Tracker,
+    claimed: &HashSet<PathBuf>,
+    roots: &[Root],
+    filter: &Filter,
+    config: &Config,
+    now: std::time::Instant,
+    once: bool,
+) -> (Vec<Candidate>, Option<std::time::Instant>) {
+    let mut out = Vec::new();
+    let mut next: Option<std::time::Instant> = None;
+    let mut wait =
+        |t: std::time::Instant| next = Some(next.map_or(t, |n: std::time::Instant| n.min(t)));
+    let mut taken: HashSet<PathBuf> = HashSet::new();
+    let mut settled: Vec<(&PathBuf, _)> = tracker
+        .settled()
+        .filter(|(p, _)| !claimed.contains(*p))
+        .collect();
+    // Oldest first, so a channel gets posts in the order they completed.
+    settled.sort_by_key(|(p, e)| (e.settled_at, (*p).clone()));
+    for (path, entry) in settled {
+        if taken.contains(path) {
+            continue;
+        }
+        let Some(inbox) = roots.iter().position(|r| path.starts_with(&r.path)) else {
+            continue;
+        };
+        let Some(rel) = roots[inbox].relative(path) else {
+            continue;
+        };
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let settings = &config.inboxes[inbox];
+        match filter.classify(&rel) {
+            Kind::Media(ty) => {
+                let sidecar = bundle::sidecar_names(name)
+                    .into_iter()
+                    .map(|n| dir.join(n))
+                    .find(|p| tracker.get(p).is_some());
+                match sidecar {
+                    Some(s) if claimed.contains(&s) || taken.contains(&s) => {}
+                    Some(s) => {
+                        if tracker.get(&s).is_some_and(|e| e.settled_at.is_some()) {
+                            taken.insert(s.clone());
+                            taken.insert(path.clone());
+                            out.push(Candidate {
+                                inbox,
+                                media: Some((path.clone(), ty)),
+                                sidecar: Some(s),
+                            });
+                        }
+                    }
+                    None => {
+                        let required = settings.sidecar == SidecarPolicy::Required;
+                        let rule = if once && !required {
+                            Lone::PostWithDefaults
+                        } else if once {
+                            Lone::Wait(now)
+                        } else {
+                            bundle::lone_media(
+                                required,
+                                settings.sidecar_wait,
+                                settings.sidecar_timeout,
+                                entry.first_seen,
+                                entry.settled_at.unwrap_or(now),
+                                now,
+                            )
+                        };
+                        match rule {
+                            Lone::Wait(t) => {
+                                if !once {
+                                    wait(t)
+                                }
+                            }
+                            Lone::PostWithDefaults => {
+                                taken.insert(path.clone());
+                                out.push(Candidate {
+                                    inbox,
+                                    media: Some((path.clone(), ty)),
+                                    sidecar: None,
+                                });
+                            }
+                            Lone::Refuse => {
+                                taken.insert(path.clone());
+                                out.push(Candidate {
+                                    inbox,
+                                    media: Some((path.clone(), ty)),
+                                    sidecar: None,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            Kind::Sidecar => {
+                let stem = bundle::sidecar_stem(name, filter);
+                // A media file of the same stem, arrived or arriving, owns this sidecar.
+                let has_media = std::fs::read_dir(dir)
+                    .map(|entries| {
+                        entries.flatten().any(|e| {
+                            let n = e.file_name();
+                            let Some(n) = n.to_str() else { return false };
+                            n != name
+                                && n.starts_with(&stem)
+                                && n[stem.len()..].starts_with('.')
+                                && (matches!(filter.classify(n), Kind::Media(_))
+                                    || (Filter::is_junk(n) && !n.starts_with('.')))
+                        })
+                    })
+                    .unwrap_or(false);
+                if has_media {
+                    continue;
+                }
+                let grace = entry.settled_at.unwrap_or(now) + config.watch.settle;
+                if !once && now < grace {
+                    wait(grace);
+                    continue;
+                }
+                taken.insert(path.clone());
+                out.push(Candidate {
+                    inbox,
+                    media: None,
+                    sidecar: Some(path.clone()),
+                });
+            }
+            Kind::Ignored => {}
+        }
+    }
+    (out, next)
+}
+
+/// Whether a lone media file in a `required` folder has waited past its timeout.
+fn sidecar_overdue(c: &Candidate, config: &Config) -> bool {
+    c.sidecar.is_none() && config.inboxes[c.inbox].sidecar == SidecarPolicy::Required
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn preparer(
+    config: Arc<Config>,
+    roots: Vec<Root>,
+    deliverer: Option<Deliverer>,
+    mut cand_rx: mpsc::UnboundedReceiver<Candidate>,
+    back_tx: mpsc::UnboundedSender<(Vec<PathBuf>, bool)>,
+    done_tx: mpsc::UnboundedSender<(i64, Ended)>,
+    counters: Arc<Counters>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut senders: HashMap<String, mpsc::UnboundedSender<i64>> = HashMap::new();
+    let dispatch = |senders: &mut HashMap<String, mpsc::UnboundedSender<i64>>,
+                    id: i64,
+                    chat: &str,
+                    shutdown: &watch::Receiver<bool>| {
+        let Some(d) = &deliverer else { return };
+        let tx = senders.entry(chat.to_string()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(deliver::sender(
+                d.clone(),
+                chat.to_string(),
+                rx,
+                done_tx.clone(),
+                shutdown.clone(),
+            ));
+            tx
+        });
+        let _ = tx.send(id);
+    };
+    if let Some(d) = &deliverer {
+        match d.journal.open_deliveries() {
+            Ok(open) => {
+                if !open.is_empty() {
+                    tracing::info!(
+                        deliveries = open.len(),
+                        "resuming posts recorded before the restart"
+                    );
+                }
+                for del in open {
+                    dispatch(&mut senders, del.id, &del.chat, &shutdown);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read open deliveries from the journal"),
+        }
+    }
+    let seq = AtomicU64::new(0);
+    loop {
+        let c = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|s| *s) => break,
+            c = cand_rx.recv() => match c { Some(c) => c, None => break },
+        };
+        let paths = c.paths();
+        let cfg = config.clone();
+        let root = roots[c.inbox].path.clone();
+        let journal = deliverer.as_ref().map(|d| d.journal.clone());
+        let n = seq.fetch_add(1, Ordering::Relaxed);
+        let dry_run = deliverer.is_none();
+        let counters2 = counters.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            handle_candidate(&cfg, &root, journal.as_deref(), c, n, dry_run, &counters2)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "preparing a bundle panicked");
+            Handled::LeftInPlace
+        });
+        match result {
+            Handled::Ready(deliveries) => {
+                for (id, chat) in deliveries {
+                    dispatch(&mut senders, id, &chat, &shutdown);
+                }
+                let _ = back_tx.send((paths, false));
+            }
+            Handled::Gone => {
+                let _ = back_tx.send((paths, false));
+            }
+            Handled::LeftInPlace => {
+                let _ = back_tx.send((paths, true));
+            }
+        }
+    }
+}
+
+enum Handled {
+    /// In the journal and the work folder; deliveries to start.
+    Ready(Vec<(i64, String)>),
+    /// Refused and moved to `failed/` (or moved otherwise): the paths are free.
+    Gone,
+    /// Nothing moved (dry run, or a failure to move): keep the paths claimed.
+    LeftInPlace,
+}
+
+fn handle_candidate(
+    config: &Config,
+    root: &Path,
+    journal: Option<&Journal>,
+    c: Candidate,
+    seq: u64,
+    dry_run: bool,
+    counters: &Counters,
+) -> Handled {
+    let result = if sidecar_overdue(&c, config) {
+        Err(Refusal {
+            name: c.name(),
+            problem: Problem::SidecarMissing {
+                file: c.name(),
+                waited: humanize(config.inboxes[c.inbox].sidecar_timeout),
+            },
+            files: c.paths(),
+        })
+    } else {
+        prepare::prepare(&c, config)
+    };
+    if dry_run {
+        match result {
+            Ok(p) => {
+                counters.posted.fetch_add(1, Ordering::Relaxed);
+                println!("would post {}", prepare::describe(&p));
+            }
+            Err(r) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                println!("would refuse {}: {}\n", r.name, r.problem.summary());
+            }
+        }
+        return Handled::LeftInPlace;
+    }
+    let Some(journal) = journal else {
+        return Handled::LeftInPlace;
+    };
+    let result = result.and_then(|p| check_duplicates(p, config, journal));
+    match result {
+        Ok(p) => match enter(config, root, journal, p, seq) {
+            Ok(d) => Handled::Ready(d),
+            Err(e) => {
+                tracing::error!(error = %e, "journal error: the bundle stays in the inbox");
+                Handled::LeftInPlace
+            }
+        },
+        Err(r) => {
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            refuse(config, journal, r)
+        }
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 86400 && s % 86400 == 0 => format!("{} d", s / 86400),
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+fn check_duplicates(p: Prepared, config: &Config, journal: &Journal) -> Result<Prepared, Refusal> {
+    if p.repost {
+        return Ok(p);
+    }
+    let since = crate::journal::now() - config.duplicate_window.as_secs() as i64;
+    for chat in &p.chats {
+        match journal.find_duplicate(chat, &p.digest, since) {
+            Ok(Some(link)) => {
+                return Err(Refusal {
+                    name: p.name.clone(),
+                    problem: Problem::Duplicate {
+                        channel: chat.clone(),
+                        link,
+                    },
+                    files: p.files.iter().map(|f| f.path.clone()).collect(),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check for duplicates"),
+        }
+    }
+    Ok(p)
+}
+
+/// Records the bundle in the journal, then moves its files into a work folder where a clerk's
+/// new file of the same name cannot touch them.
+fn enter(
+    config: &Config,
+    root: &Path,
+    journal: &Journal,
+    mut p: Prepared,
+    seq: u64,
+) -> Result<Vec<(i64, String)>, JournalError> {
+    let work_dir = root
+        .join(".dropcast")
+        .join(format!("{}-{seq}", jiff::Timestamp::now().as_nanosecond()));
+    let files: Vec<FileRecord> = p
+        .files
+        .iter()
+        .map(|f| FileRecord {
+            original: f.path.clone(),
+            work: work_dir.join(f.path.file_name().unwrap_or_default()),
+            sha256: f.sha256.clone(),
+            size: f.size,
+        })
+        .collect();
+    for m in &mut p.plan.messages {
+        if let OutMessage::Media { path, .. } = m
+            && let Some(f) = files.iter().find(|f| &f.original == path)
+        {
+            *path = f.work.clone();
+        }
+    }
+    let id = journal.insert_bundle(&NewBundle {
+        name: p.name.clone(),
+        files: files.clone(),
+        plan: p.plan.clone(),
+        digest: p.digest.clone(),
+        chats: p.chats.clone(),
+        repost: p.repost,
+    })?;
+    let moved = std::fs::create_dir_all(&work_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            files
+                .iter()
+                .try_for_each(|f| spool::move_file(&f.original, &f.work).map_err(|e| e.to_string()))
+        });
+    if let Err(e) = moved {
+        tracing::warn!(bundle = %p.name, error = %e, "cannot take the files from the inbox");
+        let problem = Problem::Unreadable {
+            file: p.name.clone(),
+            detail: e,
+        };
+        journal.fail_open_deliveries(id, &deliver::ser(&problem))?;
+    }
+    tracing::info!(bundle = %p.name, channels = %p.chats.join(", "), "ready to post");
+    let _ = config;
+    journal.deliveries_of(id)
+}
+
+fn now_local(config: &Config) -> jiff::ZonedDateTime {
+    jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone())
+}
+
+fn refuse(config: &Config, journal: &Journal, r: Refusal) -> Handled {
+    tracing::warn!(bundle = %r.name, reason = %r.problem.summary(), "refused: moving to failed/");
+    let names: Vec<String> = r
+        .files
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let when = now_local(config).strftime("%Y-%m-%d %H:%M %Z").to_string();
+    let report = messages::error_report(
+        config.language,
+        &r.name,
+        std::slice::from_ref(&r.problem),
+        &[],
+        &names,
+        &when,
+    );
+    let files: Vec<(PathBuf, OsString)> = r
+        .files
+        .iter()
+        .map(|p| (p.clone(), p.file_name().unwrap_or_default().to_os_string()))
+        .collect();
+    match spool::fail(&config.failed, &r.name, &files, &report) {
+        Ok(dir) => {
+            let records: Vec<FileRecord> = r
+                .files
+                .iter()
+                .zip(&files)
+                .map(|(p, (_, n))| FileRecord {
+                    original: p.clone(),
+                    work: dir.join(n),
+                    sha256: String::new(),
+                    size: 0,
+                })
+                .collect();
+            if let Err(e) = journal.insert_refused(&r.name, &records, &deliver::ser(&r.problem)) {
+                tracing::warn!(error = %e, "cannot record the refusal in the journal");
+            }
+            Handled::Gone
+        }
+        Err(e) => {
+            tracing::error!(bundle = %r.name, error = %e, "cannot move the refused bundle to failed/: it stays in the inbox");
+            Handled::LeftInPlace
+        }
+    }
+}
+
+/// Turns bundles whose deliveries all ended into archived or failed ones. Runs at start, after
+/// every finished delivery, and every 30 s (to retry a move that failed, say on a full disk).
+async fn finisher(
+    config: Arc<Config>,
+    journal: Arc<Journal>,
+    mut done_rx: mpsc::UnboundedReceiver<(i64, Ended)>,
+    counters: Arc<Counters>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        let cfg = config.clone();
+        let j = journal.clone();
+        let c = counters.clone();
+        let _ = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c)).await;
+        enum Event {
+            Stop,
+            Done(Option<Ended>),
+            Tick,
+        }
+        let event = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|s| *s) => Event::Stop,
+            msg = done_rx.recv() => Event::Done(msg.map(|(_, e)| e)),
+            _ = tick.tick() => Event::Tick,
+        };
+        match event {
+            Event::Stop => return,
+            Event::Done(Some(Ended::Left(_))) => {
+                counters.left.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::Done(Some(_)) | Event::Tick => {}
+            Event::Done(None) => {
+                let cfg = config.clone();
+                let j = journal.clone();
+                let c = counters.clone();
+                let _ = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c)).await;
+                return;
+            }
+        }
+    }
+}
+
+fn finish_all(config: &Config, journal: &Journal, counters: &Counters) {
+    let finished = match journal.finished_bundles() {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read finished bundles from the journal");
+            return;
+        }
+    };
+    for f in finished {
+        match finish_one(config, journal, &f) {
+            Ok(archived) => {
+                let counter = if archived {
+                    &counters.posted
+                } else {
+                    &counters.failed
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!(bundle = %f.name, error = %e, "cannot move the bundle yet; will retry")
+            }
+        }
+    }
+}
+
+fn finish_one(config: &Config, journal: &Journal, f: &Finished) -> Result<bool, String> {
+    let when = now_local(config);
+    let all_sent = f
+        .deliveries
+        .iter()
+        .all(|d| d.outcome == DeliveryOutcome::Sent);
+    let work_dir = f
+        .files
+        .first()
+        .and_then(|r| r.work.parent().map(Path::to_path_buf));
+    let archived = if all_sent {
+        let files: Vec<spool::BundleFile> = f
+            .files
+            .iter()
+            .map(|r| spool::BundleFile {
+                current: r.work.clone(),
+                name: r.original.file_name().unwrap_or_default().to_os_string(),
+                sha256: r.sha256.clone(),
+                size: r.size,
+            })
+            .collect();
+        let channels: Vec<spool::ReceiptChannel> = f
+            .deliveries
+            .iter()
+            .map(|d| spool::ReceiptChannel {
+                channel: config
+                    .channels
+                    .iter()
+                    .find(|(_, chat)| **chat == d.chat)
+                    .map_or(d.chat.clone(), |(alias, chat)| format!("{alias} ({chat})")),
+                link: d
+                    .messages
+                    .first()
+                    .map(|m| m.link.clone())
+                    .unwrap_or_default(),
+                message_ids: d.messages.iter().map(|m| m.message_id).collect(),
+                links: d.messages.iter().map(|m| m.link.clone()).collect(),
+                pinned: if d.pin_error.is_some() {
+                    Some(false)
+                } else {
+                    None
+                },
+                pin_error: d.pin_error.clone(),
+            })
+            .collect();
+        let dir = spool::archive(
+            &config.archive,
+            &when,
+            config.language,
+            &f.name,
+            &files,
+            &channels,
+        )
+        .map_err(|e| e.to_string())?;
+        journal
+            .mark_done(f.bundle_id, "archived", &dir)
+            .map_err(|e| e.to_string())?;
+        tracing::info!(bundle = %f.name, archive = %dir.display(), "archived");
+        true
+    } else {
+        let problems: Vec<Problem> = f
+            .deliveries
+            .iter()
+            .filter_map(|d| match &d.outcome {
+                DeliveryOutcome::Failed(p) => Some(deliver::de(p)),
+                DeliveryOutcome::Sent => None,
+            })
+            .collect();
+        let delivered: Vec<(String, String)> = f
+            .deliveries
+            .iter()
+            .filter(|d| d.outcome == DeliveryOutcome::Sent)
+            .map(|d| {
+                (
+                    d.chat.clone(),
+                    d.messages
+                        .first()
+                        .map(|m| m.link.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let names: Vec<String> = f
+            .files
+            .iter()
+            .map(|r| {
+                r.original
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let report = messages::error_report(
+            config.language,
+            &f.name,
+            &problems,
+            &delivered,
+            &names,
+            &when.strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        );
+        let files: Vec<(PathBuf, OsString)> = f
+            .files
+            .iter()
+            .map(|r| {
+                (
+                    r.work.clone(),
+                    r.original.file_name().unwrap_or_default().to_os_string(),
+                )
+            })
+            .collect();
+        spool::fail(&config.failed, &f.name, &files, &report).map_err(|e| e.to_string())?;
+        journal
+            .mark_done(f.bundle_id, "failed", &config.failed)
+            .map_err(|e| e.to_string())?;
+        for p in &problems {
+            tracing::warn!(bundle = %f.name, reason = %p.summary(), "failed: moved to failed/");
+        }
+        false
+    };
+    if let Some(dir) = work_dir {
+        // Our own empty work folder; never a user's file (remove_dir refuses non-empty folders).
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(archived)
+}

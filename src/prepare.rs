@@ -1,0 +1,470 @@
+//! From settled files to a bundle ready to post: read and validate the sidecar, check the media
+//! file's content and size, hash every file, pick the channels, render the caption, plan the
+//! requests. Everything that can be known before sending is checked here, so that `check` and
+//! `--dry-run` see the same errors as the daemon.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::bundle::MediaType;
+use crate::config::{Config, Inbox};
+use crate::journal::Plan;
+use crate::messages::Problem;
+use crate::post::{Button, MediaKind, OutMessage, Rendered, SendAs, SendOptions, Sidecar};
+use crate::render;
+use crate::sidecar;
+
+/// Telegram's upload limit through the public Bot API, and through a Local Bot API server.
+pub const UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
+pub const LOCAL_UPLOAD_LIMIT: u64 = 2000 * 1024 * 1024;
+
+/// Settled files that belong together, found by the pairing rules.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Index into `config.inboxes`.
+    pub inbox: usize,
+    pub media: Option<(PathBuf, MediaType)>,
+    pub sidecar: Option<PathBuf>,
+}
+
+impl Candidate {
+    /// The name reports and logs use: the media file's name, else the sidecar's.
+    pub fn name(&self) -> String {
+        self.media
+            .as_ref()
+            .map(|(p, _)| p)
+            .or(self.sidecar.as_ref())
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.media
+            .iter()
+            .map(|(p, _)| p.clone())
+            .chain(self.sidecar.clone())
+            .collect()
+    }
+}
+
+/// A file that was read and hashed.
+#[derive(Debug, Clone)]
+pub struct Hashed {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// A bundle that passed every check: what to post, where, and the files' hashes.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub name: String,
+    pub files: Vec<Hashed>,
+    pub plan: Plan,
+    pub chats: Vec<String>,
+    pub digest: String,
+    pub repost: bool,
+}
+
+/// A bundle refused before posting, with the files it concerns (those that still exist).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub name: String,
+    pub problem: Problem,
+    pub files: Vec<PathBuf>,
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Opens a file for reading without following symlinks, and only if it is a regular file.
+pub fn open_regular(path: &Path) -> std::io::Result<(File, u64)> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok((f, meta.len()))
+}
+
+/// Streams a file through SHA-256; also returns its first bytes for content checks.
+fn hash(path: &Path) -> std::io::Result<(Hashed, Vec<u8>)> {
+    let (mut f, _) = open_regular(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut head = Vec::new();
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 1024 {
+            let take = (1024 - head.len()).min(n);
+            head.extend_from_slice(&buf[..take]);
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((
+        Hashed {
+            path: path.to_path_buf(),
+            sha256: hex::encode(hasher.finalize()),
+            size,
+        },
+        head,
+    ))
+}
+
+/// Reads and validates a sidecar file.
+pub fn read_sidecar(path: &Path, config: &Config) -> Result<(Sidecar, Hashed), Problem> {
+    let name = file_name(path);
+    let unreadable = |e: std::io::Error| Problem::Unreadable {
+        file: name.clone(),
+        detail: e.to_string(),
+    };
+    let (f, size) = open_regular(path).map_err(unreadable)?;
+    if size > sidecar::MAX_SIDECAR_BYTES as u64 {
+        return Err(Problem::BadSidecar {
+            file: name.clone(),
+            detail: format!(
+                "the file is {} KB; a sidecar may be at most {} KB",
+                size.div_ceil(1024),
+                sidecar::MAX_SIDECAR_BYTES / 1024
+            ),
+        });
+    }
+    let mut bytes = Vec::new();
+    f.take(sidecar::MAX_SIDECAR_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    let aliases = config.aliases();
+    let parsed = sidecar::parse(
+        &bytes,
+        &sidecar::Rules {
+            channel_aliases: &aliases,
+        },
+    )
+    .map_err(|e| Problem::BadSidecar {
+        file: name.clone(),
+        detail: e.to_string(),
+    })?;
+    let hashed = Hashed {
+        path: path.to_path_buf(),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        size: bytes.len() as u64,
+    };
+    Ok((parsed, hashed))
+}
+
+/// Expands a folder's default caption template: `{stem}`, `{date}`, `{time}`.
+pub fn default_caption(template: &str, media: &Path, config: &Config) -> String {
+    let now = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
+    let stem = media
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    template
+        .replace("{stem}", &stem)
+        .replace("{date}", &now.strftime("%Y-%m-%d").to_string())
+        .replace("{time}", &now.strftime("%H:%M").to_string())
+}
+
+/// The channels of a bundle: the sidecar's, else the subfolder's route, else the inbox's.
+fn channels(sidecar: &Sidecar, inbox: &Inbox, path: &Path, config: &Config) -> Vec<String> {
+    let refs: Vec<String> = if !sidecar.channels.is_empty() {
+        sidecar.channels.clone()
+    } else {
+        let routed = path
+            .strip_prefix(&inbox.path)
+            .ok()
+            .and_then(|rel| {
+                let mut parts = rel.components();
+                let first = parts.next()?;
+                // Only a folder routes: a file directly in the inbox has one component.
+                parts.next()?;
+                first.as_os_str().to_str()
+            })
+            .and_then(|dir| inbox.channels.get(dir).cloned());
+        match routed.or_else(|| inbox.channel.clone()) {
+            Some(c) => vec![c],
+            None => config.channels.keys().take(1).cloned().collect(),
+        }
+    };
+    let mut chats = Vec::new();
+    for r in refs {
+        if let Some(chat) = config.resolve_channel(&r)
+            && !chats.contains(&chat)
+        {
+            chats.push(chat);
+        }
+    }
+    chats
+}
+
+/// Checks everything about a candidate that can be known without sending.
+pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
+    let name = c.name();
+    let refuse = |problem: Problem| Refusal {
+        name: name.clone(),
+        problem,
+        files: c.paths(),
+    };
+    let inbox = &config.inboxes[c.inbox];
+    let mut files = Vec::new();
+
+    let (sidecar, from_sidecar) = match &c.sidecar {
+        Some(path) => {
+            let (s, h) = read_sidecar(path, config).map_err(&refuse)?;
+            files.push(h);
+            (s, true)
+        }
+        None => {
+            let media = c
+                .media
+                .as_ref()
+                .map(|(p, _)| p.as_path())
+                .unwrap_or(Path::new(""));
+            (
+                Sidecar {
+                    caption: Some(default_caption(&inbox.caption, media, config)),
+                    format: crate::post::Format::Plain,
+                    ..Sidecar::default()
+                },
+                false,
+            )
+        }
+    };
+    let sidecar_name = c.sidecar.as_deref().map(file_name).unwrap_or_default();
+
+    let mut media_file = None;
+    if let Some((path, ty)) = &c.media {
+        let file = file_name(path);
+        let (h, head) = hash(path).map_err(|e| {
+            refuse(Problem::Unreadable {
+                file: file.clone(),
+                detail: e.to_string(),
+            })
+        })?;
+        if h.size == 0 {
+            return Err(refuse(Problem::EmptyFile { file }));
+        }
+        if !ty.matches_content(&head) {
+            return Err(refuse(Problem::WrongContent {
+                file,
+                expected: ty.label().into(),
+            }));
+        }
+        let limit = if config.local_files {
+            LOCAL_UPLOAD_LIMIT
+        } else {
+            UPLOAD_LIMIT
+        };
+        if h.size > limit {
+            return Err(refuse(Problem::TooLarge {
+                file,
+                size_mb: h.size.div_ceil(1024 * 1024),
+                limit_mb: limit / (1024 * 1024),
+            }));
+        }
+        media_file = Some((h.clone(), *ty));
+        files.insert(0, h);
+    }
+
+    let source = sidecar.caption.clone().unwrap_or_default();
+    let caption = render::render(&source, sidecar.format).map_err(|e| {
+        refuse(Problem::CaptionProblem {
+            file: if from_sidecar {
+                sidecar_name.clone()
+            } else {
+                name.clone()
+            },
+            detail: e.to_string(),
+        })
+    })?;
+    let empty_caption = render::visible_len(&caption) == 0;
+    if media_file.is_none() && empty_caption {
+        return Err(refuse(Problem::NothingToPost {
+            file: sidecar_name.clone(),
+        }));
+    }
+
+    let chats = channels(
+        &sidecar,
+        inbox,
+        c.media
+            .as_ref()
+            .map(|(p, _)| p)
+            .or(c.sidecar.as_ref())
+            .map(PathBuf::as_path)
+            .unwrap_or(Path::new("")),
+        config,
+    );
+    if chats.is_empty() {
+        return Err(refuse(Problem::BadSidecar {
+            file: sidecar_name.clone(),
+            detail: "no channel to post to".into(),
+        }));
+    }
+
+    let messages = plan_messages(&sidecar, caption, empty_caption, media_file.as_ref());
+    let digest = match &media_file {
+        Some((h, _)) => format!("files:{}", h.sha256),
+        None => format!(
+            "text:{}",
+            hex::encode(Sha256::digest(source.trim().as_bytes()))
+        ),
+    };
+    Ok(Prepared {
+        name,
+        files,
+        plan: Plan {
+            messages,
+            options: SendOptions {
+                silent: sidecar.silent,
+                protect: sidecar.protect,
+            },
+            pin: sidecar.pin,
+        },
+        chats,
+        digest,
+        repost: sidecar.repost,
+    })
+}
+
+/// The requests of one post, in order. A caption too long for media goes first as text
+/// messages (split at paragraph, sentence, word boundaries), then the media without caption.
+/// Buttons go under the last message, the one a reader sees at the bottom.
+fn plan_messages(
+    sidecar: &Sidecar,
+    caption: Rendered,
+    empty_caption: bool,
+    media: Option<&(Hashed, MediaType)>,
+) -> Vec<OutMessage> {
+    let mut out = Vec::new();
+    let buttons: Vec<Vec<Button>> = sidecar.buttons.clone();
+    match media {
+        None => {
+            let parts = render::split(&caption, render::TEXT_LIMIT);
+            let last = parts.len().saturating_sub(1);
+            for (i, text) in parts.into_iter().enumerate() {
+                out.push(OutMessage::Text {
+                    text,
+                    link_preview: sidecar.link_preview,
+                    buttons: if i == last { buttons.clone() } else { vec![] },
+                });
+            }
+        }
+        Some((h, ty)) => {
+            let media_caption = if empty_caption {
+                None
+            } else if render::visible_len(&caption) <= render::CAPTION_LIMIT {
+                Some(caption)
+            } else {
+                for text in render::split(&caption, render::TEXT_LIMIT) {
+                    out.push(OutMessage::Text {
+                        text,
+                        link_preview: Some(false),
+                        buttons: vec![],
+                    });
+                }
+                None
+            };
+            out.push(OutMessage::Media {
+                kind: media_kind(sidecar.send_as, *ty, &h.path, h.size),
+                path: h.path.clone(),
+                file_name: file_name(&h.path),
+                caption: media_caption,
+                buttons,
+            });
+        }
+    }
+    out
+}
+
+/// Photo or document: images Telegram accepts as photos go as photos (unless the sidecar says
+/// otherwise); everything else as a document. GIFs go as documents so they keep animating.
+fn media_kind(send_as: SendAs, ty: MediaType, path: &Path, size: u64) -> MediaKind {
+    let photo_type = matches!(ty, MediaType::Jpeg | MediaType::Png | MediaType::Webp);
+    match send_as {
+        SendAs::Document => MediaKind::Document,
+        SendAs::Photo if photo_type => MediaKind::Photo,
+        SendAs::Photo => MediaKind::Document,
+        SendAs::Auto if photo_type => {
+            let dims = crate::telegram::image_dimensions(path).ok().flatten();
+            if crate::telegram::photo_acceptable(size, dims) {
+                MediaKind::Photo
+            } else {
+                MediaKind::Document
+            }
+        }
+        SendAs::Auto => MediaKind::Document,
+    }
+}
+
+/// A human-readable description of a prepared bundle, for `--dry-run`.
+pub fn describe(p: &Prepared) -> String {
+    let mut out = format!("{} → {}\n", p.name, p.chats.join(", "));
+    for m in &p.plan.messages {
+        match m {
+            OutMessage::Text { text, buttons, .. } => {
+                out.push_str(&format!("  sendMessage: {}\n", one_line(&text.text)));
+                for row in buttons {
+                    for b in row {
+                        out.push_str(&format!("    [{}]({})\n", b.text, b.url));
+                    }
+                }
+            }
+            OutMessage::Media {
+                kind,
+                file_name,
+                caption,
+                buttons,
+                ..
+            } => {
+                let method = match kind {
+                    MediaKind::Document => "sendDocument",
+                    MediaKind::Photo => "sendPhoto",
+                };
+                out.push_str(&format!("  {method}: {file_name}"));
+                if let Some(c) = caption {
+                    out.push_str(&format!(" with caption: {}", one_line(&c.text)));
+                }
+                out.push('\n');
+                for row in buttons {
+                    for b in row {
+                        out.push_str(&format!("    [{}]({})\n", b.text, b.url));
+                    }
+                }
+            }
+        }
+    }
+    let o = &p.plan.options;
+    if o.silent || o.protect || p.plan.pin {
+        out.push_str(&format!(
+            "  silent: {}, protect: {}, pin: {}\n",
+            o.silent, o.protect, p.plan.pin
+        ));
+    }
+    out
+}
+
+fn one_line(s: &str) -> String {
+    let flat = s.replace('\n', " ⏎ ");
+    if flat.chars().count() > 120 {
+        format!("{}…", flat.chars().take(120).collect::<String>())
+    } else {
+        flat
+    }
+}

@@ -1,0 +1,440 @@
+//! Moves the clerk's files: into the hidden work folder while a bundle is posted, to
+//! `archive/YYYY/MM/` with a receipt, or to `failed/` with an error report.
+//!
+//! Architecture Invariant: the spool never deletes a user's file and never overwrites one. A
+//! move is a `rename` that refuses to replace (`renameat2(RENAME_NOREPLACE)`), or, across
+//! filesystems, a copy into a new file, `fsync`, and only then removal of the source.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// A move or write that failed; the files stay where they were.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {path}: {source}")]
+pub struct SpoolError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+fn err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SpoolError + use<'a> {
+    move |source| SpoolError {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `name` with ` (n)` before its extension: `notice.pdf` → `notice (2).pdf`. When `stem` is a
+/// prefix of the name followed by a dot, the suffix goes after the stem, so a bundle's files keep
+/// one base name: `notice.pdf.yaml` → `notice (2).pdf.yaml`.
+pub fn numbered(name: &OsStr, stem: &OsStr, n: usize) -> OsString {
+    if n <= 1 {
+        return name.to_os_string();
+    }
+    let bytes = name.as_bytes();
+    let stem_b = stem.as_bytes();
+    let cut = if !stem_b.is_empty()
+        && bytes.len() > stem_b.len()
+        && bytes.starts_with(stem_b)
+        && bytes[stem_b.len()] == b'.'
+    {
+        stem_b.len()
+    } else {
+        match bytes.iter().rposition(|&b| b == b'.') {
+            Some(0) | None => bytes.len(),
+            Some(i) => i,
+        }
+    };
+    let mut out = bytes[..cut].to_vec();
+    out.extend_from_slice(format!(" ({n})").as_bytes());
+    out.extend_from_slice(&bytes[cut..]);
+    OsString::from(std::ffi::OsStr::from_bytes(&out).to_os_string())
+}
+
+/// Moves several files into `dir` under names that share one free suffix (`notice (2).pdf`,
+/// `notice (2).yaml`), and also keeps `extra` names (such as the receipt) free. Returns the
+/// new paths in order and the suffix used.
+pub fn move_group(
+    files: &[(&Path, &OsStr)],
+    dir: &Path,
+    stem: &OsStr,
+    extra: &[&OsStr],
+) -> Result<(Vec<PathBuf>, usize), SpoolError> {
+    fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
+    let mut n = 1;
+    loop {
+        let free = files
+            .iter()
+            .map(|(_, name)| *name)
+            .chain(extra.iter().copied())
+            .all(|name| fs::symlink_metadata(dir.join(numbered(name, stem, n))).is_err());
+        if free {
+            let mut moved = Vec::new();
+            let mut clash = false;
+            for (src, name) in files {
+                let dest = dir.join(numbered(name, stem, n));
+                match move_file(src, &dest) {
+                    Ok(()) => moved.push(dest),
+                    Err(e) if e.source.kind() == io::ErrorKind::AlreadyExists => {
+                        clash = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if !clash {
+                return Ok((moved, n));
+            }
+            // Someone took a name between our check and the move: the files already moved keep
+            // this suffix; try the rest under another one. Rare enough to keep simple.
+            let rest: Vec<(&Path, &OsStr)> = files[moved.len()..].to_vec();
+            let (more, _) = move_group(&rest, dir, stem, &[])?;
+            moved.extend(more);
+            return Ok((moved, n));
+        }
+        n += 1;
+    }
+}
+
+/// Moves one file to `dest`, which must not exist. Works across filesystems.
+pub fn move_file(src: &Path, dest: &Path) -> Result<(), SpoolError> {
+    match rename_noreplace(src, dest) {
+        Ok(()) => {
+            sync_dir(dest);
+            Ok(())
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => copy_then_remove(src, dest),
+        Err(e) => Err(SpoolError {
+            action: "cannot move",
+            path: src.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+fn rename_noreplace(src: &Path, dest: &Path) -> io::Result<()> {
+    let s = CString::new(src.as_os_str().as_bytes())?;
+    let d = CString::new(dest.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths; renameat2 does not keep the pointers.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            s.as_ptr(),
+            libc::AT_FDCWD,
+            d.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        // Filesystems without RENAME_NOREPLACE (some network shares): check, then rename.
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => {
+            if fs::symlink_metadata(dest).is_ok() {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            fs::rename(src, dest)
+        }
+        _ => Err(e),
+    }
+}
+
+fn copy_then_remove(src: &Path, dest: &Path) -> Result<(), SpoolError> {
+    let mut from = File::open(src).map_err(err("cannot read", src))?;
+    let meta = from.metadata().map_err(err("cannot read", src))?;
+    let mut to = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(err("cannot create", dest))?;
+    let copied = io::copy(&mut from, &mut to)
+        .and_then(|_| {
+            if let Ok(m) = meta.modified() {
+                let _ = to.set_modified(m);
+            }
+            to.sync_all()
+        })
+        .map_err(err("cannot copy to", dest));
+    if let Err(e) = copied {
+        // The copy is incomplete; the source is untouched. The partial copy is ours to remove.
+        drop(to);
+        let _ = fs::remove_file(dest);
+        return Err(e);
+    }
+    sync_dir(dest);
+    fs::remove_file(src).map_err(err("copied, but cannot remove the original", src))?;
+    sync_dir(src);
+    Ok(())
+}
+
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+}
+
+/// Writes a new file (receipt, report) without ever replacing one; picks ` (n)` if needed.
+pub fn write_new(dir: &Path, name: &OsStr, contents: &[u8]) -> Result<PathBuf, SpoolError> {
+    fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
+    let mut n = 1;
+    loop {
+        let path = dir.join(numbered(name, OsStr::new(""), n));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                f.write_all(contents)
+                    .and_then(|_| f.sync_all())
+                    .map_err(err("cannot write", &path))?;
+                sync_dir(&path);
+                return Ok(path);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => {
+                return Err(SpoolError {
+                    action: "cannot write",
+                    path,
+                    source: e,
+                });
+            }
+        }
+    }
+}
+
+/// `notice.pdf` → `notice.receipt.yaml`-style companion names: `stem` + `.` + `suffix`.
+pub fn companion(stem: &OsStr, suffix: &str) -> OsString {
+    let mut s = stem.to_os_string();
+    s.push(".");
+    s.push(suffix);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_numbered(name: &str, stem: &str, n: usize, expected: &str) {
+        assert_eq!(
+            numbered(OsStr::new(name), OsStr::new(stem), n),
+            OsString::from(expected)
+        );
+    }
+
+    #[test]
+    fn numbering() {
+        check_numbered("notice.pdf", "notice", 1, "notice.pdf");
+        check_numbered("notice.pdf", "notice", 2, "notice (2).pdf");
+        check_numbered("notice.pdf.yaml", "notice", 3, "notice (3).pdf.yaml");
+        check_numbered("notice.yaml", "notice", 2, "notice (2).yaml");
+        check_numbered("other.txt", "notice", 2, "other (2).txt");
+        check_numbered("README", "", 2, "README (2)");
+        check_numbered(".hidden", "", 2, ".hidden (2)");
+        check_numbered("a.b.c", "", 2, "a.b (2).c");
+    }
+
+    #[test]
+    fn group_move_never_overwrites_and_keeps_one_suffix() {
+        let t = tempfile::tempdir().unwrap();
+        let inbox = t.path().join("inbox");
+        let archive = t.path().join("archive");
+        fs::create_dir_all(&inbox).unwrap();
+        fs::create_dir_all(&archive).unwrap();
+        fs::write(archive.join("notice.pdf"), b"old").unwrap();
+        fs::write(inbox.join("notice.pdf"), b"new").unwrap();
+        fs::write(inbox.join("notice.yaml"), b"caption: x").unwrap();
+        let a = inbox.join("notice.pdf");
+        let b = inbox.join("notice.yaml");
+        let (moved, n) = move_group(
+            &[
+                (&a, OsStr::new("notice.pdf")),
+                (&b, OsStr::new("notice.yaml")),
+            ],
+            &archive,
+            OsStr::new("notice"),
+            &[OsStr::new("notice.receipt.yaml")],
+        )
+        .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(moved[0], archive.join("notice (2).pdf"));
+        assert_eq!(fs::read(archive.join("notice.pdf")).unwrap(), b"old");
+        assert_eq!(fs::read(archive.join("notice (2).pdf")).unwrap(), b"new");
+        assert_eq!(
+            fs::read(archive.join("notice (2).yaml")).unwrap(),
+            b"caption: x"
+        );
+        assert!(!a.exists() && !b.exists());
+    }
+
+    #[test]
+    fn cross_filesystem_copy_keeps_bytes() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("a.pdf");
+        fs::write(&src, b"%PDF-1.4 data").unwrap();
+        let dest = t.path().join("b.pdf");
+        copy_then_remove(&src, &dest).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"%PDF-1.4 data");
+        assert!(!src.exists());
+        // Never over an existing file.
+        fs::write(&src, b"again").unwrap();
+        assert!(copy_then_remove(&src, &dest).is_err());
+        assert_eq!(fs::read(&src).unwrap(), b"again");
+        assert_eq!(fs::read(&dest).unwrap(), b"%PDF-1.4 data");
+    }
+
+    #[test]
+    fn write_new_picks_a_free_name() {
+        let t = tempfile::tempdir().unwrap();
+        let a = write_new(t.path(), OsStr::new("x.error.txt"), b"1").unwrap();
+        let b = write_new(t.path(), OsStr::new("x.error.txt"), b"2").unwrap();
+        assert_eq!(a, t.path().join("x.error.txt"));
+        assert_eq!(b, t.path().join("x.error (2).txt"));
+        assert_eq!(fs::read(a).unwrap(), b"1");
+    }
+}
+
+/// Where the files of one bundle are and what they should be called at their destination.
+#[derive(Debug, Clone)]
+pub struct BundleFile {
+    pub current: PathBuf,
+    pub name: OsString,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// One channel's line in a receipt.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReceiptChannel {
+    pub channel: String,
+    pub link: String,
+    pub message_ids: Vec<i64>,
+    pub links: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_error: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct Receipt<'a> {
+    bundle: &'a str,
+    posted_at: String,
+    channels: &'a [ReceiptChannel],
+    files: Vec<ReceiptFile>,
+}
+
+#[derive(serde::Serialize)]
+struct ReceiptFile {
+    name: String,
+    sha256: String,
+    bytes: u64,
+}
+
+/// The stem that names a bundle's companion files: `notice.pdf` → `notice`.
+pub fn bundle_stem(name: &OsStr) -> OsString {
+    let b = name.as_bytes();
+    // A lone sidecar names the bundle by itself: only `.yaml` goes.
+    if let Some(i) = [".yaml", ".yml"].iter().find_map(|s| {
+        b.len()
+            .checked_sub(s.len())
+            .filter(|&i| i > 0 && b[i..].eq_ignore_ascii_case(s.as_bytes()))
+    }) {
+        return OsStr::from_bytes(&b[..i]).to_os_string();
+    }
+    let cut = match b.iter().rposition(|&c| c == b'.') {
+        Some(0) | None => b.len(),
+        Some(i) => i,
+    };
+    OsStr::from_bytes(&b[..cut]).to_os_string()
+}
+
+/// Moves a posted bundle to `archive/YYYY/MM/` and writes `NAME.receipt.yaml` next to it.
+/// Files that vanished are skipped (logged); the receipt still lists their hashes.
+pub fn archive(
+    archive_root: &Path,
+    when: &jiff::ZonedDateTime,
+    lang: crate::config::Language,
+    name: &str,
+    files: &[BundleFile],
+    channels: &[ReceiptChannel],
+) -> Result<PathBuf, SpoolError> {
+    let dir = archive_root
+        .join(when.strftime("%Y").to_string())
+        .join(when.strftime("%m").to_string());
+    let stem = bundle_stem(OsStr::new(name));
+    let receipt_name = companion(&stem, "receipt.yaml");
+    let present: Vec<&BundleFile> = files.iter().filter(|f| f.current.exists()).collect();
+    let pairs: Vec<(&Path, &OsStr)> = present
+        .iter()
+        .map(|f| (f.current.as_path(), f.name.as_os_str()))
+        .collect();
+    let (_, n) = move_group(&pairs, &dir, &stem, &[&receipt_name])?;
+    let receipt = Receipt {
+        bundle: name,
+        posted_at: when.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        channels,
+        files: files
+            .iter()
+            .map(|f| ReceiptFile {
+                name: numbered(&f.name, &stem, n).to_string_lossy().into_owned(),
+                sha256: f.sha256.clone(),
+                bytes: f.size,
+            })
+            .collect(),
+    };
+    let mut text = crate::messages::receipt_header(lang, name);
+    text.push_str(&serde_yaml::to_string(&receipt).unwrap_or_default());
+    write_new(&dir, &numbered(&receipt_name, &stem, n), text.as_bytes())?;
+    Ok(dir)
+}
+
+/// Moves a refused bundle's files to `failed/` and writes `NAME.error.txt` there.
+pub fn fail(
+    failed_root: &Path,
+    name: &str,
+    files: &[(PathBuf, OsString)],
+    report: &str,
+) -> Result<PathBuf, SpoolError> {
+    let stem = bundle_stem(OsStr::new(name));
+    let report_name = companion(&stem, "error.txt");
+    let pairs: Vec<(&Path, &OsStr)> = files
+        .iter()
+        .filter(|(p, _)| fs::symlink_metadata(p).is_ok())
+        .map(|(p, n)| (p.as_path(), n.as_os_str()))
+        .collect();
+    let (_, n) = move_group(&pairs, failed_root, &stem, &[&report_name])?;
+    write_new(
+        failed_root,
+        &numbered(&report_name, &stem, n),
+        report.as_bytes(),
+    )?;
+    Ok(failed_root.to_path_buf())
+}
+
+#[cfg(test)]
+mod bundle_tests {
+    use super::*;
+
+    #[test]
+    fn stems() {
+        for (name, stem) in [
+            ("notice.pdf", "notice"),
+            ("notice.yaml", "notice"),
+            ("notice.pdf.yaml", "notice.pdf"),
+            ("notice.YML", "notice"),
+            ("v1.2.yaml", "v1.2"),
+            ("README", "README"),
+        ] {
+            assert_eq!(
+                bundle_stem(OsStr::new(name)),
+                OsString::from(stem),
+                "{name}"
+            );
+        }
+    }
+}

@@ -1,0 +1,1942 @@
+//! The only module that speaks the Bot API: requests, streamed uploads, and what an answer means.
+//!
+//! Everything else in dropcast hands over an [`OutMessage`] and gets back a [`Sent`] or a
+//! [`TelegramError`] that says whether trying again can help. Nothing outside this file knows a
+//! Bot API field name.
+//!
+//! **Architecture Invariant:** the bot token never leaves this module except inside the request
+//! URL. Every error is built from [`reqwest::Error::without_url`] and every description is scrubbed
+//! of the token before it is stored, because a proxy's error page may echo the request path.
+//!
+//! **Architecture Invariant:** the filesystem is touched only to stream an upload from disk and to
+//! peek at an image header; a file is never read whole into memory.
+
+use std::fmt;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::io::AsyncReadExt;
+
+use crate::post::{Button, MediaKind, OutMessage, Rendered, SendOptions};
+
+/// How long to wait for a TCP (and TLS) connection to the Bot API.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Whole-request limit for the small JSON methods.
+const JSON_TIMEOUT: Duration = Duration::from_secs(30);
+/// Fixed part of an upload's limit; the rest grows with the file (see [`upload_timeout`]).
+const UPLOAD_BASE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The slowest upload rate we still wait for, in bytes per second: a 50 MB PDF gets about 4 minutes.
+const UPLOAD_MIN_RATE: u64 = 256 * 1024;
+/// Bot API answers are a few KB; anything longer is not an answer we can use.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// Chunk size when streaming a file from disk.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+/// When a 429 says neither `retry_after` nor "retry after N".
+const DEFAULT_RETRY_AFTER: u64 = 5;
+
+/// Telegram's limits for a photo (`sendPhoto`): larger or odder images must go as documents.
+const PHOTO_MAX_BYTES: u64 = 10 * 1024 * 1024;
+const PHOTO_MAX_SIDES: u64 = 10_000;
+const PHOTO_MAX_RATIO: u64 = 20;
+/// [`image_dimensions`] reads at most this many bytes of a file.
+const HEADER_READ_BUDGET: u64 = 64 * 1024;
+
+/// The bot token. Debug and Display print `***`; the only way out is [`Token::expose`], used when
+/// building a URL.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(s: String) -> Token {
+        Token(s)
+    }
+
+    /// The secret itself. Only the request URL may contain it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Replaces every occurrence of the token in `text` with `***`.
+    fn scrub(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            return text.to_owned();
+        }
+        text.replace(&self.0, "***")
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// What `getMe` says about the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotInfo {
+    pub id: i64,
+    pub username: String,
+}
+
+/// A message Telegram created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    pub message_id: i64,
+    pub chat_id: i64,
+    pub chat_username: Option<String>,
+}
+
+impl Sent {
+    /// A link to the message: `https://t.me/<username>/<id>` for public channels,
+    /// `https://t.me/c/<id without the -100 prefix>/<id>` for private ones.
+    ///
+    /// Chats whose id lacks the `-100` prefix (basic groups, users) have no real message links;
+    /// they get the `/c/` form with the absolute id, which at least names the chat.
+    pub fn link(&self) -> String {
+        match &self.chat_username {
+            Some(username) if !username.is_empty() => {
+                format!("https://t.me/{username}/{}", self.message_id)
+            }
+            _ => {
+                let id = self.chat_id.to_string();
+                let internal = id
+                    .strip_prefix("-100")
+                    .or_else(|| id.strip_prefix('-'))
+                    .unwrap_or(&id);
+                format!("https://t.me/c/{internal}/{}", self.message_id)
+            }
+        }
+    }
+}
+
+/// Why a request did not produce what we asked for, sorted by what the caller should do next.
+///
+/// Descriptions never contain the bot token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TelegramError {
+    /// Telegram asked us to wait (429, or a 400 whose description says "retry after N").
+    #[error("telegram asked to wait {seconds} s: {description}")]
+    RetryAfter { seconds: u64, description: String },
+    /// Worth retrying later: network errors, timeouts, 5xx, unparseable answers.
+    #[error("telegram is unreachable or answered badly: {description}")]
+    Transient { description: String },
+    /// Retrying cannot help: 400/403/404 with Telegram's description (e.g. "Bad Request: chat
+    /// not found", "Forbidden: bot is not a member of the channel chat"); 401 token refused.
+    ///
+    /// `code` is 0 when the request never reached Telegram: an invalid `api_url`, or a file that
+    /// cannot be opened.
+    #[error("telegram refused the request ({code}): {description}")]
+    Permanent { code: u16, description: String },
+}
+
+impl TelegramError {
+    /// Whether Telegram refused an image as a photo; the caller then sends it as a document.
+    pub fn is_photo_rejected(&self) -> bool {
+        const MARKERS: [&str; 4] = [
+            "PHOTO_INVALID_DIMENSIONS",
+            "PHOTO_INVALID",
+            "IMAGE_PROCESS_FAILED",
+            "PHOTO_SAVE_FILE_INVALID",
+        ];
+        let description = self.description();
+        MARKERS.iter().any(|marker| description.contains(marker))
+    }
+
+    fn description(&self) -> &str {
+        match self {
+            TelegramError::RetryAfter { description, .. }
+            | TelegramError::Transient { description }
+            | TelegramError::Permanent { description, .. } => description,
+        }
+    }
+
+    fn scrubbed(self, token: &Token) -> TelegramError {
+        match self {
+            TelegramError::RetryAfter {
+                seconds,
+                description,
+            } => TelegramError::RetryAfter {
+                seconds,
+                description: token.scrub(&description),
+            },
+            TelegramError::Transient { description } => TelegramError::Transient {
+                description: token.scrub(&description),
+            },
+            TelegramError::Permanent { code, description } => TelegramError::Permanent {
+                code,
+                description: token.scrub(&description),
+            },
+        }
+    }
+}
+
+/// A Bot API client for one bot. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `api_url` without a trailing slash.
+    base: String,
+    token: Token,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("api_url", &self.inner.base)
+            .field("token", &self.inner.token)
+            .finish()
+    }
+}
+
+impl Client {
+    /// `api_url` is like `https://api.telegram.org` or `http://127.0.0.1:8081` (a Local Bot API
+    /// server); a trailing slash is tolerated.
+    pub fn new(api_url: &str, token: Token) -> Result<Client, TelegramError> {
+        let base = api_url.trim_end_matches('/').to_owned();
+        let invalid = |why: &str| TelegramError::Permanent {
+            code: 0,
+            description: token.scrub(&format!("invalid api_url {base:?}: {why}")),
+        };
+        let url = reqwest::Url::parse(&base).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid("a query or fragment cannot be part of it"));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            // A redirect would carry the token-bearing path somewhere we did not choose.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("dropcast/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TelegramError::Permanent {
+                code: 0,
+                description: token.scrub(&error_chain(&e.without_url())),
+            })?;
+        Ok(Client {
+            http,
+            inner: Arc::new(Inner { base, token }),
+        })
+    }
+
+    /// Checks the token and says who the bot is.
+    pub async fn get_me(&self) -> Result<BotInfo, TelegramError> {
+        let result = self.call_json("getMe", &json!({})).await?;
+        let user: UserDe = parse_result(result)?;
+        Ok(BotInfo {
+            id: user.id,
+            username: user.username.unwrap_or_default(),
+        })
+    }
+
+    /// Sends one message of a post to `chat` (numeric id like "-1001234567890" or "@username"),
+    /// returns what Telegram created.
+    pub async fn send(
+        &self,
+        chat: &str,
+        msg: &OutMessage,
+        opts: SendOptions,
+    ) -> Result<Sent, TelegramError> {
+        let result = match msg {
+            OutMessage::Text {
+                text,
+                link_preview,
+                buttons,
+            } => {
+                let body = message_body(chat, text, *link_preview, buttons, opts);
+                self.call_json("sendMessage", &body).await?
+            }
+            OutMessage::Media {
+                kind,
+                path,
+                file_name,
+                caption,
+                buttons,
+            } => {
+                let fields = media_fields(chat, caption.as_ref(), buttons, opts);
+                self.upload(*kind, path, file_name, fields).await?
+            }
+        };
+        let message: MessageDe = parse_result(result)?;
+        Ok(Sent {
+            message_id: message.message_id,
+            chat_id: message.chat.id,
+            chat_username: message.chat.username,
+        })
+    }
+
+    /// Pins a message; `silent` asks Telegram not to notify about it.
+    pub async fn pin(
+        &self,
+        chat: &str,
+        message_id: i64,
+        silent: bool,
+    ) -> Result<(), TelegramError> {
+        let result = self
+            .call_json("pinChatMessage", &pin_body(chat, message_id, silent))
+            .await?;
+        match result {
+            Value::Bool(true) => Ok(()),
+            other => Err(TelegramError::Transient {
+                description: format!("pinChatMessage answered {other} instead of true"),
+            }),
+        }
+    }
+
+    fn url(&self, method: &str) -> String {
+        format!(
+            "{}/bot{}/{method}",
+            self.inner.base,
+            self.inner.token.expose()
+        )
+    }
+
+    async fn call_json(&self, method: &str, body: &Value) -> Result<Value, TelegramError> {
+        tracing::debug!(method, "telegram request");
+        let request = self
+            .http
+            .post(self.url(method))
+            .timeout(JSON_TIMEOUT)
+            .json(body);
+        self.execute(request).await
+    }
+
+    /// Sends a file as `sendDocument` or `sendPhoto`, streamed from disk with a known length.
+    async fn upload(
+        &self,
+        kind: MediaKind,
+        path: &Path,
+        file_name: &str,
+        fields: Vec<(&'static str, String)>,
+    ) -> Result<Value, TelegramError> {
+        let (method, file_field) = match kind {
+            MediaKind::Document => ("sendDocument", "document"),
+            MediaKind::Photo => ("sendPhoto", "photo"),
+        };
+        let cannot_open = |e: io::Error| TelegramError::Permanent {
+            code: 0,
+            description: self
+                .inner
+                .token
+                .scrub(&format!("cannot open {}: {e}", path.display())),
+        };
+        let file = tokio::fs::File::open(path).await.map_err(cannot_open)?;
+        let len = file.metadata().await.map_err(cannot_open)?.len();
+        // `take` keeps the body at the announced length even if the file grows meanwhile; a file
+        // that shrinks makes the request fail, which is transient.
+        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), UPLOAD_CHUNK);
+        let body = reqwest::Body::wrap_stream(stream);
+        let shown_name = wire_file_name(file_name, path);
+        let mime = mime_guess::from_path(&shown_name)
+            .first()
+            .or_else(|| mime_guess::from_path(path).first())
+            .unwrap_or(mime_guess::mime::APPLICATION_OCTET_STREAM);
+        let part = reqwest::multipart::Part::stream_with_length(body, len)
+            .file_name(shown_name)
+            .mime_str(mime.as_ref())
+            .map_err(|e| TelegramError::Permanent {
+                code: 0,
+                description: error_chain(&e.without_url()),
+            })?;
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text(name, value);
+        }
+        let form = form.part(file_field, part);
+
+        tracing::debug!(method, bytes = len, "telegram upload");
+        let request = self
+            .http
+            .post(self.url(method))
+            .timeout(upload_timeout(len))
+            .multipart(form);
+        self.execute(request).await
+    }
+
+    async fn execute(&self, request: reqwest::RequestBuilder) -> Result<Value, TelegramError> {
+        let token = &self.inner.token;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| network_error(e).scrubbed(token))?;
+        let status = response.status().as_u16();
+        let body = read_answer(response)
+            .await
+            .map_err(|e| network_error(e).scrubbed(token))?;
+        let outcome = classify(status, &body).map_err(|e| e.scrubbed(token));
+        if let Err(e) = &outcome {
+            tracing::debug!(status, error = %e, "telegram said no");
+        }
+        outcome
+    }
+}
+
+/// The whole-request limit for uploading `len` bytes.
+fn upload_timeout(len: u64) -> Duration {
+    UPLOAD_BASE_TIMEOUT + Duration::from_secs(len / UPLOAD_MIN_RATE)
+}
+
+/// Reads an answer body, stopping at [`MAX_ANSWER_BYTES`] (the cut answer then fails to parse).
+async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_ANSWER_BYTES - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A failure below HTTP: connection, TLS, timeout, broken body. Always worth retrying, except a
+/// request that could not even be built.
+fn network_error(e: reqwest::Error) -> TelegramError {
+    let e = e.without_url();
+    let chain = error_chain(&e);
+    if e.is_builder() {
+        TelegramError::Permanent {
+            code: 0,
+            description: chain,
+        }
+    } else if e.is_timeout() {
+        TelegramError::Transient {
+            description: format!("timed out: {chain}"),
+        }
+    } else {
+        TelegramError::Transient { description: chain }
+    }
+}
+
+/// `error: cause: cause's cause`, so "error sending request" says which connection failed how.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+// ===== the wire format =====
+
+/// `chat_id` is "Integer or String": numeric ids go as numbers, `@username` as a string.
+fn chat_id_value(chat: &str) -> Value {
+    match chat.parse::<i64>() {
+        Ok(id) => Value::from(id),
+        Err(_) => Value::from(chat),
+    }
+}
+
+/// `InlineKeyboardMarkup` with one URL button per [`Button`]; `None` when there is no button.
+fn reply_markup(buttons: &[Vec<Button>]) -> Option<Value> {
+    let rows: Vec<Value> = buttons
+        .iter()
+        .filter(|row| !row.is_empty())
+        .map(|row| {
+            row.iter()
+                .map(|b| json!({ "text": b.text, "url": b.url }))
+                .collect()
+        })
+        .collect();
+    if rows.is_empty() {
+        None
+    } else {
+        Some(json!({ "inline_keyboard": rows }))
+    }
+}
+
+/// The JSON body of `sendMessage`.
+fn message_body(
+    chat: &str,
+    text: &Rendered,
+    link_preview: Option<bool>,
+    buttons: &[Vec<Button>],
+    opts: SendOptions,
+) -> Value {
+    let mut body = Map::new();
+    body.insert("chat_id".into(), chat_id_value(chat));
+    body.insert("text".into(), Value::from(text.text.as_str()));
+    if let Some(mode) = &text.parse_mode {
+        body.insert("parse_mode".into(), Value::from(mode.as_str()));
+    }
+    if link_preview == Some(false) {
+        body.insert(
+            "link_preview_options".into(),
+            json!({ "is_disabled": true }),
+        );
+    }
+    if let Some(markup) = reply_markup(buttons) {
+        body.insert("reply_markup".into(), markup);
+    }
+    if opts.silent {
+        body.insert("disable_notification".into(), Value::Bool(true));
+    }
+    if opts.protect {
+        body.insert("protect_content".into(), Value::Bool(true));
+    }
+    Value::Object(body)
+}
+
+/// The text parts of `sendDocument` / `sendPhoto`, in order; the file part is added by the caller.
+fn media_fields(
+    chat: &str,
+    caption: Option<&Rendered>,
+    buttons: &[Vec<Button>],
+    opts: SendOptions,
+) -> Vec<(&'static str, String)> {
+    let mut fields = vec![("chat_id", chat.to_owned())];
+    if let Some(caption) = caption.filter(|c| !c.text.is_empty()) {
+        fields.push(("caption", caption.text.clone()));
+        if let Some(mode) = &caption.parse_mode {
+            fields.push(("parse_mode", mode.clone()));
+        }
+    }
+    if let Some(markup) = reply_markup(buttons) {
+        fields.push(("reply_markup", markup.to_string()));
+    }
+    if opts.silent {
+        fields.push(("disable_notification", "true".to_owned()));
+    }
+    if opts.protect {
+        fields.push(("protect_content", "true".to_owned()));
+    }
+    fields
+}
+
+/// The JSON body of `pinChatMessage`.
+fn pin_body(chat: &str, message_id: i64, silent: bool) -> Value {
+    let mut body = Map::new();
+    body.insert("chat_id".into(), chat_id_value(chat));
+    body.insert("message_id".into(), Value::from(message_id));
+    if silent {
+        body.insert("disable_notification".into(), Value::Bool(true));
+    }
+    Value::Object(body)
+}
+
+/// The file name put in the multipart header. reqwest escapes quotes but lets CR/LF through as
+/// raw bytes, and a Linux file name may contain them: they would break the part's headers.
+fn wire_file_name(file_name: &str, path: &Path) -> String {
+    let name = if file_name.trim().is_empty() {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_owned())
+    } else {
+        file_name.to_owned()
+    };
+    name.chars()
+        .map(|c| match c {
+            c if c.is_control() => '_',
+            '"' => '\'',
+            '\\' => '_',
+            c => c,
+        })
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct AnswerDe {
+    ok: bool,
+    #[serde(default)]
+    result: Option<Value>,
+    #[serde(default)]
+    error_code: Option<i64>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    parameters: Option<ParametersDe>,
+}
+
+#[derive(serde::Deserialize)]
+struct ParametersDe {
+    #[serde(default)]
+    retry_after: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct MessageDe {
+    message_id: i64,
+    chat: ChatDe,
+}
+
+#[derive(serde::Deserialize)]
+struct ChatDe {
+    id: i64,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct UserDe {
+    id: i64,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+fn parse_result<T: serde::de::DeserializeOwned>(result: Value) -> Result<T, TelegramError> {
+    serde_json::from_value(result).map_err(|e| TelegramError::Transient {
+        description: format!("unexpected result from telegram: {e}"),
+    })
+}
+
+/// What an HTTP answer from the Bot API means: the `result` on success, else what to do next.
+///
+/// The body decides when it parses (Telegram's `error_code` equals the HTTP status); the HTTP
+/// status decides only when the body is not a Bot API answer, e.g. a proxy's error page.
+fn classify(status: u16, body: &[u8]) -> Result<Value, TelegramError> {
+    let answer = match serde_json::from_slice::<AnswerDe>(body) {
+        Ok(answer) => answer,
+        Err(_) => {
+            let description = format!("HTTP {status}, not a Bot API answer: {}", snippet(body));
+            return Err(if status == 429 {
+                TelegramError::RetryAfter {
+                    seconds: DEFAULT_RETRY_AFTER,
+                    description,
+                }
+            } else {
+                TelegramError::Transient { description }
+            });
+        }
+    };
+    if answer.ok {
+        return answer.result.ok_or_else(|| TelegramError::Transient {
+            description: format!("HTTP {status}, ok answer without a result"),
+        });
+    }
+    let code = answer
+        .error_code
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (100..=599).contains(c))
+        .unwrap_or(status);
+    let description = answer
+        .description
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| format!("error {code} without a description"));
+    let retry_after = answer
+        .parameters
+        .and_then(|p| p.retry_after)
+        .or_else(|| parse_retry_after(&description));
+    Err(match (code, retry_after) {
+        (_, Some(seconds)) if (400..=499).contains(&code) => TelegramError::RetryAfter {
+            seconds,
+            description,
+        },
+        (429, None) => TelegramError::RetryAfter {
+            seconds: DEFAULT_RETRY_AFTER,
+            description,
+        },
+        (400..=499, None) => TelegramError::Permanent { code, description },
+        _ => TelegramError::Transient {
+            description: format!("error {code}: {description}"),
+        },
+    })
+}
+
+/// The N of "retry after N" anywhere in `description`, ignoring case.
+fn parse_retry_after(description: &str) -> Option<u64> {
+    const NEEDLE: &str = "retry after";
+    let lower = description.to_ascii_lowercase();
+    lower.match_indices(NEEDLE).find_map(|(at, _)| {
+        let rest = lower[at + NEEDLE.len()..].trim_start();
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return None;
+        }
+        // Absurdly many digits: wait as long as we can rather than not at all.
+        Some(rest[..digits].parse::<u64>().unwrap_or(u64::MAX))
+    })
+}
+
+/// The start of a non-API answer, on one line, for the error description.
+fn snippet(body: &[u8]) -> String {
+    const MAX_CHARS: usize = 200;
+    let text = String::from_utf8_lossy(&body[..body.len().min(4 * MAX_CHARS)]);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return "empty answer".to_owned();
+    }
+    let line = words.join(" ");
+    match line.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+// ===== photo or document =====
+
+/// Whether Telegram accepts an image of `size` bytes and `dims` (width, height) as a photo: at
+/// most 10 MB, width + height at most 10000, ratio at most 20. Unknown dimensions are not
+/// accepted: such an image goes as a document rather than risk a refusal.
+pub fn photo_acceptable(size: u64, dims: Option<(u32, u32)>) -> bool {
+    let Some((w, h)) = dims else {
+        return false;
+    };
+    let (w, h) = (u64::from(w), u64::from(h));
+    size <= PHOTO_MAX_BYTES
+        && w > 0
+        && h > 0
+        && w + h <= PHOTO_MAX_SIDES
+        && w.max(h) <= PHOTO_MAX_RATIO * w.min(h)
+}
+
+/// The (width, height) of an image, from its header only (no decoding), for
+/// [`photo_acceptable`]: PNG, JPEG (SOF markers), GIF, WebP (VP8, VP8L, VP8X). `None` when the
+/// header can't be read or the format is another one.
+///
+/// Reads at most 64 KB. A JPEG is walked segment by segment with seeks, so a large EXIF or XMP
+/// block before the frame header costs a few bytes, not its size.
+pub fn image_dimensions(path: &Path) -> io::Result<Option<(u32, u32)>> {
+    let file = std::fs::File::open(path)?;
+    dimensions_of(file)
+}
+
+fn dimensions_of<R: Read + Seek>(reader: R) -> io::Result<Option<(u32, u32)>> {
+    let mut source = Source {
+        inner: reader,
+        budget: HEADER_READ_BUDGET,
+    };
+    let mut head = [0u8; 32];
+    let n = source.read_up_to(0, &mut head)?;
+    let head = &head[..n];
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok(png_dimensions(head));
+    }
+    if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        return Ok(gif_dimensions(head));
+    }
+    if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        return Ok(webp_dimensions(head));
+    }
+    if head.starts_with(&[0xFF, 0xD8]) {
+        return jpeg_dimensions(&mut source);
+    }
+    Ok(None)
+}
+
+/// Positioned reads with a budget, so hostile input cannot make us read much.
+struct Source<R> {
+    inner: R,
+    budget: u64,
+}
+
+impl<R: Read + Seek> Source<R> {
+    /// Fills as much of `buf` as the file holds from `offset`; returns how many bytes.
+    fn read_up_to(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.budget).unwrap_or(usize::MAX));
+        self.inner.seek(SeekFrom::Start(offset))?;
+        let mut filled = 0;
+        while filled < want {
+            match self.inner.read(&mut buf[filled..want]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.budget -= filled as u64;
+        Ok(filled)
+    }
+
+    /// Reads exactly `buf.len()` bytes at `offset`; false when the file or the budget ends first.
+    fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<bool> {
+        Ok(self.read_up_to(offset, buf)? == buf.len())
+    }
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u32::from(u16::from_be_bytes([s[0], s[1]])))
+}
+
+fn le16(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u32::from(u16::from_le_bytes([s[0], s[1]])))
+}
+
+fn le24(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(3)?)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], 0]))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// PNG: signature, then the IHDR chunk (length, "IHDR", width, height, big-endian).
+fn png_dimensions(head: &[u8]) -> Option<(u32, u32)> {
+    if head.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    Some((be32(head, 16)?, be32(head, 20)?))
+}
+
+/// GIF: "GIF8?a", then the logical screen's width and height, little-endian.
+fn gif_dimensions(head: &[u8]) -> Option<(u32, u32)> {
+    Some((le16(head, 6)?, le16(head, 8)?))
+}
+
+/// WebP: "RIFF" size "WEBP", then the first chunk's fourcc and size; its data starts at 20.
+fn webp_dimensions(head: &[u8]) -> Option<(u32, u32)> {
+    let data = 20;
+    match head.get(12..16)? {
+        // Lossy: a 3-byte frame tag, the start code, then 14-bit width and height.
+        b"VP8 " => {
+            if head.get(data + 3..data + 6)? != [0x9D, 0x01, 0x2A] {
+                return None;
+            }
+            Some((
+                le16(head, data + 6)? & 0x3FFF,
+                le16(head, data + 8)? & 0x3FFF,
+            ))
+        }
+        // Lossless: signature 0x2F, then width-1 and height-1 packed in 14 bits each.
+        b"VP8L" => {
+            if *head.get(data)? != 0x2F {
+                return None;
+            }
+            let b = head.get(data + 1..data + 5)?;
+            let (b0, b1, b2, b3) = (
+                u32::from(b[0]),
+                u32::from(b[1]),
+                u32::from(b[2]),
+                u32::from(b[3]),
+            );
+            let w = 1 + (b0 | (b1 & 0x3F) << 8);
+            let h = 1 + ((b1 >> 6) | b2 << 2 | (b3 & 0x0F) << 10);
+            Some((w, h))
+        }
+        // Extended: flags and reserved bytes, then canvas width-1 and height-1 in 24 bits each.
+        b"VP8X" => Some((1 + le24(head, data + 4)?, 1 + le24(head, data + 7)?)),
+        _ => None,
+    }
+}
+
+/// JPEG: walk the marker segments from SOI until a start-of-frame, whose header holds
+/// precision, height and width.
+fn jpeg_dimensions<R: Read + Seek>(source: &mut Source<R>) -> io::Result<Option<(u32, u32)>> {
+    /// Real files reach the frame header within a dozen segments.
+    const MAX_STEPS: usize = 1024;
+    let mut pos: u64 = 2;
+    for _ in 0..MAX_STEPS {
+        let mut marker = [0u8; 2];
+        if !source.read_exact_at(pos, &mut marker)? || marker[0] != 0xFF {
+            return Ok(None);
+        }
+        match marker[1] {
+            // Fill byte: the marker starts one byte later.
+            0xFF => pos += 1,
+            // Markers without a length.
+            0x01 | 0xD0..=0xD8 => pos += 2,
+            // End of image, or image data, before any frame header.
+            0xD9 | 0xDA => return Ok(None),
+            // Start of frame (every coding process; C4, C8 and CC are other tables).
+            0xC0..=0xCF if !matches!(marker[1], 0xC4 | 0xC8 | 0xCC) => {
+                let mut frame = [0u8; 7];
+                if !source.read_exact_at(pos + 2, &mut frame)? {
+                    return Ok(None);
+                }
+                let (Some(height), Some(width)) = (be16(&frame, 3), be16(&frame, 5)) else {
+                    return Ok(None);
+                };
+                return Ok(Some((width, height)));
+            }
+            _ => {
+                let mut len = [0u8; 2];
+                if !source.read_exact_at(pos + 2, &mut len)? {
+                    return Ok(None);
+                }
+                let len = u16::from_be_bytes(len);
+                if len < 2 {
+                    return Ok(None);
+                }
+                pos += 2 + u64::from(len);
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    const TOKEN: &str = "123456789:AAE-secret_TOKEN-value";
+
+    fn token() -> Token {
+        Token::new(TOKEN.to_owned())
+    }
+
+    fn assert_no_token(text: &str) {
+        assert!(!text.contains(TOKEN), "token leaked: {text}");
+        assert!(!text.contains("secret_TOKEN"), "token leaked: {text}");
+    }
+
+    // ----- classification -----
+
+    fn check(status: u16, body: &str, expected: Result<Value, TelegramError>) {
+        assert_eq!(
+            classify(status, body.as_bytes()),
+            expected,
+            "{status} {body}"
+        );
+    }
+
+    fn retry(seconds: u64, description: &str) -> Result<Value, TelegramError> {
+        Err(TelegramError::RetryAfter {
+            seconds,
+            description: description.to_owned(),
+        })
+    }
+
+    fn transient(description: &str) -> Result<Value, TelegramError> {
+        Err(TelegramError::Transient {
+            description: description.to_owned(),
+        })
+    }
+
+    fn permanent(code: u16, description: &str) -> Result<Value, TelegramError> {
+        Err(TelegramError::Permanent {
+            code,
+            description: description.to_owned(),
+        })
+    }
+
+    #[test]
+    fn classify_answers() {
+        check(200, r#"{"ok":true,"result":true}"#, Ok(json!(true)));
+        check(
+            200,
+            r#"{"ok":true,"result":{"message_id":5}}"#,
+            Ok(json!({"message_id": 5})),
+        );
+        check(
+            200,
+            r#"{"ok":true}"#,
+            transient("HTTP 200, ok answer without a result"),
+        );
+
+        // 429: parameters first, then the description, then a default.
+        check(
+            429,
+            r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 35","parameters":{"retry_after":35}}"#,
+            retry(35, "Too Many Requests: retry after 35"),
+        );
+        check(
+            429,
+            r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 12"}"#,
+            retry(12, "Too Many Requests: retry after 12"),
+        );
+        check(
+            429,
+            r#"{"ok":false,"error_code":429,"description":"Too Many Requests"}"#,
+            retry(5, "Too Many Requests"),
+        );
+        check(
+            429,
+            r#"{"ok":false,"error_code":429,"description":"x","parameters":{}}"#,
+            retry(5, "x"),
+        );
+        check(
+            429,
+            "<html>slow down</html>",
+            retry(5, "HTTP 429, not a Bot API answer: <html>slow down</html>"),
+        );
+
+        // A 400 that is really a rate limit (happens inside albums).
+        check(
+            400,
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: Too Many Requests: Retry After 7"}"#,
+            retry(7, "Bad Request: Too Many Requests: Retry After 7"),
+        );
+        check(
+            400,
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: retry after soon"}"#,
+            permanent(400, "Bad Request: retry after soon"),
+        );
+
+        // Permanent refusals keep Telegram's words.
+        check(
+            400,
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#,
+            permanent(400, "Bad Request: chat not found"),
+        );
+        check(
+            403,
+            r#"{"ok":false,"error_code":403,"description":"Forbidden: bot is not a member of the channel chat"}"#,
+            permanent(403, "Forbidden: bot is not a member of the channel chat"),
+        );
+        check(
+            401,
+            r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#,
+            permanent(401, "Unauthorized"),
+        );
+        check(
+            404,
+            r#"{"ok":false,"error_code":404,"description":"Not Found"}"#,
+            permanent(404, "Not Found"),
+        );
+        check(
+            400,
+            r#"{"ok":false,"error_code":400}"#,
+            permanent(400, "error 400 without a description"),
+        );
+        // The body's error_code wins; a missing or absurd one falls back to the HTTP status.
+        check(
+            200,
+            r#"{"ok":false,"error_code":403,"description":"Forbidden"}"#,
+            permanent(403, "Forbidden"),
+        );
+        check(
+            403,
+            r#"{"ok":false,"error_code":99999,"description":"Forbidden"}"#,
+            permanent(403, "Forbidden"),
+        );
+        check(
+            400,
+            r#"{"ok":false,"description":"Bad Request: PHOTO_INVALID_DIMENSIONS"}"#,
+            permanent(400, "Bad Request: PHOTO_INVALID_DIMENSIONS"),
+        );
+
+        // Server trouble and garbage are worth retrying.
+        check(
+            500,
+            r#"{"ok":false,"error_code":500,"description":"Internal Server Error"}"#,
+            transient("error 500: Internal Server Error"),
+        );
+        check(
+            502,
+            "<html>\n<body>Bad   Gateway</body>\n</html>",
+            transient("HTTP 502, not a Bot API answer: <html> <body>Bad Gateway</body> </html>"),
+        );
+        check(
+            200,
+            "",
+            transient("HTTP 200, not a Bot API answer: empty answer"),
+        );
+        check(
+            200,
+            "[1,2]",
+            transient("HTTP 200, not a Bot API answer: [1,2]"),
+        );
+        check(
+            404,
+            "404 page not found",
+            transient("HTTP 404, not a Bot API answer: 404 page not found"),
+        );
+        check(
+            200,
+            r#"{"ok":false,"error_code":200,"description":"odd"}"#,
+            transient("error 200: odd"),
+        );
+    }
+
+    #[test]
+    fn long_garbage_is_cut() {
+        let body = "x".repeat(10_000);
+        let Err(TelegramError::Transient { description }) = classify(503, body.as_bytes()) else {
+            panic!("expected transient");
+        };
+        assert!(description.len() < 300, "{description}");
+        assert!(description.ends_with('…'));
+    }
+
+    #[test]
+    fn retry_after_in_descriptions() {
+        let cases: [(&str, Option<u64>); 8] = [
+            ("Too Many Requests: retry after 35", Some(35)),
+            ("RETRY AFTER 1", Some(1)),
+            ("retry after   9 seconds", Some(9)),
+            ("retry after x, then retry after 4", Some(4)),
+            ("retry after", None),
+            ("retry afterwards", None),
+            ("please retry later", None),
+            ("retry after 99999999999999999999999", Some(u64::MAX)),
+        ];
+        for (description, expected) in cases {
+            assert_eq!(parse_retry_after(description), expected, "{description}");
+        }
+    }
+
+    #[test]
+    fn photo_rejections() {
+        let refused = |d: &str| TelegramError::Permanent {
+            code: 400,
+            description: d.to_owned(),
+        };
+        assert!(refused("Bad Request: PHOTO_INVALID_DIMENSIONS").is_photo_rejected());
+        assert!(refused("Bad Request: IMAGE_PROCESS_FAILED").is_photo_rejected());
+        assert!(refused("Bad Request: PHOTO_SAVE_FILE_INVALID").is_photo_rejected());
+        assert!(refused("Bad Request: PHOTO_INVALID").is_photo_rejected());
+        assert!(!refused("Bad Request: chat not found").is_photo_rejected());
+        assert!(
+            !TelegramError::Transient {
+                description: "timed out".into()
+            }
+            .is_photo_rejected()
+        );
+    }
+
+    // ----- links -----
+
+    #[test]
+    fn links() {
+        let sent = |chat_id, username: Option<&str>| Sent {
+            message_id: 42,
+            chat_id,
+            chat_username: username.map(str::to_owned),
+        };
+        assert_eq!(
+            sent(-1001234567890, Some("comune_news")).link(),
+            "https://t.me/comune_news/42"
+        );
+        assert_eq!(
+            sent(-1001234567890, None).link(),
+            "https://t.me/c/1234567890/42"
+        );
+        assert_eq!(
+            sent(-1001234567890, Some("")).link(),
+            "https://t.me/c/1234567890/42"
+        );
+        assert_eq!(sent(-4567, None).link(), "https://t.me/c/4567/42");
+        assert_eq!(sent(777, None).link(), "https://t.me/c/777/42");
+    }
+
+    // ----- the token -----
+
+    #[test]
+    fn token_never_printed() {
+        let t = token();
+        assert_eq!(format!("{t}"), "***");
+        assert_eq!(format!("{t:?}"), "***");
+        assert_eq!(t.expose(), TOKEN);
+        let client = Client::new("https://api.telegram.org/", t.clone()).unwrap();
+        assert_no_token(&format!("{client:?}"));
+        assert_eq!(
+            client.url("getMe"),
+            format!("https://api.telegram.org/bot{TOKEN}/getMe")
+        );
+    }
+
+    #[test]
+    fn scrubbing() {
+        let t = token();
+        assert_eq!(
+            t.scrub(&format!("GET /bot{TOKEN}/sendMessage and {TOKEN} again")),
+            "GET /bot***/sendMessage and *** again"
+        );
+        assert_eq!(Token::new(String::new()).scrub("abc"), "abc");
+        let e = TelegramError::Permanent {
+            code: 404,
+            description: format!("no route for /bot{TOKEN}/x"),
+        }
+        .scrubbed(&t);
+        assert_eq!(
+            e,
+            TelegramError::Permanent {
+                code: 404,
+                description: "no route for /bot***/x".into()
+            }
+        );
+    }
+
+    #[test]
+    fn invalid_api_urls() {
+        for url in [
+            "",
+            "api.telegram.org",
+            "ftp://x",
+            "https://x/?q=1",
+            "https://x/#f",
+        ] {
+            match Client::new(url, token()) {
+                Err(TelegramError::Permanent { code: 0, .. }) => {}
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        assert!(Client::new("http://127.0.0.1:8081", token()).is_ok());
+        assert!(Client::new("https://example.org/telegram/", token()).is_ok());
+    }
+
+    #[test]
+    fn upload_timeouts() {
+        assert_eq!(upload_timeout(0), Duration::from_secs(60));
+        assert_eq!(upload_timeout(256 * 1024 - 1), Duration::from_secs(60));
+        assert_eq!(
+            upload_timeout(50 * 1024 * 1024),
+            Duration::from_secs(60 + 200)
+        );
+    }
+
+    // ----- the wire format, checked against the published spec -----
+
+    fn spec() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/api.min.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn spec_fields(spec: &Value, section: &str, name: &str) -> Vec<String> {
+        spec[section][name]["fields"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{section}.{name} not in the spec"))
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn assert_known(spec: &Value, section: &str, name: &str, keys: &[&str]) {
+        let known = spec_fields(spec, section, name);
+        for key in keys {
+            assert!(known.iter().any(|k| k == key), "{name} has no field {key}");
+        }
+    }
+
+    fn html(text: &str) -> Rendered {
+        Rendered {
+            text: text.to_owned(),
+            parse_mode: Some("HTML".to_owned()),
+        }
+    }
+
+    fn buttons() -> Vec<Vec<Button>> {
+        vec![
+            vec![Button {
+                text: "Albo".into(),
+                url: "https://comune.example/albo".into(),
+            }],
+            vec![],
+        ]
+    }
+
+    const ALL: SendOptions = SendOptions {
+        silent: true,
+        protect: true,
+    };
+
+    #[test]
+    fn message_bodies() {
+        let plain = Rendered {
+            text: "hi".into(),
+            parse_mode: None,
+        };
+        assert_eq!(
+            message_body("@comune", &plain, None, &[], SendOptions::default()),
+            json!({"chat_id": "@comune", "text": "hi"})
+        );
+        assert_eq!(
+            message_body(
+                "-1001234567890",
+                &plain,
+                Some(true),
+                &[vec![]],
+                SendOptions::default()
+            ),
+            json!({"chat_id": -1001234567890_i64, "text": "hi"})
+        );
+        assert_eq!(
+            message_body("-100123", &html("<b>hi</b>"), Some(false), &buttons(), ALL),
+            json!({
+                "chat_id": -100123,
+                "text": "<b>hi</b>",
+                "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": true},
+                "reply_markup": {"inline_keyboard": [[{"text": "Albo", "url": "https://comune.example/albo"}]]},
+                "disable_notification": true,
+                "protect_content": true,
+            })
+        );
+        assert_eq!(
+            pin_body("-100123", 9, true),
+            json!({"chat_id": -100123, "message_id": 9, "disable_notification": true})
+        );
+        assert_eq!(
+            pin_body("@c", 9, false),
+            json!({"chat_id": "@c", "message_id": 9})
+        );
+    }
+
+    #[test]
+    fn media_field_values() {
+        assert_eq!(
+            media_fields("-100123", None, &[], SendOptions::default()),
+            vec![("chat_id", "-100123".to_owned())]
+        );
+        let empty = Rendered {
+            text: String::new(),
+            parse_mode: Some("HTML".into()),
+        };
+        assert_eq!(
+            media_fields("@c", Some(&empty), &[vec![]], SendOptions::default()),
+            vec![("chat_id", "@c".to_owned())]
+        );
+        let fields = media_fields("@c", Some(&html("<i>x</i>")), &buttons(), ALL);
+        let markup =
+            r#"{"inline_keyboard":[[{"text":"Albo","url":"https://comune.example/albo"}]]}"#;
+        assert_eq!(
+            fields,
+            vec![
+                ("chat_id", "@c".to_owned()),
+                ("caption", "<i>x</i>".to_owned()),
+                ("parse_mode", "HTML".to_owned()),
+                ("reply_markup", markup.to_owned()),
+                ("disable_notification", "true".to_owned()),
+                ("protect_content", "true".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_field_is_in_the_spec() {
+        let spec = spec();
+        let body = message_body("-100123", &html("x"), Some(false), &buttons(), ALL);
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_known(&spec, "methods", "sendMessage", &keys);
+        assert_known(&spec, "types", "LinkPreviewOptions", &["is_disabled"]);
+        assert_known(&spec, "types", "InlineKeyboardMarkup", &["inline_keyboard"]);
+        assert_known(&spec, "types", "InlineKeyboardButton", &["text", "url"]);
+
+        let pin = pin_body("-100123", 1, true);
+        let keys: Vec<&str> = pin
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_known(&spec, "methods", "pinChatMessage", &keys);
+
+        let fields = media_fields("@c", Some(&html("x")), &buttons(), ALL);
+        let mut names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+        assert_known(
+            &spec,
+            "methods",
+            "sendDocument",
+            &[&names[..], &["document"]].concat(),
+        );
+        names.push("photo");
+        assert_known(&spec, "methods", "sendPhoto", &names);
+
+        assert_known(&spec, "types", "Message", &["message_id", "chat"]);
+        assert_known(&spec, "types", "Chat", &["id", "username"]);
+        assert_known(&spec, "types", "User", &["id", "username"]);
+        assert_known(&spec, "types", "ResponseParameters", &["retry_after"]);
+        assert!(spec["methods"]["getMe"].is_object());
+    }
+
+    #[test]
+    fn file_names_on_the_wire() {
+        let path = Path::new("/inbox/verbale.pdf");
+        assert_eq!(wire_file_name("Verbale n. 3.pdf", path), "Verbale n. 3.pdf");
+        assert_eq!(wire_file_name("città.pdf", path), "città.pdf");
+        assert_eq!(wire_file_name("a\r\nb\"c\\d.pdf", path), "a__b'c_d.pdf");
+        assert_eq!(wire_file_name("  ", path), "verbale.pdf");
+        assert_eq!(wire_file_name("", Path::new("/")), "file");
+    }
+
+    // ----- photo or document -----
+
+    #[test]
+    fn photo_limits() {
+        const MB10: u64 = 10 * 1024 * 1024;
+        assert!(photo_acceptable(MB10, Some((1000, 1000))));
+        assert!(!photo_acceptable(MB10 + 1, Some((1000, 1000))));
+        assert!(photo_acceptable(0, Some((5000, 5000))));
+        assert!(!photo_acceptable(0, Some((5000, 5001))));
+        assert!(photo_acceptable(0, Some((200, 4000))));
+        assert!(photo_acceptable(0, Some((4000, 200))));
+        assert!(!photo_acceptable(0, Some((199, 4000))));
+        assert!(!photo_acceptable(0, Some((4000, 199))));
+        assert!(photo_acceptable(0, Some((1, 20))));
+        assert!(!photo_acceptable(0, Some((1, 21))));
+        assert!(!photo_acceptable(0, Some((0, 10))));
+        assert!(!photo_acceptable(0, Some((10, 0))));
+        assert!(!photo_acceptable(100, None));
+        assert!(!photo_acceptable(0, Some((u32::MAX, u32::MAX))));
+    }
+
+    fn dims(bytes: &[u8]) -> Option<(u32, u32)> {
+        dimensions_of(Cursor::new(bytes.to_vec())).unwrap()
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut b = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+        b.extend_from_slice(&w.to_be_bytes());
+        b.extend_from_slice(&h.to_be_bytes());
+        b.extend_from_slice(&[8, 6, 0, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF]);
+        b
+    }
+
+    fn gif(w: u16, h: u16) -> Vec<u8> {
+        let mut b = b"GIF89a".to_vec();
+        b.extend_from_slice(&w.to_le_bytes());
+        b.extend_from_slice(&h.to_le_bytes());
+        b.extend_from_slice(&[0xF7, 0, 0]);
+        b
+    }
+
+    fn riff(chunk: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut b = b"RIFF".to_vec();
+        b.extend_from_slice(&(4 + 8 + data.len() as u32).to_le_bytes());
+        b.extend_from_slice(b"WEBP");
+        b.extend_from_slice(chunk);
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
+    fn webp_lossy(w: u16, h: u16) -> Vec<u8> {
+        let mut data = vec![0x30, 0x01, 0x00, 0x9D, 0x01, 0x2A];
+        data.extend_from_slice(&w.to_le_bytes());
+        data.extend_from_slice(&h.to_le_bytes());
+        data.extend_from_slice(&[0; 8]);
+        riff(b"VP8 ", &data)
+    }
+
+    fn webp_lossless(w: u32, h: u32) -> Vec<u8> {
+        let bits = (w - 1) | (h - 1) << 14;
+        let mut data = vec![0x2F];
+        data.extend_from_slice(&bits.to_le_bytes());
+        data.extend_from_slice(&[0; 8]);
+        riff(b"VP8L", &data)
+    }
+
+    fn webp_extended(w: u32, h: u32) -> Vec<u8> {
+        let mut data = vec![0x10, 0, 0, 0];
+        data.extend_from_slice(&(w - 1).to_le_bytes()[..3]);
+        data.extend_from_slice(&(h - 1).to_le_bytes()[..3]);
+        riff(b"VP8X", &data)
+    }
+
+    fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+        let mut b = vec![0xFF, marker];
+        b.extend_from_slice(&(payload.len() as u16 + 2).to_be_bytes());
+        b.extend_from_slice(payload);
+        b
+    }
+
+    fn sof(marker: u8, w: u16, h: u16) -> Vec<u8> {
+        let mut payload = vec![8];
+        payload.extend_from_slice(&h.to_be_bytes());
+        payload.extend_from_slice(&w.to_be_bytes());
+        payload.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+        segment(marker, &payload)
+    }
+
+    fn jpeg(before_frame: &[&[u8]], frame: Vec<u8>) -> Vec<u8> {
+        let mut b = vec![0xFF, 0xD8];
+        for s in before_frame {
+            b.extend_from_slice(s);
+        }
+        b.extend_from_slice(&frame);
+        b.extend_from_slice(&segment(0xDA, &[1, 1, 0, 0, 0x3F, 0]));
+        b.extend_from_slice(&[0x12, 0x34, 0xFF, 0xD9]);
+        b
+    }
+
+    #[test]
+    fn image_headers() {
+        assert_eq!(dims(&png(1920, 1080)), Some((1920, 1080)));
+        assert_eq!(dims(&png(u32::MAX, 1)), Some((u32::MAX, 1)));
+        assert_eq!(dims(&gif(320, 200)), Some((320, 200)));
+        assert_eq!(dims(&webp_lossy(640, 480)), Some((640, 480)));
+        assert_eq!(dims(&webp_lossless(1, 1)), Some((1, 1)));
+        assert_eq!(dims(&webp_lossless(16384, 16384)), Some((16384, 16384)));
+        assert_eq!(dims(&webp_lossless(1000, 750)), Some((1000, 750)));
+        assert_eq!(dims(&webp_extended(4000, 3000)), Some((4000, 3000)));
+        assert_eq!(dims(&webp_extended(1 << 24, 1)), Some((1 << 24, 1)));
+
+        let app0 = segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+        let dqt = segment(0xDB, &[0; 65]);
+        let dht = segment(0xC4, &[0; 30]);
+        assert_eq!(dims(&jpeg(&[&app0], sof(0xC0, 800, 600))), Some((800, 600)));
+        assert_eq!(dims(&jpeg(&[&app0, &dqt], sof(0xC2, 3, 4))), Some((3, 4)));
+        // DHT (C4) is not a frame header even though it is in the C0..CF range.
+        assert_eq!(dims(&jpeg(&[&dht, &dqt], sof(0xC1, 5, 6))), Some((5, 6)));
+        // Fill bytes and a restart marker before a segment.
+        let fill = vec![0xFF, 0xFF, 0xFF, 0xD0];
+        assert_eq!(dims(&jpeg(&[&fill, &app0], sof(0xC0, 7, 8))), Some((7, 8)));
+    }
+
+    #[test]
+    fn jpeg_frame_after_big_metadata() {
+        // Phone photos carry EXIF and XMP blocks of up to 64 KB each before the frame header:
+        // seeking past them keeps us under the read budget.
+        let exif = segment(0xE1, &vec![0xAB; 65_000]);
+        let xmp = segment(0xE1, &vec![0xCD; 65_000]);
+        let file = jpeg(&[&exif, &xmp], sof(0xC0, 4032, 3024));
+        let mut source = Source {
+            inner: Cursor::new(file),
+            budget: HEADER_READ_BUDGET,
+        };
+        assert_eq!(jpeg_dimensions(&mut source).unwrap(), Some((4032, 3024)));
+        assert!(HEADER_READ_BUDGET - source.budget < 100);
+    }
+
+    #[test]
+    fn truncated_and_garbage_headers() {
+        let good = [
+            png(10, 20),
+            gif(10, 20),
+            webp_lossy(10, 20),
+            webp_lossless(10, 20),
+            webp_extended(10, 20),
+            jpeg(&[&segment(0xE0, &[0; 14])], sof(0xC0, 10, 20)),
+        ];
+        for file in &good {
+            assert_eq!(dims(file), Some((10, 20)));
+            for cut in 0..file.len() {
+                // Whatever is missing, no panic; a header cut short is unreadable.
+                let got = dims(&file[..cut]);
+                assert!(
+                    got.is_none() || got == Some((10, 20)),
+                    "cut at {cut}: {got:?}"
+                );
+            }
+        }
+
+        assert_eq!(dims(b""), None);
+        assert_eq!(dims(b"%PDF-1.7\n"), None);
+        assert_eq!(dims(b"hello, world, this is not an image"), None);
+        assert_eq!(dims(&[0xFF; 100_000]), None);
+        assert_eq!(dims(&[0; 100]), None);
+        // PNG whose first chunk is not IHDR.
+        let mut bad_png = png(1, 1);
+        bad_png[12..16].copy_from_slice(b"IDAT");
+        assert_eq!(dims(&bad_png), None);
+        // WebP with an unknown chunk or a broken signature.
+        assert_eq!(dims(&riff(b"ALPH", &[0; 20])), None);
+        let mut bad_lossy = webp_lossy(1, 1);
+        bad_lossy[23] = 0;
+        assert_eq!(dims(&bad_lossy), None);
+        let mut bad_lossless = webp_lossless(1, 1);
+        bad_lossless[20] = 0;
+        assert_eq!(dims(&bad_lossless), None);
+        // JPEG: a segment length below 2, garbage where a marker should be, SOS or EOI before
+        // any frame, and an endless chain of empty segments.
+        assert_eq!(
+            dims(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01, 0, 0, 0, 0]),
+            None
+        );
+        assert_eq!(dims(&[0xFF, 0xD8, 0x12, 0x34, 0, 0]), None);
+        assert_eq!(dims(&jpeg(&[], segment(0xDA, &[0; 4]))), None);
+        assert_eq!(dims(&[0xFF, 0xD8, 0xFF, 0xD9]), None);
+        let mut endless = vec![0xFF, 0xD8];
+        for _ in 0..20_000 {
+            endless.extend_from_slice(&[0xFF, 0xE1, 0x00, 0x02]);
+        }
+        assert_eq!(dims(&endless), None);
+    }
+
+    #[test]
+    fn image_dimensions_reads_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        std::fs::write(&path, png(64, 32)).unwrap();
+        assert_eq!(image_dimensions(&path).unwrap(), Some((64, 32)));
+        assert!(image_dimensions(&dir.path().join("missing.png")).is_err());
+    }
+
+    // ----- over HTTP, against 127.0.0.1 -----
+
+    /// A server that answers every request with `status` and `body`, where `{path}` is replaced
+    /// by the request path (as a careless proxy's error page would).
+    async fn canned(status: &'static str, body: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    let head_end = loop {
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                        if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&request[..head_end]).into_owned();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while request.len() < head_end + length {
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                    }
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    let body = body.replace("{path}", &path);
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn post_text() -> OutMessage {
+        OutMessage::Text {
+            text: html("<b>Avviso</b>"),
+            link_preview: Some(false),
+            buttons: buttons(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_429_becomes_retry_after() {
+        let url = canned(
+            "429 Too Many Requests",
+            r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}"#,
+        )
+        .await;
+        let client = Client::new(&url, token()).unwrap();
+        let err = client
+            .send("-100123", &post_text(), SendOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TelegramError::RetryAfter {
+                seconds: 7,
+                description: "Too Many Requests: retry after 7".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn no_error_shows_the_token() {
+        let mut errors = Vec::new();
+
+        // Transient: connection refused on a port nobody listens on.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), token()).unwrap();
+        errors.push(client.get_me().await.unwrap_err());
+        errors.push(client.pin("@c", 1, true).await.unwrap_err());
+        errors.push(
+            client
+                .send("@c", &post_text(), SendOptions::default())
+                .await
+                .unwrap_err(),
+        );
+
+        // Transient: a proxy page that echoes the path.
+        let url = canned("502 Bad Gateway", "<h1>no upstream for {path}</h1>").await;
+        let client = Client::new(&url, token()).unwrap();
+        errors.push(client.get_me().await.unwrap_err());
+
+        // Permanent and RetryAfter, with descriptions that contain the path.
+        let url = canned(
+            "404 Not Found",
+            r#"{"ok":false,"error_code":404,"description":"Not Found: {path}"}"#,
+        )
+        .await;
+        let client = Client::new(&url, token()).unwrap();
+        errors.push(client.get_me().await.unwrap_err());
+        let url = canned(
+            "429 Too Many Requests",
+            r#"{"ok":false,"error_code":429,"description":"slow down {path}"}"#,
+        )
+        .await;
+        let client = Client::new(&url, token()).unwrap();
+        errors.push(client.get_me().await.unwrap_err());
+
+        // Permanent code 0: the file is missing.
+        let missing = OutMessage::Media {
+            kind: MediaKind::Document,
+            path: format!("/nonexistent/{TOKEN}.pdf").into(),
+            file_name: "x.pdf".into(),
+            caption: None,
+            buttons: vec![],
+        };
+        errors.push(
+            client
+                .send("@c", &missing, SendOptions::default())
+                .await
+                .unwrap_err(),
+        );
+
+        let kinds: Vec<&str> = errors
+            .iter()
+            .map(|e| match e {
+                TelegramError::RetryAfter { .. } => "retry",
+                TelegramError::Transient { .. } => "transient",
+                TelegramError::Permanent { .. } => "permanent",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "transient",
+                "transient",
+                "transient",
+                "transient",
+                "permanent",
+                "retry",
+                "permanent"
+            ]
+        );
+        for e in &errors {
+            assert_no_token(&format!("{e}"));
+            assert_no_token(&format!("{e:?}"));
+        }
+        let TelegramError::Transient { description } = &errors[0] else {
+            unreachable!()
+        };
+        assert!(
+            description.contains("error sending request"),
+            "{description}"
+        );
+        assert!(
+            format!("{}", errors[3]).contains("/bot***/getMe"),
+            "{}",
+            errors[3]
+        );
+    }
+
+    mod fake {
+        //! A small Bot API stand-in built on axum that records what it received.
+
+        use axum::extract::{FromRequest, Multipart, Request, State};
+        use axum::http::header;
+        use serde_json::{Value, json};
+        use tokio::sync::mpsc;
+
+        #[derive(Debug)]
+        pub struct Part {
+            pub name: String,
+            pub file_name: Option<String>,
+            pub content_type: Option<String>,
+            pub data: Vec<u8>,
+        }
+
+        #[derive(Debug)]
+        pub struct Received {
+            pub path: String,
+            pub content_length: Option<u64>,
+            pub chunked: bool,
+            pub body_len: u64,
+            pub json: Option<Value>,
+            pub parts: Vec<Part>,
+        }
+
+        pub async fn start() -> (String, mpsc::UnboundedReceiver<Received>) {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let app = axum::Router::new().fallback(handle).with_state(tx);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            (format!("http://{addr}"), rx)
+        }
+
+        async fn handle(
+            State(tx): State<mpsc::UnboundedSender<Received>>,
+            request: Request,
+        ) -> axum::Json<Value> {
+            let (parts, body) = request.into_parts();
+            let path = parts.uri.path().to_owned();
+            let content_length = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok());
+            let chunked = parts.headers.contains_key(header::TRANSFER_ENCODING);
+            let is_multipart = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("multipart/form-data"));
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let mut received = Received {
+                path: path.clone(),
+                content_length,
+                chunked,
+                body_len: bytes.len() as u64,
+                json: None,
+                parts: vec![],
+            };
+            if is_multipart {
+                let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+                let mut form = Multipart::from_request(request, &()).await.unwrap();
+                while let Some(field) = form.next_field().await.unwrap() {
+                    let name = field.name().unwrap_or_default().to_owned();
+                    let file_name = field.file_name().map(str::to_owned);
+                    let content_type = field.content_type().map(str::to_owned);
+                    let data = field.bytes().await.unwrap().to_vec();
+                    received.parts.push(Part {
+                        name,
+                        file_name,
+                        content_type,
+                        data,
+                    });
+                }
+            } else {
+                received.json = serde_json::from_slice(&bytes).ok();
+            }
+            tx.send(received).unwrap();
+            if path.ends_with("/pinChatMessage") {
+                return axum::Json(json!({"ok": true, "result": true}));
+            }
+            axum::Json(json!({
+                "ok": true,
+                "result": {
+                    "message_id": 321,
+                    "date": 1700000000,
+                    "chat": {"id": -1001234567890_i64, "type": "channel", "title": "Comune", "username": "comune_news"},
+                    "text": "x"
+                }
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn text_and_pin_round_trip() {
+        let (url, mut rx) = fake::start().await;
+        let client = Client::new(&format!("{url}/"), token()).unwrap();
+        let sent = client
+            .send("-1001234567890", &post_text(), ALL)
+            .await
+            .unwrap();
+        assert_eq!(
+            sent,
+            Sent {
+                message_id: 321,
+                chat_id: -1001234567890,
+                chat_username: Some("comune_news".into())
+            }
+        );
+        assert_eq!(sent.link(), "https://t.me/comune_news/321");
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendMessage"));
+        assert_eq!(
+            got.json.unwrap(),
+            message_body(
+                "-1001234567890",
+                &html("<b>Avviso</b>"),
+                Some(false),
+                &buttons(),
+                ALL
+            )
+        );
+
+        client.pin("-1001234567890", 321, true).await.unwrap();
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/pinChatMessage"));
+        assert_eq!(
+            got.json.unwrap(),
+            json!({"chat_id": -1001234567890_i64, "message_id": 321, "disable_notification": true})
+        );
+    }
+
+    #[tokio::test]
+    async fn upload_is_streamed_with_a_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upload.bin");
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+
+        let (url, mut rx) = fake::start().await;
+        let client = Client::new(&url, token()).unwrap();
+        let msg = OutMessage::Media {
+            kind: MediaKind::Document,
+            path: path.clone(),
+            file_name: "Delibera \"12\".pdf".into(),
+            caption: Some(html("<b>Delibera</b>")),
+            buttons: buttons(),
+        };
+        let sent = client.send("@comune_news", &msg, ALL).await.unwrap();
+        assert_eq!(sent.message_id, 321);
+
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendDocument"));
+        assert!(
+            !got.chunked,
+            "upload went chunked, without a Content-Length"
+        );
+        assert_eq!(got.content_length, Some(got.body_len));
+        let names: Vec<&str> = got.parts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "chat_id",
+                "caption",
+                "parse_mode",
+                "reply_markup",
+                "disable_notification",
+                "protect_content",
+                "document"
+            ]
+        );
+        assert_eq!(got.parts[0].data, b"@comune_news");
+        assert_eq!(got.parts[1].data, b"<b>Delibera</b>");
+        let file = got.parts.last().unwrap();
+        assert_eq!(file.name, "document");
+        assert_eq!(file.file_name.as_deref(), Some("Delibera '12'.pdf"));
+        assert_eq!(file.content_type.as_deref(), Some("application/pdf"));
+        assert!(file.data == content, "uploaded bytes differ");
+
+        // A photo goes to sendPhoto under "photo", with the image's type.
+        let photo_path = dir.path().join("p.png");
+        std::fs::write(&photo_path, png(10, 10)).unwrap();
+        let msg = OutMessage::Media {
+            kind: MediaKind::Photo,
+            path: photo_path,
+            file_name: "foto.png".into(),
+            caption: None,
+            buttons: vec![],
+        };
+        client
+            .send("-100123", &msg, SendOptions::default())
+            .await
+            .unwrap();
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendPhoto"));
+        let names: Vec<&str> = got.parts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["chat_id", "photo"]);
+        assert_eq!(got.parts[1].content_type.as_deref(), Some("image/png"));
+        assert_eq!(got.parts[1].data, png(10, 10));
+    }
+}

@@ -1,0 +1,2609 @@
+//! A strict fake of the Telegram Bot API for dropcast's integration tests: it answers like
+//! `api.telegram.org` and records every way a request breaks the published spec.
+//!
+//! # Using it
+//!
+//! ```ignore
+//! let bot = FakeBot::builder("123:abc").channel("@town_news", -1001234567890).start();
+//! // run dropcast with `bot.url()` as its Bot API root, then:
+//! let posts = bot.wait_for_posts(1, Duration::from_secs(10));
+//! assert_eq!(posts[0].method, "sendDocument");
+//! bot.assert_clean();
+//! ```
+//!
+//! The API is synchronous because the tests drive the real `dropcast` binary with
+//! `std::process`; the server runs on its own thread with its own tokio runtime, bound to
+//! `127.0.0.1:0`, and stops when the `FakeBot` is dropped.
+//!
+//! # What counts as a violation
+//!
+//! A violation is a request that breaks a rule the Bot API publishes: the schema in
+//! `tests/data/api.min.json` (methods, parameters, types, required fields, `attach://`
+//! references), the limits its descriptions state (text 1-4096 and captions 0-1024 characters
+//! after entities parsing, photos of at most 10 MB with width + height <= 10000 and a ratio of at
+//! most 20, uploads of at most 50 MB, albums of 2-10 items where documents and audio files only go
+//! with their own kind), and Telegram's HTML. Such a request is refused with the error Telegram
+//! gives (or, where Telegram would quietly accept it, a `400 Bad Request` that says what is
+//! wrong). Answers that depend on the world rather than on the request's shape (wrong token, chat
+//! not found, message to pin not found, an unknown `file_id`, an upload that is no image, faults
+//! queued with [`FakeBot::fail_next`]) are given like Telegram gives them but are not violations:
+//! dropcast meets them in production and must handle them.
+//!
+//! # Deliberately stricter than Telegram
+//!
+//! Telegram forgives some mistakes that would still be bugs in dropcast, so the fake refuses them:
+//! unknown parameters (Telegram ignores them), a bare `&` that starts no entity and named
+//! entities other than `&lt;` `&gt;` `&amp;` `&quot;` (Telegram shows them literally), attributes
+//! the HTML formatting options do not list (Telegram ignores them), Booleans other than
+//! `true`/`false`, JSON `null` values (Telegram reads the text "null"), a `parse_mode` other than
+//! exactly `HTML`, `MarkdownV2` or `Markdown`, a method name spelled in another case, multipart
+//! parts without a filename that carry a file, and albums of a single item. Markdown is not
+//! parsed: with a Markdown `parse_mode` the raw text is counted.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::future::IntoFuture;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::multipart::MultipartError;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/api.min.json");
+
+/// Telegram's limit for files bots upload; api.telegram.org's nginx refuses larger requests.
+const MAX_UPLOAD: u64 = 50 * 1024 * 1024;
+/// The sendPhoto limit, in TDLib's binary megabytes.
+const MAX_PHOTO: u64 = 10 * 1024 * 1024;
+/// Past this the fake stops reading, so a runaway client cannot fill the disk or the test's time.
+const BODY_CAP: u64 = 64 * 1024 * 1024;
+/// Enough of the start of an upload for the PNG, GIF and WebP headers (JPEG is scanned as it streams).
+const HEAD_KEEP: usize = 64 * 1024;
+/// A multipart part without a filename larger than this cannot be a sensible text parameter.
+const MAX_TEXT_PART: usize = 1024 * 1024;
+/// Bodies other than multipart are parameters only; this is far above any legitimate one.
+const MAX_PLAIN_BODY: usize = 16 * 1024 * 1024;
+
+const DEFAULT_BOT_USERNAME: &str = "dropcast_test_bot";
+
+// ---------------------------------------------------------------------------------------------
+// The public face
+// ---------------------------------------------------------------------------------------------
+
+/// A fault to inject into the next request for a method: it is answered instead of the real
+/// answer, before any limit is checked (schema violations of that request are still recorded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `429` with `parameters.retry_after`, as Telegram's flood control answers.
+    RetryAfter(u64),
+    /// Any status with this description, as `{"ok":false,"error_code":..,"description":..}`;
+    /// `502` and `504` come as nginx's HTML page instead, as they do from api.telegram.org.
+    Status(u16, String),
+    /// Accept the request and never answer, until the fake is dropped.
+    Hang,
+}
+
+/// One request as the fake saw it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// The method as the spec spells it, or as sent when the spec has no such method.
+    pub method: String,
+    pub token_ok: bool,
+    /// `chat_id` as sent.
+    pub chat_id: Option<String>,
+    /// Parameters that are not files, as text (JSON bodies: strings unquoted, other values as
+    /// JSON text).
+    pub fields: BTreeMap<String, String>,
+    /// Multipart file parts, in the order they came.
+    pub files: Vec<Upload>,
+    /// What the fake answered; 0 when it did not (a hang, or a client that went away).
+    pub status: u16,
+    /// Messages this request created, in order.
+    pub message_ids: Vec<i64>,
+    /// When the request arrived.
+    pub at: Instant,
+    /// The body the fake answered: JSON, nginx's page as a string, or `Null` when it did not.
+    pub response: Value,
+}
+
+impl Recorded {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    /// The upload in the multipart part named `field`.
+    pub fn file(&self, field: &str) -> Option<&Upload> {
+        self.files.iter().find(|upload| upload.field == field)
+    }
+
+    /// `description` of an error answer.
+    pub fn description(&self) -> Option<&str> {
+        self.response.get("description").and_then(Value::as_str)
+    }
+}
+
+/// A multipart file part, hashed as it streamed by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    /// The part's name.
+    pub field: String,
+    pub file_name: Option<String>,
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+/// Configures the bot and the channels it may post to.
+#[derive(Clone, Debug)]
+pub struct FakeBotBuilder {
+    token: String,
+    bot_username: String,
+    channels: Vec<Channel>,
+}
+
+impl FakeBotBuilder {
+    /// A public channel; `username` with or without the `@`.
+    pub fn channel(mut self, username: &str, id: i64) -> Self {
+        let username = username.trim_start_matches('@').to_owned();
+        self.channels.push(Channel {
+            id,
+            title: title_of(&username),
+            username: Some(username),
+        });
+        self
+    }
+
+    /// A private channel, reachable by its numeric id only.
+    pub fn channel_private(mut self, id: i64) -> Self {
+        self.channels.push(Channel {
+            id,
+            title: format!("Private channel {id}"),
+            username: None,
+        });
+        self
+    }
+
+    pub fn bot_username(mut self, username: &str) -> Self {
+        self.bot_username = username.trim_start_matches('@').to_owned();
+        self
+    }
+
+    pub fn start(self) -> FakeBot {
+        // Parse the spec before serving so a broken spec fails the test here, not in a handler.
+        spec();
+        let channels = if self.channels.is_empty() {
+            FakeBot::builder(&self.token)
+                .channel("@town_news", -1001234567890)
+                .channel("@town_alerts", -1001111111111)
+                .channels
+        } else {
+            self.channels
+        };
+        let shared = Arc::new(Shared {
+            bot: Bot {
+                id: bot_id_of(&self.token),
+                username: self.bot_username,
+            },
+            token: self.token,
+            world: Mutex::new(World {
+                chats: channels
+                    .into_iter()
+                    .map(|channel| ChatState {
+                        channel,
+                        next_message_id: 1,
+                        messages: BTreeSet::new(),
+                    })
+                    .collect(),
+                ..World::default()
+            }),
+            changed: Condvar::new(),
+        });
+        // Bound here, synchronously, so the port accepts connections as soon as start returns.
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("fake bot: bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("fake bot: make the listener non-blocking");
+        let url = format!(
+            "http://{}",
+            listener.local_addr().expect("fake bot: local address")
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = Router::new()
+            .fallback(handle)
+            // Uploads may be 50 MB and more; the handler counts and caps the bytes itself.
+            .layer(DefaultBodyLimit::disable())
+            .with_state(Arc::clone(&shared));
+        let thread = std::thread::Builder::new()
+            .name("fake-bot".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("fake bot: tokio runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("fake bot: tokio listener");
+                    tokio::select! {
+                        served = axum::serve(listener, app).into_future() => {
+                            if let Err(error) = served {
+                                eprintln!("fake bot: server stopped: {error}");
+                            }
+                        }
+                        _ = stopped => {}
+                    }
+                });
+                // Not a graceful shutdown on purpose: hanging requests and half-sent uploads
+                // must not keep the test waiting.
+                runtime.shutdown_background();
+            })
+            .expect("fake bot: spawn the server thread");
+        FakeBot {
+            shared,
+            url,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+/// The fake server; dropping it stops the server.
+pub struct FakeBot {
+    shared: Arc<Shared>,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeBot {
+    /// A fake with the default channels `@town_news` (-1001234567890) and `@town_alerts`
+    /// (-1001111111111).
+    pub fn start(token: &str) -> FakeBot {
+        Self::builder(token).start()
+    }
+
+    pub fn builder(token: &str) -> FakeBotBuilder {
+        FakeBotBuilder {
+            token: token.to_owned(),
+            bot_username: DEFAULT_BOT_USERNAME.to_owned(),
+            channels: Vec::new(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`; clients append `/bot<TOKEN>/<method>`.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Every request, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Successful `send*` requests only (`sendChatAction` posts nothing, so it is left out).
+    pub fn posts(&self) -> Vec<Recorded> {
+        posts_of(&self.shared.lock().requests)
+    }
+
+    /// Every way a request broke the spec, each naming the request.
+    pub fn violations(&self) -> Vec<String> {
+        self.shared.lock().violations.clone()
+    }
+
+    /// Panics listing the violations and the requests, if there is any violation.
+    pub fn assert_clean(&self) {
+        let world = self.shared.lock();
+        if world.violations.is_empty() {
+            return;
+        }
+        let report = format!(
+            "the fake Bot API saw {} violation(s):\n  {}\n{}",
+            world.violations.len(),
+            world.violations.join("\n  "),
+            describe(&world.requests)
+        );
+        drop(world);
+        panic!("{report}");
+    }
+
+    /// Queues `fault` for the next request to `method` (any case; `"*"` for any method). Faults
+    /// are used once each, in the order they were queued.
+    pub fn fail_next(&self, method: &str, fault: Fault) {
+        self.shared
+            .lock()
+            .faults
+            .push_back((method.to_owned(), fault));
+    }
+
+    /// Waits until at least `n` posts have succeeded and returns all of them; panics at the
+    /// deadline, saying what the fake has seen.
+    pub fn wait_for_posts(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
+        self.wait_until(timeout, &format!("{n} successful post(s)"), |requests| {
+            posts_of(requests).len() >= n
+        });
+        self.posts()
+    }
+
+    /// Waits until `cond` holds for the requests seen so far; panics at the deadline with
+    /// `what` and a description of every request.
+    pub fn wait_until(&self, timeout: Duration, what: &str, cond: impl Fn(&[Recorded]) -> bool) {
+        let deadline = Instant::now() + timeout;
+        let mut world = self.shared.lock();
+        loop {
+            if cond(&world.requests) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let report = format!(
+                    "timed out after {timeout:?} waiting for {what}\n{}\nviolations so far: {:?}",
+                    describe(&world.requests),
+                    world.violations
+                );
+                // Unlocked before panicking so the mutex is not poisoned for Drop and others.
+                drop(world);
+                panic!("{report}");
+            }
+            world = self
+                .shared
+                .changed
+                .wait_timeout(world, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+impl Drop for FakeBot {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The server may already be gone; there is nothing to do about it then.
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn posts_of(requests: &[Recorded]) -> Vec<Recorded> {
+    requests
+        .iter()
+        .filter(|r| r.status == 200 && r.method.starts_with("send") && r.method != "sendChatAction")
+        .cloned()
+        .collect()
+}
+
+/// One line per request, for panic messages.
+fn describe(requests: &[Recorded]) -> String {
+    if requests.is_empty() {
+        return "the fake Bot API has received no request".to_owned();
+    }
+    let mut out = format!(
+        "the fake Bot API has received {} request(s):",
+        requests.len()
+    );
+    for (index, r) in requests.iter().enumerate() {
+        let fields: Vec<String> = r
+            .fields
+            .iter()
+            .map(|(name, value)| format!("{name}={}", shorten(value, 60)))
+            .collect();
+        let files: Vec<String> = r
+            .files
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}={}({} bytes)",
+                    f.field,
+                    f.file_name.as_deref().unwrap_or("-"),
+                    f.size
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "\n  #{index} {} -> {}{} {} {}",
+            r.method,
+            r.status,
+            r.description()
+                .map(|d| format!(" {d:?}"))
+                .unwrap_or_default(),
+            fields.join(" "),
+            files.join(" ")
+        ));
+    }
+    out
+}
+
+/// `text` quoted, cut after `max` characters.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        format!("{text:?}")
+    } else {
+        format!("{:?}...", clip(text, max))
+    }
+}
+
+/// `text` cut after `max` characters.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+fn title_of(username: &str) -> String {
+    username
+        .split('_')
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Telegram tokens start with the bot's id; other tokens get a fixed one.
+fn bot_id_of(token: &str) -> i64 {
+    token
+        .split(':')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(7_000_000_001)
+}
+
+// ---------------------------------------------------------------------------------------------
+// State shared between the test thread and the server
+// ---------------------------------------------------------------------------------------------
+
+struct Shared {
+    token: String,
+    bot: Bot,
+    world: Mutex<World>,
+    /// Notified after every request is recorded, for the waits.
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, World> {
+        // A panicking test must not turn every later call into a second, confusing panic.
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct Bot {
+    id: i64,
+    username: String,
+}
+
+impl Bot {
+    fn user(&self) -> Value {
+        json!({
+            "id": self.id,
+            "is_bot": true,
+            "first_name": "Dropcast",
+            "username": self.username,
+            "can_join_groups": false,
+            "can_read_all_group_messages": false,
+            "supports_inline_queries": false,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Channel {
+    id: i64,
+    username: Option<String>,
+    title: String,
+}
+
+#[derive(Default)]
+struct World {
+    requests: Vec<Recorded>,
+    violations: Vec<String>,
+    faults: VecDeque<(String, Fault)>,
+    chats: Vec<ChatState>,
+    /// Every file the fake has handed out an id for, so files can be sent again by `file_id`.
+    files: HashMap<String, StoredFile>,
+    next_file: u64,
+    next_album: u64,
+}
+
+struct ChatState {
+    channel: Channel,
+    next_message_id: i64,
+    messages: BTreeSet<i64>,
+}
+
+impl ChatState {
+    fn chat(&self) -> Value {
+        let mut chat =
+            json!({"id": self.channel.id, "type": "channel", "title": self.channel.title});
+        if let Some(username) = &self.channel.username {
+            chat["username"] = json!(username);
+        }
+        chat
+    }
+
+    fn full_info(&self) -> Value {
+        let mut info = self.chat();
+        info["accent_color_id"] = json!(0);
+        info["max_reaction_count"] = json!(11);
+        info["accepted_gift_types"] = json!({
+            "unlimited_gifts": false,
+            "limited_gifts": false,
+            "unique_gifts": false,
+            "premium_subscription": false,
+            "gifts_from_channels": false,
+        });
+        info
+    }
+}
+
+impl World {
+    /// `chat_id` as Telegram reads it: the numeric id, or `@username` in any case.
+    fn chat_index(&self, chat_id: &str) -> Option<usize> {
+        if let Ok(id) = chat_id.parse::<i64>() {
+            return self.chats.iter().position(|c| c.channel.id == id);
+        }
+        let username = chat_id.strip_prefix('@')?;
+        self.chats.iter().position(|c| {
+            c.channel
+                .username
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(username))
+        })
+    }
+
+    fn take_fault(&mut self, method: &str) -> Option<Fault> {
+        let index = self
+            .faults
+            .iter()
+            .position(|(m, _)| m == "*" || m.eq_ignore_ascii_case(method))?;
+        self.faults.remove(index).map(|(_, fault)| fault)
+    }
+
+    fn new_file(
+        &mut self,
+        kind: MediaKind,
+        name: Option<String>,
+        size: u64,
+        dims: Option<(u32, u32)>,
+    ) -> StoredFile {
+        self.next_file += 1;
+        let n = self.next_file;
+        let file = StoredFile {
+            kind,
+            file_id: format!("fake-{}-{n}", kind.word()),
+            unique_id: format!("fakeu{n}"),
+            name,
+            size,
+            dims,
+        };
+        self.files.insert(file.file_id.clone(), file.clone());
+        file
+    }
+
+    /// Creates a message in the chat; `content` is what the message shows besides the envelope.
+    fn post(&mut self, chat: usize, content: Map<String, Value>, made: &mut Vec<i64>) -> Value {
+        let state = &mut self.chats[chat];
+        let id = state.next_message_id;
+        state.next_message_id += 1;
+        state.messages.insert(id);
+        made.push(id);
+        let mut message = json!({
+            "message_id": id,
+            "sender_chat": state.chat(),
+            "chat": state.chat(),
+            "date": unix_now(),
+        });
+        if let Some(object) = message.as_object_mut() {
+            object.extend(content);
+        }
+        message
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Debug)]
+struct StoredFile {
+    kind: MediaKind,
+    file_id: String,
+    unique_id: String,
+    name: Option<String>,
+    size: u64,
+    dims: Option<(u32, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MediaKind {
+    Photo,
+    Document,
+    Animation,
+    Video,
+    Audio,
+    LivePhoto,
+}
+
+impl MediaKind {
+    /// The kinds an `InputMedia*` `type` names.
+    fn of_input_media(kind: &str) -> MediaKind {
+        match kind {
+            "photo" => MediaKind::Photo,
+            "video" => MediaKind::Video,
+            "audio" => MediaKind::Audio,
+            "animation" => MediaKind::Animation,
+            "live_photo" => MediaKind::LivePhoto,
+            _ => MediaKind::Document,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            MediaKind::Photo => "photo",
+            MediaKind::Document => "document",
+            MediaKind::Animation => "animation",
+            MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
+            MediaKind::LivePhoto => "live_photo",
+        }
+    }
+
+    /// TDLib's name for the kind, as its "can't use file of type X as Y" errors spell it.
+    fn tdlib_name(self) -> &'static str {
+        match self {
+            MediaKind::Photo => "Photo",
+            MediaKind::Document => "Document",
+            MediaKind::Animation => "Animation",
+            MediaKind::Video => "Video",
+            MediaKind::Audio => "Audio",
+            MediaKind::LivePhoto => "LivePhoto",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: routing, reading parameters, answering
+// ---------------------------------------------------------------------------------------------
+
+enum Route {
+    Bot { token: String, method: String },
+    Other(String),
+}
+
+impl Route {
+    fn of(path: &str) -> Route {
+        path.strip_prefix("/bot")
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(token, method)| Route::Bot {
+                token: token.to_owned(),
+                method: method.to_owned(),
+            })
+            .unwrap_or_else(|| Route::Other(path.to_owned()))
+    }
+}
+
+enum Outcome {
+    Answer(u16, Value),
+    Html(u16, String),
+    Hang,
+    /// The client went away before the request was complete: nobody to answer.
+    Gone,
+}
+
+fn ok(result: Value) -> Outcome {
+    Outcome::Answer(200, json!({"ok": true, "result": result}))
+}
+
+fn error(code: u16, description: &str) -> Outcome {
+    Outcome::Answer(
+        code,
+        json!({"ok": false, "error_code": code, "description": description}),
+    )
+}
+
+impl Fault {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Fault::RetryAfter(seconds) => Outcome::Answer(
+                429,
+                json!({
+                    "ok": false,
+                    "error_code": 429,
+                    "description": format!("Too Many Requests: retry after {seconds}"),
+                    "parameters": {"retry_after": seconds},
+                }),
+            ),
+            Fault::Status(code @ (502 | 504), description) => Outcome::Html(
+                *code,
+                format!(
+                    "<html>\r\n<head><title>{code} {description}</title></head>\r\n<body>\r\n\
+                     <center><h1>{code} {description}</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n\
+                     </body>\r\n</html>\r\n"
+                ),
+            ),
+            Fault::Status(code, description) => error(*code, description),
+            Fault::Hang => Outcome::Hang,
+        }
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let at = Instant::now();
+    let route = Route::of(request.uri().path());
+    let incoming = read_params(request).await;
+    match shared.answer(at, &route, incoming) {
+        Outcome::Answer(code, body) => (status_code(code), axum::Json(body)).into_response(),
+        Outcome::Html(code, page) => (
+            status_code(code),
+            [(header::CONTENT_TYPE, "text/html")],
+            page,
+        )
+            .into_response(),
+        Outcome::Hang => std::future::pending().await,
+        Outcome::Gone => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+fn status_code(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The parameters of one request, from the query string and whichever body it has.
+#[derive(Default)]
+struct Incoming {
+    fields: BTreeMap<String, String>,
+    files: Vec<FilePart>,
+    /// Ways the request's own encoding is wrong (violations).
+    problems: Vec<String>,
+    /// A file part over 50 MB, or a body over the cap: (part, bytes seen).
+    oversized: Option<(String, u64)>,
+    /// The client went away mid-body.
+    aborted: bool,
+}
+
+struct FilePart {
+    upload: Upload,
+    /// Width and height from the image header; `None` when the bytes are no image the fake reads.
+    image: Option<(u32, u32)>,
+}
+
+impl Incoming {
+    fn put(&mut self, name: String, value: String) {
+        if self.fields.contains_key(&name) || self.file(&name).is_some() {
+            self.problems
+                .push(format!("parameter \"{name}\" is given more than once"));
+        }
+        self.fields.insert(name, value);
+    }
+
+    fn file(&self, name: &str) -> Option<&FilePart> {
+        self.files.iter().find(|f| f.upload.field == name)
+    }
+
+    fn body_error(&mut self, error: MultipartError) {
+        // axum reports a body that stopped arriving as a server error and a malformed one as a
+        // client error; only the latter is the client's fault.
+        if error.status() == StatusCode::INTERNAL_SERVER_ERROR {
+            self.aborted = true;
+        } else {
+            self.problems.push(format!(
+                "the multipart body is malformed: {}",
+                error.body_text()
+            ));
+        }
+    }
+
+    fn add_part(&mut self, name: String, file_name: Option<String>, sink: PartSink) {
+        if name.is_empty() {
+            self.problems
+                .push("a multipart part has no name".to_owned());
+        }
+        let PartSink {
+            hasher,
+            size,
+            head,
+            jpeg,
+            text,
+        } = sink;
+        if file_name.is_none() {
+            if let Some(text) = text.and_then(|bytes| String::from_utf8(bytes).ok()) {
+                self.put(name, text);
+                return;
+            }
+            // Telegram takes a part without a filename for a text parameter, so this upload
+            // would arrive as garbage text: the client forgot the filename.
+            self.problems.push(format!(
+                "multipart part \"{name}\" carries {size} bytes of binary data but no filename; \
+                 Telegram reads such a part as a text parameter, not as a file"
+            ));
+        }
+        if self.fields.contains_key(&name) || self.file(&name).is_some() {
+            self.problems
+                .push(format!("parameter \"{name}\" is given more than once"));
+        }
+        let image = image_dimensions(&head, &jpeg);
+        self.files.push(FilePart {
+            upload: Upload {
+                field: name,
+                file_name,
+                size,
+                sha256: hex::encode(hasher.finalize()),
+            },
+            image,
+        });
+    }
+}
+
+async fn read_params(request: Request) -> Incoming {
+    let mut incoming = Incoming::default();
+    if let Some(query) = request.uri().query() {
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            incoming.put(name.into_owned(), value.into_owned());
+        }
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if mime == "multipart/form-data" {
+        read_multipart(request, &mut incoming).await;
+        return incoming;
+    }
+    let body = match axum::body::to_bytes(request.into_body(), MAX_PLAIN_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            incoming.problems.push(format!(
+                "a {mime} body over {MAX_PLAIN_BODY} bytes, or one that broke off"
+            ));
+            return incoming;
+        }
+    };
+    match mime.as_str() {
+        "application/json" => read_json(&body, &mut incoming),
+        "application/x-www-form-urlencoded" => {
+            for (name, value) in form_urlencoded::parse(&body) {
+                incoming.put(name.into_owned(), value.into_owned());
+            }
+        }
+        _ if body.is_empty() => {}
+        "" => incoming
+            .problems
+            .push("the request has a body but no Content-Type".to_owned()),
+        other => incoming.problems.push(format!(
+            "Content-Type {other} is none of application/json, application/x-www-form-urlencoded, multipart/form-data"
+        )),
+    }
+    incoming
+}
+
+fn read_json(body: &[u8], incoming: &mut Incoming) {
+    let object = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => object,
+        Ok(other) => {
+            incoming.problems.push(format!(
+                "the JSON body is not an object: {}",
+                clip(&other.to_string(), 80)
+            ));
+            return;
+        }
+        Err(e) => {
+            incoming
+                .problems
+                .push(format!("the JSON body does not parse: {e}"));
+            return;
+        }
+    };
+    for (name, value) in object {
+        match value {
+            Value::Null => incoming.problems.push(format!(
+                "parameter \"{name}\" is null; Telegram reads the text \"null\", leave it out instead"
+            )),
+            Value::String(text) => incoming.put(name, text),
+            other => incoming.put(name, other.to_string()),
+        }
+    }
+}
+
+async fn read_multipart(request: Request, incoming: &mut Incoming) {
+    let mut multipart = match Multipart::from_request(request, &()).await {
+        Ok(multipart) => multipart,
+        Err(e) => {
+            incoming
+                .problems
+                .push(format!("the multipart body has no usable boundary: {e}"));
+            return;
+        }
+    };
+    let mut total = 0u64;
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return,
+            Err(e) => return incoming.body_error(e),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let mut sink = PartSink::new(file_name.is_none());
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    total += chunk.len() as u64;
+                    sink.feed(&chunk);
+                    if total > BODY_CAP {
+                        incoming.oversized = Some((name, sink.size));
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return incoming.body_error(e),
+            }
+        }
+        if sink.size > MAX_UPLOAD && incoming.oversized.is_none() {
+            incoming.oversized = Some((name.clone(), sink.size));
+        }
+        incoming.add_part(name, file_name, sink);
+    }
+}
+
+/// Takes one multipart part chunk by chunk: hashes it, counts it, keeps its first 64 KB for
+/// the image header, and keeps it whole only while it may still be a text parameter.
+struct PartSink {
+    hasher: Sha256,
+    size: u64,
+    head: Vec<u8>,
+    jpeg: JpegScan,
+    text: Option<Vec<u8>>,
+}
+
+impl PartSink {
+    fn new(may_be_text: bool) -> PartSink {
+        PartSink {
+            hasher: Sha256::new(),
+            size: 0,
+            head: Vec::new(),
+            jpeg: JpegScan::default(),
+            text: may_be_text.then(Vec::new),
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.size += chunk.len() as u64;
+        let room = HEAD_KEEP.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        self.jpeg.feed(chunk);
+        if let Some(text) = &mut self.text {
+            if text.len() + chunk.len() <= MAX_TEXT_PART {
+                text.extend_from_slice(chunk);
+            } else {
+                self.text = None;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deciding the answer
+// ---------------------------------------------------------------------------------------------
+
+/// A refusal of a request that got past the schema.
+struct Refusal {
+    code: u16,
+    description: String,
+    /// Whether the request broke a published rule (see the module docs).
+    violation: bool,
+}
+
+/// Telegram refuses it, but the request was within the spec.
+fn refused(description: impl Into<String>) -> Refusal {
+    Refusal {
+        code: 400,
+        description: format!("Bad Request: {}", description.into()),
+        violation: false,
+    }
+}
+
+/// Telegram refuses it and the request broke a published rule.
+fn broken(description: impl Into<String>) -> Refusal {
+    Refusal {
+        violation: true,
+        ..refused(description)
+    }
+}
+
+/// Methods whose answers the fake builds as Telegram would; their results are checked against
+/// the spec too, so a mistake in the fake shows up as a violation instead of misleading dropcast.
+const MODELLED: &[&str] = &[
+    "getMe",
+    "getChat",
+    "getChatMember",
+    "sendMessage",
+    "sendPhoto",
+    "sendDocument",
+    "sendAnimation",
+    "sendMediaGroup",
+    "pinChatMessage",
+    "deleteMessage",
+];
+
+impl Shared {
+    fn answer(&self, at: Instant, route: &Route, incoming: Incoming) -> Outcome {
+        let mut world = self.lock();
+        let index = world.requests.len();
+        let mut flags = Vec::new();
+        let mut made = Vec::new();
+        let outcome = self.decide(&mut world, route, &incoming, &mut flags, &mut made);
+        let (token_ok, method) = match route {
+            Route::Bot { token, method } => (
+                *token == self.token,
+                spec()
+                    .method(method)
+                    .map_or_else(|| method.clone(), |m| m.name.clone()),
+            ),
+            Route::Other(path) => (false, path.clone()),
+        };
+        let (status, response) = match &outcome {
+            Outcome::Answer(code, body) => (*code, body.clone()),
+            Outcome::Html(code, page) => (*code, Value::String(page.clone())),
+            Outcome::Hang | Outcome::Gone => (0, Value::Null),
+        };
+        for flag in flags {
+            world
+                .violations
+                .push(format!("request #{index} {method}: {flag}"));
+        }
+        world.requests.push(Recorded {
+            chat_id: incoming.fields.get("chat_id").cloned(),
+            method,
+            token_ok,
+            fields: incoming.fields,
+            files: incoming.files.into_iter().map(|f| f.upload).collect(),
+            status,
+            message_ids: made,
+            at,
+            response,
+        });
+        drop(world);
+        self.changed.notify_all();
+        outcome
+    }
+
+    fn decide(
+        &self,
+        world: &mut World,
+        route: &Route,
+        incoming: &Incoming,
+        flags: &mut Vec<String>,
+        made: &mut Vec<i64>,
+    ) -> Outcome {
+        if incoming.aborted {
+            return Outcome::Gone;
+        }
+        // api.telegram.org's nginx refuses an oversized upload before the Bot API reads a thing.
+        if let Some((part, size)) = &incoming.oversized {
+            flags.push(format!(
+                "multipart part \"{part}\" is over {MAX_UPLOAD} bytes ({size} read), the upload limit for bots"
+            ));
+            return error(413, "Request Entity Too Large");
+        }
+        let (token, sent) = match route {
+            Route::Bot { token, method } => (token, method),
+            Route::Other(path) => {
+                flags.push(format!("{path} is not a /bot<token>/<method> path"));
+                return error(404, "Not Found");
+            }
+        };
+        if *token != self.token {
+            return error(401, "Unauthorized");
+        }
+        let spec = spec();
+        let Some(method) = spec.method(sent) else {
+            flags.push(format!("there is no method \"{sent}\" in the Bot API"));
+            return error(404, "Not Found");
+        };
+        if method.name != *sent {
+            flags.push(format!(
+                "method spelled \"{sent}\" instead of \"{}\" (Telegram forgives the case; dropcast should not rely on it)",
+                method.name
+            ));
+        }
+        flags.extend(incoming.problems.iter().cloned());
+        let schema = check_params(spec, method, incoming);
+        flags.extend(schema.iter().cloned());
+        if let Some(fault) = world.take_fault(&method.name) {
+            return fault.outcome();
+        }
+        if let Some(first) = incoming.problems.first().or(schema.first()) {
+            return error(400, &format!("Bad Request: {first}"));
+        }
+        match self.perform(world, method, incoming, made) {
+            Ok(result) => {
+                if MODELLED.contains(&method.name.as_str()) {
+                    let mut checker = Checker::new(spec);
+                    checker.any_of(&result, &method.returns, "result");
+                    for problem in checker.problems {
+                        flags.push(format!(
+                            "fake_bot bug, its own answer breaks the spec: {problem}"
+                        ));
+                    }
+                }
+                ok(result)
+            }
+            Err(refusal) => {
+                if refusal.violation {
+                    let reason = refusal.description.trim_start_matches("Bad Request: ");
+                    flags.push(reason.to_owned());
+                }
+                error(refusal.code, &refusal.description)
+            }
+        }
+    }
+
+    /// Carries out a request that passed the schema: the checks that need the world or the
+    /// limits, then the effect.
+    fn perform(
+        &self,
+        world: &mut World,
+        method: &MethodSpec,
+        incoming: &Incoming,
+        made: &mut Vec<i64>,
+    ) -> Result<Value, Refusal> {
+        let chat = match incoming.fields.get("chat_id") {
+            Some(chat_id) if method.field("chat_id").is_some() => Some(
+                world
+                    .chat_index(chat_id)
+                    .ok_or_else(|| refused("chat not found"))?,
+            ),
+            _ => None,
+        };
+        let parse_mode = incoming.fields.get("parse_mode").map(String::as_str);
+        let text = match incoming.fields.get("text") {
+            // Other methods' `text` (answerCallbackQuery, ...) has other limits.
+            Some(text) if matches!(method.name.as_str(), "sendMessage" | "editMessageText") => {
+                Some(format_text(text, parse_mode, TextKind::Text)?)
+            }
+            _ => None,
+        };
+        let caption = match incoming.fields.get("caption") {
+            Some(caption) if method.field("caption").is_some() => {
+                Some(format_text(caption, parse_mode, TextKind::Caption)?)
+            }
+            _ => None,
+        };
+        if let (Some(mode), None, None) = (parse_mode, &text, &caption) {
+            check_parse_mode(mode)?;
+        }
+        match method.name.as_str() {
+            "getMe" => Ok(self.bot.user()),
+            "getChat" => Ok(world.chats[need(chat)?].full_info()),
+            "getChatMember" => {
+                need(chat)?;
+                let user_id: i64 = incoming
+                    .fields
+                    .get("user_id")
+                    .and_then(|id| id.parse().ok())
+                    .unwrap_or_default();
+                Ok(self.member(user_id))
+            }
+            "sendMessage" => {
+                let text = text.ok_or_else(|| broken("message text is empty"))?;
+                let mut content = Map::new();
+                text.put(&mut content, "text", "entities");
+                Ok(world.post(need(chat)?, content, made))
+            }
+            "sendPhoto" | "sendDocument" | "sendAnimation" => {
+                let (field, kind) = match method.name.as_str() {
+                    "sendPhoto" => ("photo", MediaKind::Photo),
+                    "sendDocument" => ("document", MediaKind::Document),
+                    _ => ("animation", MediaKind::Animation),
+                };
+                let part = incoming.file(field).or_else(|| {
+                    incoming
+                        .fields
+                        .get(field)
+                        .and_then(|value| value.strip_prefix("attach://"))
+                        .and_then(|name| incoming.file(name))
+                });
+                let file = match part {
+                    Some(part) => store_upload(world, part, kind)?,
+                    None => {
+                        let value = incoming
+                            .fields
+                            .get(field)
+                            .ok_or_else(|| broken(format!("there is no {field} in the request")))?;
+                        file_by_reference(world, value, kind)?
+                    }
+                };
+                let mut content = media_content(&file);
+                if let Some(caption) = caption {
+                    caption.put(&mut content, "caption", "caption_entities");
+                }
+                Ok(world.post(need(chat)?, content, made))
+            }
+            "sendMediaGroup" => self.send_media_group(world, need(chat)?, incoming, made),
+            "pinChatMessage" | "deleteMessage" => {
+                let chat = need(chat)?;
+                let id: i64 = incoming
+                    .fields
+                    .get("message_id")
+                    .and_then(|id| id.parse().ok())
+                    .unwrap_or_default();
+                let messages = &mut world.chats[chat].messages;
+                if method.name == "pinChatMessage" {
+                    if !messages.contains(&id) {
+                        return Err(refused("message to pin not found"));
+                    }
+                } else if !messages.remove(&id) {
+                    return Err(refused("message to delete not found"));
+                }
+                Ok(json!(true))
+            }
+            _ => Ok(generic_result(world, method, chat, text, caption, made)),
+        }
+    }
+
+    fn member(&self, user_id: i64) -> Value {
+        if user_id == self.bot.id {
+            json!({
+                "status": "administrator",
+                "user": self.bot.user(),
+                "can_be_edited": false,
+                "is_anonymous": false,
+                "can_manage_chat": true,
+                "can_delete_messages": true,
+                "can_manage_video_chats": true,
+                "can_restrict_members": true,
+                "can_promote_members": false,
+                "can_change_info": true,
+                "can_invite_users": true,
+                "can_post_stories": true,
+                "can_edit_stories": true,
+                "can_delete_stories": true,
+                "can_post_messages": true,
+                "can_edit_messages": true,
+            })
+        } else {
+            json!({
+                "status": "left",
+                "user": {"id": user_id, "is_bot": false, "first_name": "Someone"},
+            })
+        }
+    }
+
+    fn send_media_group(
+        &self,
+        world: &mut World,
+        chat: usize,
+        incoming: &Incoming,
+        made: &mut Vec<i64>,
+    ) -> Result<Value, Refusal> {
+        let items: Vec<Value> = incoming
+            .fields
+            .get("media")
+            .and_then(|media| serde_json::from_str(media).ok())
+            .unwrap_or_default();
+        if items.is_empty() {
+            return Err(broken("there are no messages to send"));
+        }
+        if items.len() > 10 {
+            return Err(broken("too many messages to send as an album"));
+        }
+        if items.len() < 2 {
+            // Telegram would post a lone item outside any album; the spec asks for 2-10.
+            return Err(broken("media must include 2-10 items"));
+        }
+        let kinds: Vec<&str> = items
+            .iter()
+            .map(|item| item.get("type").and_then(Value::as_str).unwrap_or(""))
+            .collect();
+        for lonely in ["document", "audio"] {
+            if kinds.contains(&lonely) && kinds.iter().any(|kind| *kind != lonely) {
+                return Err(broken(format!(
+                    "{lonely} can't be mixed with other media types"
+                )));
+            }
+        }
+        // Everything is checked before the first message, so a refused album posts nothing.
+        let mut prepared = Vec::new();
+        for (item, kind) in items.iter().zip(&kinds) {
+            let kind = MediaKind::of_input_media(kind);
+            let parse_mode = item.get("parse_mode").and_then(Value::as_str);
+            let caption = match item.get("caption").and_then(Value::as_str) {
+                Some(caption) => Some(format_text(caption, parse_mode, TextKind::Caption)?),
+                None => {
+                    if let Some(mode) = parse_mode {
+                        check_parse_mode(mode)?;
+                    }
+                    None
+                }
+            };
+            let media = item.get("media").and_then(Value::as_str).unwrap_or("");
+            let file = match media
+                .strip_prefix("attach://")
+                .and_then(|name| incoming.file(name))
+            {
+                Some(part) => store_upload(world, part, kind)?,
+                None => file_by_reference(world, media, kind)?,
+            };
+            prepared.push((file, caption));
+        }
+        world.next_album += 1;
+        let album = (13_000_000_000_000_000u64 + world.next_album).to_string();
+        let mut messages = Vec::new();
+        for (file, caption) in prepared {
+            let mut content = media_content(&file);
+            content.insert("media_group_id".into(), json!(album));
+            if let Some(caption) = caption {
+                caption.put(&mut content, "caption", "caption_entities");
+            }
+            messages.push(world.post(chat, content, made));
+        }
+        Ok(Value::Array(messages))
+    }
+}
+
+fn need(chat: Option<usize>) -> Result<usize, Refusal> {
+    // The schema makes chat_id required wherever it exists, so this only guards the fake itself.
+    chat.ok_or_else(|| broken("chat_id is empty"))
+}
+
+/// Methods the fake does not model: a message when the method returns one, else a plain answer.
+fn generic_result(
+    world: &mut World,
+    method: &MethodSpec,
+    chat: Option<usize>,
+    text: Option<Formatted>,
+    caption: Option<Formatted>,
+    made: &mut Vec<i64>,
+) -> Value {
+    match (method.returns.first().map(String::as_str), chat) {
+        (Some("Message"), Some(chat)) if method.name != "editMessageText" => {
+            let mut content = Map::new();
+            if let Some(text) = text {
+                text.put(&mut content, "text", "entities");
+            }
+            if let Some(caption) = caption {
+                caption.put(&mut content, "caption", "caption_entities");
+            }
+            world.post(chat, content, made)
+        }
+        (Some(returns), _) if returns.starts_with("Array of") => json!([]),
+        _ => json!(true),
+    }
+}
+
+/// A fresh upload, checked as Telegram checks the kind it is sent as.
+fn store_upload(
+    world: &mut World,
+    part: &FilePart,
+    kind: MediaKind,
+) -> Result<StoredFile, Refusal> {
+    let size = part.upload.size;
+    if size == 0 {
+        return Err(refused("file must be non-empty"));
+    }
+    if matches!(kind, MediaKind::Photo) {
+        if size > MAX_PHOTO {
+            return Err(broken(format!(
+                "file of size {size} bytes is too big for a photo; the maximum size is {MAX_PHOTO} bytes"
+            )));
+        }
+        let Some((width, height)) = part.image else {
+            return Err(refused("IMAGE_PROCESS_FAILED"));
+        };
+        let (long, short) = (width.max(height), width.min(height));
+        if short == 0 || u64::from(width) + u64::from(height) > 10_000 || long > short * 20 {
+            return Err(broken("PHOTO_INVALID_DIMENSIONS"));
+        }
+    }
+    Ok(world.new_file(kind, part.upload.file_name.clone(), size, part.image))
+}
+
+/// A file named by text: an HTTP URL Telegram would fetch, or a `file_id` the fake handed out.
+fn file_by_reference(
+    world: &mut World,
+    value: &str,
+    kind: MediaKind,
+) -> Result<StoredFile, Refusal> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        let name = value
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        let dims = matches!(
+            kind,
+            MediaKind::Photo | MediaKind::Animation | MediaKind::Video
+        )
+        .then_some((800, 600));
+        return Ok(world.new_file(kind, name, 1024, dims));
+    }
+    // A photo's sizes are named after the photo ("<file_id>-s<n>"), and any of them sends it.
+    let stored = world.files.get(value).or_else(|| {
+        let (photo, size) = value.rsplit_once("-s")?;
+        size.parse::<u32>().ok()?;
+        world.files.get(photo)
+    });
+    let Some(file) = stored.cloned() else {
+        return Err(refused("wrong file identifier/HTTP URL specified"));
+    };
+    // TDLib keeps photos apart from every other kind; other kinds share the document class.
+    if (file.kind == MediaKind::Photo) != (kind == MediaKind::Photo) {
+        return Err(refused(format!(
+            "can't use file of type {} as {}",
+            file.kind.tdlib_name(),
+            kind.tdlib_name()
+        )));
+    }
+    Ok(StoredFile { kind, ..file })
+}
+
+/// What a message shows for a file, as Telegram builds it.
+fn media_content(file: &StoredFile) -> Map<String, Value> {
+    let mut content = Map::new();
+    let (width, height) = file.dims.unwrap_or((0, 0));
+    let mut described = json!({
+        "file_id": file.file_id,
+        "file_unique_id": file.unique_id,
+        "file_size": file.size,
+    });
+    if let Some(name) = &file.name {
+        described["file_name"] = json!(name);
+        described["mime_type"] = json!(mime_of(name));
+    }
+    match file.kind {
+        MediaKind::Photo | MediaKind::LivePhoto => {
+            content.insert(
+                "photo".into(),
+                Value::Array(photo_sizes(file, width, height)),
+            );
+        }
+        MediaKind::Document => {
+            content.insert("document".into(), described);
+        }
+        MediaKind::Animation => {
+            // Telegram shows an animation both as itself and as the document it came as.
+            content.insert("document".into(), described.clone());
+            described["width"] = json!(width);
+            described["height"] = json!(height);
+            described["duration"] = json!(0);
+            content.insert("animation".into(), described);
+        }
+        MediaKind::Video => {
+            described["width"] = json!(width);
+            described["height"] = json!(height);
+            described["duration"] = json!(0);
+            content.insert("video".into(), described);
+        }
+        MediaKind::Audio => {
+            described["duration"] = json!(0);
+            content.insert("audio".into(), described);
+        }
+    }
+    content
+}
+
+/// The sizes Telegram makes of a photo: thumbnails, then the photo scaled to at most 2560 px.
+fn photo_sizes(file: &StoredFile, width: u32, height: u32) -> Vec<Value> {
+    let long = width.max(height).max(1);
+    let mut sides: Vec<u32> = [90, 320, 800, 1280]
+        .into_iter()
+        .filter(|side| *side < long)
+        .collect();
+    sides.push(long.min(2560));
+    sides
+        .into_iter()
+        .enumerate()
+        .map(|(index, side)| {
+            let scale = f64::from(side) / f64::from(long);
+            let w = (f64::from(width) * scale).round().max(1.0) as u32;
+            let h = (f64::from(height) * scale).round().max(1.0) as u32;
+            let bytes = (file.size as f64 * scale * scale).round() as u64;
+            json!({
+                "file_id": format!("{}-s{index}", file.file_id),
+                "file_unique_id": format!("{}s{index}", file.unique_id),
+                "width": w,
+                "height": h,
+                "file_size": bytes.max(1),
+            })
+        })
+        .collect()
+}
+
+fn mime_of(name: &str) -> &'static str {
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "txt" | "md" => "text/plain",
+        "mp4" => "video/mp4",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text, captions and Telegram's HTML
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    Text,
+    Caption,
+}
+
+fn check_parse_mode(mode: &str) -> Result<(), Refusal> {
+    match mode {
+        "" | "HTML" | "MarkdownV2" | "Markdown" => Ok(()),
+        _ => Err(broken("unsupported parse_mode")),
+    }
+}
+
+/// Parses `value` as Telegram does for `parse_mode` and checks the length limits, which
+/// Telegram counts in UTF-16 code units after entities parsing and trimming.
+fn format_text(
+    value: &str,
+    parse_mode: Option<&str>,
+    kind: TextKind,
+) -> Result<Formatted, Refusal> {
+    check_parse_mode(parse_mode.unwrap_or(""))?;
+    let parsed = match parse_mode {
+        Some("HTML") => {
+            parse_html(value).map_err(|reason| broken(format!("can't parse entities: {reason}")))?
+        }
+        _ => Formatted {
+            text: value.to_owned(),
+            entities: Vec::new(),
+        },
+    };
+    let formatted = parsed.trimmed();
+    let length = formatted.text.encode_utf16().count();
+    match kind {
+        TextKind::Text if length == 0 => Err(broken("message text is empty")),
+        TextKind::Text if length > 4096 => Err(broken("message is too long")),
+        TextKind::Caption if length > 1024 => Err(broken("message caption is too long")),
+        _ => Ok(formatted),
+    }
+}
+
+/// Text after entities parsing, with the entities Telegram would report.
+struct Formatted {
+    text: String,
+    entities: Vec<Entity>,
+}
+
+#[derive(Clone)]
+struct Entity {
+    kind: &'static str,
+    /// UTF-16 code units, like Telegram's offsets.
+    offset: usize,
+    length: usize,
+    /// `url`, `language` or `custom_emoji_id`.
+    extra: Option<(&'static str, String)>,
+}
+
+impl Formatted {
+    /// Telegram strips leading and trailing whitespace and shortens the entities with it.
+    fn trimmed(self) -> Formatted {
+        let lead = self.text.len() - self.text.trim_start().len();
+        let lead16 = self.text[..lead].encode_utf16().count();
+        let text = self.text.trim().to_owned();
+        let length16 = text.encode_utf16().count();
+        let mut entities: Vec<Entity> = self
+            .entities
+            .into_iter()
+            .filter_map(|entity| {
+                let start = entity.offset.saturating_sub(lead16).min(length16);
+                let end = (entity.offset + entity.length)
+                    .saturating_sub(lead16)
+                    .min(length16);
+                (end > start).then_some(Entity {
+                    offset: start,
+                    length: end - start,
+                    ..entity
+                })
+            })
+            .collect();
+        entities.sort_by(|a, b| a.offset.cmp(&b.offset).then(b.length.cmp(&a.length)));
+        Formatted { text, entities }
+    }
+
+    fn put(self, content: &mut Map<String, Value>, text_key: &str, entities_key: &str) {
+        if !self.entities.is_empty() {
+            let entities: Vec<Value> = self
+                .entities
+                .iter()
+                .map(|e| {
+                    let mut entity =
+                        json!({"type": e.kind, "offset": e.offset, "length": e.length});
+                    if let Some((key, value)) = &e.extra {
+                        entity[*key] = json!(value);
+                    }
+                    entity
+                })
+                .collect();
+            content.insert(entities_key.to_owned(), Value::Array(entities));
+        }
+        if !self.text.is_empty() {
+            content.insert(text_key.to_owned(), Value::String(self.text));
+        }
+    }
+}
+
+struct OpenTag {
+    name: String,
+    /// href, language, emoji id, or "expandable".
+    argument: Option<String>,
+    /// UTF-16 offset in the output where the tag's content starts.
+    start: usize,
+}
+
+/// Telegram's HTML, parsed the way TDLib does it (same error wording), but stricter where
+/// TDLib forgives (see the module docs).
+fn parse_html(source: &str) -> Result<Formatted, String> {
+    let bytes = source.as_bytes();
+    let mut text = String::new();
+    let mut utf16 = 0usize;
+    let mut open: Vec<OpenTag> = Vec::new();
+    let mut entities: Vec<Entity> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'&' => {
+                let (ch, len) = decode_entity(&source[i..]).ok_or_else(|| {
+                    format!(
+                        "Character '&' at byte offset {i} starts no HTML entity; escape it as \"&amp;\""
+                    )
+                })?;
+                text.push(ch);
+                utf16 += ch.len_utf16();
+                i += len;
+            }
+            b'<' if bytes.get(i + 1) == Some(&b'/') => {
+                let start = i;
+                i += 2;
+                let name_start = i;
+                while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'>' {
+                    i += 1;
+                }
+                let name = source[name_start..i].to_ascii_lowercase();
+                while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if bytes.get(i) != Some(&b'>') {
+                    return Err(format!("Unclosed end tag at byte offset {start}"));
+                }
+                i += 1;
+                let Some(tag) = open.pop() else {
+                    return Err(format!("Unexpected end tag at byte offset {start}"));
+                };
+                if !name.is_empty() && name != tag.name {
+                    return Err(format!(
+                        "Unmatched end tag at byte offset {start}, expected \"</{}>\", found \"</{name}>\"",
+                        tag.name
+                    ));
+                }
+                close_tag(tag, utf16, &text, &mut entities)?;
+            }
+            b'<' => {
+                let (tag, next) = parse_start_tag(source, i, utf16)?;
+                open.push(tag);
+                i = next;
+            }
+            _ => {
+                let next = source[i..].find(['<', '&']).map_or(bytes.len(), |k| i + k);
+                let run = &source[i..next];
+                text.push_str(run);
+                utf16 += run.encode_utf16().count();
+                i = next;
+            }
+        }
+    }
+    if let Some(tag) = open.last() {
+        return Err(format!(
+            "Can't find end tag corresponding to start tag \"{}\"",
+            tag.name
+        ));
+    }
+    Ok(Formatted { text, entities })
+}
+
+const HTML_TAGS: &[&str] = &[
+    "a",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-spoiler",
+    "span",
+    "tg-emoji",
+];
+
+/// Parses the start tag at `start` (a `<`); returns it and the offset after its `>`.
+fn parse_start_tag(source: &str, start: usize, utf16: usize) -> Result<(OpenTag, usize), String> {
+    let bytes = source.as_bytes();
+    let unclosed = || format!("Unclosed start tag at byte offset {start}");
+    let mut i = start + 1;
+    while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'>' {
+        i += 1;
+    }
+    if i >= bytes.len() {
+        return Err(unclosed());
+    }
+    let name = source[start + 1..i].to_ascii_lowercase();
+    if !HTML_TAGS.contains(&name.as_str()) {
+        return Err(format!(
+            "Unsupported start tag \"{name}\" at byte offset {start}"
+        ));
+    }
+    let mut attributes: Vec<(String, Option<String>)> = Vec::new();
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        match bytes.get(i) {
+            None => return Err(unclosed()),
+            Some(b'>') => {
+                i += 1;
+                break;
+            }
+            Some(_) => {}
+        }
+        let attribute_start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !b"=>/\"'".contains(&bytes[i]) {
+            i += 1;
+        }
+        let attribute = source[attribute_start..i].to_ascii_lowercase();
+        if attribute.is_empty() {
+            return Err(format!(
+                "Empty attribute name in the tag \"{name}\" at byte offset {start}"
+            ));
+        }
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'=') {
+            if i >= bytes.len() {
+                return Err(unclosed());
+            }
+            attributes.push((attribute, None));
+            continue;
+        }
+        i += 1;
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let Some(&quote) = bytes.get(i) else {
+            return Err(unclosed());
+        };
+        let value = if quote == b'"' || quote == b'\'' {
+            i += 1;
+            let mut value = String::new();
+            loop {
+                match bytes.get(i) {
+                    None => return Err(unclosed()),
+                    Some(&b) if b == quote => {
+                        i += 1;
+                        break;
+                    }
+                    Some(b'&') => {
+                        let (ch, len) = decode_entity(&source[i..]).ok_or_else(|| {
+                            format!("Character '&' at byte offset {i} starts no HTML entity; escape it as \"&amp;\"")
+                        })?;
+                        value.push(ch);
+                        i += len;
+                    }
+                    Some(_) => {
+                        let next = source[i..]
+                            .find([quote as char, '&'])
+                            .map_or(bytes.len(), |k| i + k);
+                        value.push_str(&source[i..next]);
+                        i = next;
+                    }
+                }
+            }
+            value
+        } else {
+            let token_start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.' || bytes[i] == b'-')
+            {
+                i += 1;
+            }
+            if i >= bytes.len() {
+                return Err(unclosed());
+            }
+            if !bytes[i].is_ascii_whitespace() && bytes[i] != b'>' {
+                return Err(format!("Unexpected end of name token at byte offset {i}"));
+            }
+            source[token_start..i].to_ascii_lowercase()
+        };
+        attributes.push((attribute, Some(value)));
+    }
+    let argument = tag_argument(&name, attributes, start)?;
+    Ok((
+        OpenTag {
+            name,
+            argument,
+            start: utf16,
+        },
+        i,
+    ))
+}
+
+/// The one attribute each tag may carry, checked; any other attribute is refused.
+fn tag_argument(
+    name: &str,
+    attributes: Vec<(String, Option<String>)>,
+    start: usize,
+) -> Result<Option<String>, String> {
+    let mut argument = None;
+    for (attribute, value) in attributes {
+        match (name, attribute.as_str(), value) {
+            ("a", "href", Some(url)) => argument = Some(url),
+            ("code", "class", Some(class)) if class.starts_with("language-") => {
+                argument = Some(class["language-".len()..].to_owned());
+            }
+            ("span", "class", Some(class)) if class == "tg-spoiler" => argument = Some(class),
+            ("tg-emoji", "emoji-id", Some(id)) => argument = Some(id),
+            ("blockquote", "expandable", None) => argument = Some("expandable".to_owned()),
+            (_, attribute, _) => {
+                return Err(format!(
+                    "Unsupported attribute \"{attribute}\" in the tag \"{name}\" at byte offset {start}"
+                ));
+            }
+        }
+    }
+    if name == "span" && argument.is_none() {
+        return Err(format!(
+            "Tag \"span\" must have class \"tg-spoiler\" at byte offset {start}"
+        ));
+    }
+    if name == "tg-emoji"
+        && !argument
+            .as_deref()
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("Invalid custom emoji identifier specified".to_owned());
+    }
+    Ok(argument)
+}
+
+fn close_tag(
+    tag: OpenTag,
+    utf16: usize,
+    text: &str,
+    entities: &mut Vec<Entity>,
+) -> Result<(), String> {
+    let length = utf16 - tag.start;
+    if length == 0 {
+        // Telegram drops empty entities silently.
+        return Ok(());
+    }
+    let entity = |kind: &'static str, extra: Option<(&'static str, String)>| Entity {
+        kind,
+        offset: tag.start,
+        length,
+        extra,
+    };
+    let made = match tag.name.as_str() {
+        "b" | "strong" => entity("bold", None),
+        "i" | "em" => entity("italic", None),
+        "u" | "ins" => entity("underline", None),
+        "s" | "strike" | "del" => entity("strikethrough", None),
+        "tg-spoiler" | "span" => entity("spoiler", None),
+        "tg-emoji" => entity(
+            "custom_emoji",
+            tag.argument.map(|id| ("custom_emoji_id", id)),
+        ),
+        "blockquote" if tag.argument.is_some() => entity("expandable_blockquote", None),
+        "blockquote" => entity("blockquote", None),
+        "a" => {
+            // Without href Telegram links the text itself.
+            let url = tag.argument.unwrap_or_else(|| {
+                let units: Vec<u16> = text.encode_utf16().skip(tag.start).collect();
+                String::from_utf16_lossy(&units)
+            });
+            entity("text_link", Some(("url", url)))
+        }
+        "code" => entity("code", tag.argument.map(|language| ("language", language))),
+        "pre" => {
+            // <pre><code class="language-x"> is one pre entity with a language.
+            if let Some(last) = entities.last_mut()
+                && last.kind == "code"
+                && last.offset == tag.start
+                && last.length == length
+            {
+                last.kind = "pre";
+                return Ok(());
+            }
+            entity("pre", None)
+        }
+        other => return Err(format!("Unsupported start tag \"{other}\"")),
+    };
+    entities.push(made);
+    Ok(())
+}
+
+/// The entity at the start of `s` (which starts with `&`): the four Telegram names, or a
+/// numeric reference. Returns the character and the entity's length in bytes.
+fn decode_entity(s: &str) -> Option<(char, usize)> {
+    let end = s.find(';')?;
+    let body = &s[1..end];
+    let ch = match body {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        _ => {
+            let number = body.strip_prefix('#')?;
+            let code = match number.strip_prefix(['x', 'X']) {
+                Some(hex) if !hex.is_empty() && hex.len() <= 8 => {
+                    u32::from_str_radix(hex, 16).ok()?
+                }
+                Some(_) => return None,
+                None if !number.is_empty()
+                    && number.len() <= 10
+                    && number.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    number.parse().ok()?
+                }
+                None => return None,
+            };
+            char::from_u32(code).filter(|c| *c != '\0')?
+        }
+    };
+    Some((ch, end + 1))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image headers
+// ---------------------------------------------------------------------------------------------
+
+/// Width and height from the header of a PNG, GIF, WebP or JPEG; `None` for anything else.
+fn image_dimensions(head: &[u8], jpeg: &JpegScan) -> Option<(u32, u32)> {
+    let be32 = |at: usize| Some(u32::from_be_bytes(head.get(at..at + 4)?.try_into().ok()?));
+    let le16 = |at: usize| {
+        Some(u32::from(u16::from_le_bytes(
+            head.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let le24 = |at: usize| {
+        let b = head.get(at..at + 3)?;
+        Some(u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
+    };
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") && head.get(12..16) == Some(b"IHDR") {
+        return Some((be32(16)?, be32(20)?));
+    }
+    if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        return Some((le16(6)?, le16(8)?));
+    }
+    if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        return match head.get(12..16)? {
+            b"VP8 " if head.get(23..26) == Some(&[0x9d, 0x01, 0x2a]) => {
+                Some((le16(26)? & 0x3fff, le16(28)? & 0x3fff))
+            }
+            b"VP8L" if head.get(20) == Some(&0x2f) => {
+                let bits = u32::from_le_bytes(head.get(21..25)?.try_into().ok()?);
+                Some(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1))
+            }
+            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+            _ => None,
+        };
+    }
+    jpeg.dims
+}
+
+/// Finds a JPEG's SOF marker as the bytes stream by, skipping segments without keeping them:
+/// EXIF and ICC segments can push the SOF past any fixed-size head.
+#[derive(Default)]
+struct JpegScan {
+    state: JpegState,
+    pending: Vec<u8>,
+    dims: Option<(u32, u32)>,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum JpegState {
+    /// Expecting the SOI marker.
+    #[default]
+    Start,
+    /// Expecting a marker (0xFF, then its code).
+    Marker,
+    /// Expecting a segment's two length bytes.
+    Length,
+    /// Inside a segment that does not matter.
+    Skip(u64),
+    /// Expecting length, precision, height and width of a SOF segment.
+    Frame,
+    Done,
+}
+
+impl JpegScan {
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            match self.state {
+                JpegState::Done => return,
+                JpegState::Skip(left) => {
+                    let step = left.min(data.len() as u64);
+                    data = &data[step as usize..];
+                    self.state = if left == step {
+                        JpegState::Marker
+                    } else {
+                        JpegState::Skip(left - step)
+                    };
+                }
+                _ => {
+                    self.step(data[0]);
+                    data = &data[1..];
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, byte: u8) {
+        self.pending.push(byte);
+        let pending = &self.pending;
+        let have = pending.len();
+        let next = match self.state {
+            JpegState::Start if have < 2 => return,
+            JpegState::Start if pending[..] == [0xFF, 0xD8] => JpegState::Marker,
+            JpegState::Start => JpegState::Done,
+            JpegState::Marker if pending[0] != 0xFF => JpegState::Done,
+            JpegState::Marker if have < 2 => return,
+            // 0xFF may repeat as fill before the marker code.
+            JpegState::Marker if byte == 0xFF => {
+                self.pending.truncate(1);
+                return;
+            }
+            JpegState::Marker => match byte {
+                0x01 | 0xD0..=0xD8 => JpegState::Marker,
+                // A scan or the end before any frame header: not an image Telegram can read.
+                0xD9 | 0xDA => JpegState::Done,
+                0xC0..=0xCF if !matches!(byte, 0xC4 | 0xC8 | 0xCC) => JpegState::Frame,
+                _ => JpegState::Length,
+            },
+            JpegState::Length if have < 2 => return,
+            JpegState::Length => match u16::from_be_bytes([pending[0], pending[1]]) {
+                0..=1 => JpegState::Done,
+                2 => JpegState::Marker,
+                length => JpegState::Skip(u64::from(length) - 2),
+            },
+            JpegState::Frame if have < 7 => return,
+            JpegState::Frame => {
+                let height = u16::from_be_bytes([pending[3], pending[4]]);
+                let width = u16::from_be_bytes([pending[5], pending[6]]);
+                self.dims = Some((u32::from(width), u32::from(height)));
+                JpegState::Done
+            }
+            JpegState::Skip(_) | JpegState::Done => self.state,
+        };
+        self.state = next;
+        self.pending.clear();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The spec and the schema check
+// ---------------------------------------------------------------------------------------------
+
+struct Spec {
+    methods: HashMap<String, MethodSpec>,
+    /// Lowercase name to the spec's spelling, since Telegram matches method names in any case.
+    lowercase: HashMap<String, String>,
+    types: HashMap<String, TypeSpec>,
+}
+
+struct MethodSpec {
+    name: String,
+    fields: Vec<FieldSpec>,
+    returns: Vec<String>,
+}
+
+impl MethodSpec {
+    fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+struct FieldSpec {
+    name: String,
+    types: Vec<String>,
+    required: bool,
+    /// The description allows `attach://<name>` here.
+    takes_attach: bool,
+}
+
+enum TypeSpec {
+    Object {
+        fields: Vec<FieldSpec>,
+        /// For members of a union: the field and value that pick this type (`type` = `photo`).
+        discriminator: Option<(String, String)>,
+    },
+    Union(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct RawSpec {
+    methods: HashMap<String, RawEntry>,
+    types: HashMap<String, RawEntry>,
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    name: String,
+    #[serde(default)]
+    fields: Vec<RawField>,
+    #[serde(default)]
+    subtypes: Vec<String>,
+    #[serde(default)]
+    subtype_of: Vec<String>,
+    #[serde(default)]
+    returns: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawField {
+    name: String,
+    types: Vec<String>,
+    required: bool,
+    #[serde(default)]
+    description: String,
+}
+
+fn spec() -> &'static Spec {
+    static SPEC: OnceLock<Spec> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let text = std::fs::read_to_string(SPEC_PATH)
+            .unwrap_or_else(|e| panic!("fake bot: can't read {SPEC_PATH}: {e}"));
+        let raw: RawSpec = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("fake bot: can't parse {SPEC_PATH}: {e}"));
+        Spec::from_raw(raw)
+    })
+}
+
+impl Spec {
+    fn from_raw(raw: RawSpec) -> Spec {
+        let fields_of = |raw: Vec<RawField>| -> Vec<FieldSpec> {
+            raw.into_iter()
+                .map(|f| FieldSpec {
+                    takes_attach: f.description.contains("attach://"),
+                    name: f.name,
+                    types: f.types,
+                    required: f.required,
+                })
+                .collect()
+        };
+        let methods: HashMap<String, MethodSpec> = raw
+            .methods
+            .into_values()
+            .map(|m| {
+                let method = MethodSpec {
+                    name: m.name.clone(),
+                    fields: fields_of(m.fields),
+                    returns: m.returns,
+                };
+                (m.name, method)
+            })
+            .collect();
+        let lowercase = methods
+            .keys()
+            .map(|name| (name.to_ascii_lowercase(), name.clone()))
+            .collect();
+        let types = raw
+            .types
+            .into_values()
+            .map(|t| {
+                let spec = if t.subtypes.is_empty() {
+                    let discriminator = if t.subtype_of.is_empty() {
+                        None
+                    } else {
+                        t.fields.iter().find_map(|f| {
+                            (f.types == ["String"])
+                                .then(|| discriminator_value(&f.description))
+                                .flatten()
+                                .map(|value| (f.name.clone(), value))
+                        })
+                    };
+                    TypeSpec::Object {
+                        fields: fields_of(t.fields),
+                        discriminator,
+                    }
+                } else {
+                    TypeSpec::Union(t.subtypes)
+                };
+                (t.name, spec)
+            })
+            .collect();
+        Spec {
+            methods,
+            lowercase,
+            types,
+        }
+    }
+
+    fn method(&self, name: &str) -> Option<&MethodSpec> {
+        self.methods.get(name).or_else(|| {
+            self.lowercase
+                .get(&name.to_ascii_lowercase())
+                .and_then(|canonical| self.methods.get(canonical))
+        })
+    }
+}
+
+/// The value a union member's tag must have, from descriptions like "Type of the media, must
+/// be photo" or "Type of the reaction, always \"emoji\"".
+fn discriminator_value(description: &str) -> Option<String> {
+    let description = description.trim_end().trim_end_matches('.');
+    let (head, word) = description.rsplit_once(' ')?;
+    let word = word.trim_matches('"');
+    let tagged = head.ends_with("must be") || head.ends_with("always");
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    (tagged && plain).then(|| word.to_owned())
+}
+
+fn is_scalar(ty: &str) -> bool {
+    matches!(ty, "Integer" | "Float" | "Boolean" | "String" | "InputFile")
+}
+
+/// Every way the request's parameters break the method's schema, in Telegram-like wording.
+fn check_params(spec: &Spec, method: &MethodSpec, incoming: &Incoming) -> Vec<String> {
+    let mut checker = Checker::new(spec);
+    for (name, value) in &incoming.fields {
+        match method.field(name) {
+            None => checker
+                .problems
+                .push(format!("unknown parameter \"{name}\" for {}", method.name)),
+            Some(field) => checker.text_param(name, value, &field.types),
+        }
+    }
+    for part in &incoming.files {
+        let name = &part.upload.field;
+        if let Some(field) = method.field(name)
+            && !field.types.iter().any(|t| t == "InputFile")
+        {
+            checker.problems.push(format!(
+                "parameter \"{name}\" must be {}, got a file",
+                field.types.join(" or ")
+            ));
+        }
+    }
+    for field in method.fields.iter().filter(|f| f.required) {
+        if !incoming.fields.contains_key(&field.name) && incoming.file(&field.name).is_none() {
+            checker.problems.push(missing(&field.name, &field.types));
+        }
+    }
+    for (path, name) in &checker.refs {
+        if incoming.file(name).is_none() {
+            let what = if path.contains('[') || path.contains('.') {
+                "can't parse InputMedia: media not found"
+            } else {
+                "wrong file identifier/HTTP URL specified"
+            };
+            checker.problems.push(format!(
+                "{what} ({path} is attach://{name} but no multipart part is named \"{name}\")"
+            ));
+        }
+    }
+    for part in &incoming.files {
+        let name = &part.upload.field;
+        if method.field(name).is_none() && !checker.refs.iter().any(|(_, r)| r == name) {
+            checker.problems.push(format!(
+                "multipart part \"{name}\" is not a parameter of {} and no attach:// names it",
+                method.name
+            ));
+        }
+    }
+    checker.problems
+}
+
+/// Telegram's words for the parameters it names when they are missing, else a plain statement.
+fn missing(name: &str, types: &[String]) -> String {
+    match name {
+        "text" => "message text is empty".to_owned(),
+        "chat_id" => "chat_id is empty".to_owned(),
+        _ if types.iter().any(|t| t == "InputFile") => format!("there is no {name} in the request"),
+        _ => format!("parameter \"{name}\" is required"),
+    }
+}
+
+/// Checks values against spec types, collecting problems and the `attach://` names it meets.
+struct Checker<'s> {
+    spec: &'s Spec,
+    problems: Vec<String>,
+    /// (where, part name) for every `attach://` seen.
+    refs: Vec<(String, String)>,
+}
+
+impl<'s> Checker<'s> {
+    fn new(spec: &'s Spec) -> Checker<'s> {
+        Checker {
+            spec,
+            problems: Vec::new(),
+            refs: Vec::new(),
+        }
+    }
+
+    /// A top-level parameter, which travels as text: numbers and Booleans as text, objects and
+    /// arrays as JSON.
+    fn text_param(&mut self, name: &str, value: &str, types: &[String]) {
+        if types.iter().any(|t| t == "InputFile")
+            && let Some(part) = value.strip_prefix("attach://")
+        {
+            self.refs.push((name.to_owned(), part.to_owned()));
+            return;
+        }
+        let scalar_ok = types.iter().any(|t| match t.as_str() {
+            "String" | "InputFile" => true,
+            "Integer" => value.parse::<i64>().is_ok(),
+            "Float" => value.parse::<f64>().is_ok_and(f64::is_finite),
+            "Boolean" => value == "true" || value == "false",
+            _ => false,
+        });
+        if scalar_ok {
+            return;
+        }
+        let structured: Vec<String> = types.iter().filter(|t| !is_scalar(t)).cloned().collect();
+        if structured.is_empty() {
+            self.problems.push(format!(
+                "parameter \"{name}\" must be {}, got {}",
+                types.join(" or "),
+                shorten(value, 80)
+            ));
+            return;
+        }
+        match serde_json::from_str::<Value>(value) {
+            Ok(json) => self.any_of(&json, &structured, name),
+            Err(e) => self.problems.push(format!(
+                "parameter \"{name}\" must be a JSON-serialized {}, but it does not parse ({e}): {}",
+                types.join(" or "),
+                shorten(value, 80)
+            )),
+        }
+    }
+
+    /// Passes if `value` is any of `types`; otherwise reports the closest one's problems.
+    fn any_of(&mut self, value: &Value, types: &[String], path: &str) {
+        if let [only] = types {
+            return self.value(value, only, path);
+        }
+        // The spec writes "Array of A or B" as several array types; an array mixing A and B
+        // is what it means (an album of photos and videos), so check element by element.
+        let elements: Option<Vec<String>> = types
+            .iter()
+            .map(|t| t.strip_prefix("Array of ").map(str::to_owned))
+            .collect();
+        if let Some(elements) = elements {
+            let Some(items) = value.as_array() else {
+                return self.problem(
+                    path,
+                    &format!("an array of {}", elements.join(" or ")),
+                    value,
+                );
+            };
+            for (index, item) in items.iter().enumerate() {
+                self.any_of(item, &elements, &format!("{path}[{index}]"));
+            }
+            return;
+        }
+        if !self.by_tag(value, None, types, path) {
+            self.best_of(value, types, path);
+        }
+    }
+
+    /// Passes if `value` is any of `types`; otherwise reports the problems of the one it comes
+    /// closest to.
+    fn best_of(&mut self, value: &Value, types: &[String], path: &str) {
+        let mut best: Option<Checker> = None;
+        for ty in types {
+            let mut attempt = Checker::new(self.spec);
+            attempt.value(value, ty, path);
+            if attempt.problems.is_empty() {
+                self.refs.extend(attempt.refs);
+                return;
+            }
+            if best
+                .as_ref()
+                .is_none_or(|b| attempt.problems.len() < b.problems.len())
+            {
+                best = Some(attempt);
+            }
+        }
+        if let Some(best) = best {
+            self.problems.push(format!(
+                "{path} is none of {}; closest: {}",
+                types.join(", "),
+                best.problems.join("; ")
+            ));
+        }
+    }
+
+    fn value(&mut self, value: &Value, ty: &str, path: &str) {
+        if let Some(element) = ty.strip_prefix("Array of ") {
+            let Some(items) = value.as_array() else {
+                return self.problem(path, ty, value);
+            };
+            for (index, item) in items.iter().enumerate() {
+                self.value(item, element, &format!("{path}[{index}]"));
+            }
+            return;
+        }
+        let fits = match ty {
+            "Integer" => value.is_i64() || value.is_u64(),
+            "Float" => value.is_number(),
+            "Boolean" => value.is_boolean(),
+            "String" | "InputFile" => value.is_string(),
+            _ => {
+                let spec = self.spec;
+                match spec.types.get(ty) {
+                    Some(TypeSpec::Object {
+                        fields,
+                        discriminator,
+                    }) => self.object(value, ty, fields, discriminator.as_ref(), path),
+                    Some(TypeSpec::Union(members)) => self.union(value, ty, members, path),
+                    None => self.problems.push(format!(
+                        "{path}: the spec has no type {ty} (a fake_bot bug)"
+                    )),
+                }
+                return;
+            }
+        };
+        if !fits {
+            self.problem(path, ty, value);
+        }
+    }
+
+    fn problem(&mut self, path: &str, expected: &str, got: &Value) {
+        self.problems.push(format!(
+            "{path} must be {expected}, got {}",
+            clip(&got.to_string(), 80)
+        ));
+    }
+
+    fn object(
+        &mut self,
+        value: &Value,
+        ty: &str,
+        fields: &[FieldSpec],
+        discriminator: Option<&(String, String)>,
+        path: &str,
+    ) {
+        let Some(object) = value.as_object() else {
+            return self.problem(path, &format!("a JSON object ({ty})"), value);
+        };
+        if let Some((tag, expected)) = discriminator
+            && object.get(tag).and_then(Value::as_str) != Some(expected.as_str())
+        {
+            self.problems
+                .push(format!("{path}.{tag} must be \"{expected}\" in {ty}"));
+        }
+        for (key, item) in object {
+            let inner = format!("{path}.{key}");
+            let Some(field) = fields.iter().find(|f| f.name == *key) else {
+                self.problems
+                    .push(format!("{inner} is not a field of {ty}"));
+                continue;
+            };
+            if item.is_null() {
+                self.problems
+                    .push(format!("{inner} is null; leave it out instead"));
+                continue;
+            }
+            if field.takes_attach
+                && let Some(part) = item.as_str().and_then(|s| s.strip_prefix("attach://"))
+            {
+                self.refs.push((inner.clone(), part.to_owned()));
+            }
+            self.any_of(item, &field.types, &inner);
+        }
+        for field in fields.iter().filter(|f| f.required) {
+            if !object.contains_key(&field.name) {
+                self.problems
+                    .push(format!("{path}.{} is required in {ty}", field.name));
+            }
+        }
+    }
+
+    /// A union member is picked by its tag (`type`, `status`, `source`) when the members have
+    /// one; otherwise the value must fit one of them.
+    fn union(&mut self, value: &Value, ty: &str, members: &[String], path: &str) {
+        if !self.by_tag(value, Some(ty), members, path) {
+            self.any_of(value, members, path);
+        }
+    }
+
+    /// When `value` is an object and `members` are tagged objects, checks it against the members
+    /// its tag picks, so the problem reported is the tag or that member's, not the closest
+    /// guess. Returns whether it could pick that way.
+    fn by_tag(
+        &mut self,
+        value: &Value,
+        union: Option<&str>,
+        members: &[String],
+        path: &str,
+    ) -> bool {
+        let Some(object) = value.as_object() else {
+            return false;
+        };
+        let spec = self.spec;
+        let tagged: Vec<(&String, &String, &String)> = members
+            .iter()
+            .filter_map(|member| match spec.types.get(member) {
+                Some(TypeSpec::Object {
+                    discriminator: Some((tag, expected)),
+                    ..
+                }) => Some((member, tag, expected)),
+                _ => None,
+            })
+            .collect();
+        let Some((_, tag, _)) = tagged.first() else {
+            return false;
+        };
+        let got = object.get(tag.as_str()).and_then(Value::as_str);
+        let matching: Vec<String> = tagged
+            .iter()
+            .filter(|(_, t, expected)| {
+                object.get(t.as_str()).and_then(Value::as_str) == Some(expected.as_str())
+            })
+            .map(|(member, _, _)| (*member).clone())
+            .collect();
+        if matching.is_empty() {
+            let allowed: Vec<&str> = tagged.iter().map(|(_, _, e)| e.as_str()).collect();
+            let of = union.map(|name| format!(" for {name}")).unwrap_or_default();
+            let got = got.map_or_else(|| "nothing".to_owned(), |g| format!("{g:?}"));
+            self.problems.push(format!(
+                "{path}.{tag} must be one of {}{of}, got {got}",
+                allowed.join(", ")
+            ));
+        } else if let [only] = &matching[..] {
+            self.value(value, only, path);
+        } else {
+            self.best_of(value, &matching, path);
+        }
+        true
+    }
+}

@@ -1,0 +1,309 @@
+//! The integration-test harness: a temporary office (inbox, archive, failed, state), a config
+//! pointing at a fake Bot API on 127.0.0.1, and helpers to run the real `dropcast` binary.
+#![allow(dead_code)]
+
+pub mod fake_bot;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use fake_bot::FakeBot;
+use sha2::{Digest, Sha256};
+
+/// Shaped like a real bot token, so that both exact and pattern-based leaks are caught.
+pub const TOKEN: &str = "987654321:AAF-leak-canary-TOKEN_do_not_print_0123";
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_dropcast");
+
+/// A temporary office with one inbox and a fake Telegram.
+pub struct Office {
+    pub dir: tempfile::TempDir,
+    pub bot: FakeBot,
+    pub config: PathBuf,
+    logs: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl Office {
+    /// An office whose config is the default one plus `extra` YAML lines at top level, with
+    /// `settle` short enough for tests.
+    pub fn new() -> Office {
+        Office::with("watch: {settle: 300ms, poll_interval: 200ms, rescan_interval: 5m}\n")
+    }
+
+    pub fn with(extra: &str) -> Office {
+        let bot = FakeBot::builder(TOKEN)
+            .channel("@town_news", -1001234567890)
+            .channel("@town_alerts", -1001111111111)
+            .channel_private(-1009876543210)
+            .start();
+        Office::with_bot(bot, extra)
+    }
+
+    pub fn with_bot(bot: FakeBot, extra: &str) -> Office {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+        std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
+        let config = dir.path().join("dropcast.yaml");
+        let office = Office {
+            dir,
+            bot,
+            config,
+            logs: Default::default(),
+        };
+        office.write_config(extra);
+        office
+    }
+
+    /// Rewrites the config with `extra` top-level lines (they may override the defaults' keys
+    /// only where the defaults do not set them: `watch`, `language`, `uncertain`, ...).
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "telegram:\n  token_file: token\n  api_url: {}\n  pacing: false\n\
+             channels:\n  news: \"@town_news\"\n  alerts: \"@town_alerts\"\n  private: -1009876543210\n\
+             inboxes:\n  - path: inbox\n    channel: news\n    channels: {{meteo: alerts}}\n\
+             archive: archive\nfailed: failed\nscheduled: scheduled\nstate_dir: state\ntimezone: Europe/Rome\n{extra}",
+            self.bot.url()
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn inbox(&self, rel: &str) -> PathBuf {
+        self.path("inbox").join(rel)
+    }
+
+    /// Writes a file into the inbox (creating folders).
+    pub fn drop_file(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.inbox(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "debug")
+            .env_remove("DROPCAST_CONFIG");
+        c
+    }
+
+    /// Runs `dropcast <args> --config …` to completion.
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        let mut c = self.command(args);
+        let child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_with_deadline(child, Duration::from_secs(60));
+        self.remember(&out);
+        out
+    }
+
+    /// `dropcast once`.
+    pub fn once(&self) -> Output {
+        self.cmd(&["once"])
+    }
+
+    fn remember(&self, out: &Output) {
+        let n = self.logs.lock().unwrap().len();
+        let p = self.dir.path().join(format!("output-{n}.log"));
+        let mut all = out.stdout.clone();
+        all.extend_from_slice(&out.stderr);
+        std::fs::write(&p, all).unwrap();
+        self.logs.lock().unwrap().push(p);
+    }
+
+    /// Starts `dropcast run` in the background; its output goes to a log file.
+    pub fn run(&self) -> Daemon {
+        let n = self.logs.lock().unwrap().len();
+        let log = self.dir.path().join(format!("output-{n}.log"));
+        self.logs.lock().unwrap().push(log.clone());
+        let f = std::fs::File::create(&log).unwrap();
+        let child = self
+            .command(&["run"])
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap();
+        Daemon { child, log }
+    }
+
+    /// Every file under a folder of the office, relative to it, sorted.
+    pub fn files(&self, rel: &str) -> Vec<String> {
+        let root = self.path(rel);
+        let mut out = Vec::new();
+        walk(&root, &mut |p| {
+            out.push(
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        });
+        out.sort();
+        out
+    }
+
+    /// The one archive month folder files go to now.
+    pub fn archive_month(&self) -> PathBuf {
+        let now = jiff::Timestamp::now().in_tz("Europe/Rome").unwrap();
+        self.path("archive")
+            .join(now.strftime("%Y").to_string())
+            .join(now.strftime("%m").to_string())
+    }
+
+    /// Asserts that the token appears in no output, log, receipt, report or journal.
+    pub fn assert_token_never_written(&self) {
+        let mut leaks = Vec::new();
+        walk(self.dir.path(), &mut |p| {
+            if p.file_name()
+                .is_some_and(|n| n == "token" || n == "dropcast.yaml")
+            {
+                return;
+            }
+            let bytes = std::fs::read(p).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            if text.contains(TOKEN) || text.contains(&TOKEN[10..]) {
+                leaks.push(p.display().to_string());
+            }
+        });
+        assert!(leaks.is_empty(), "the token was written to {leaks:?}");
+    }
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            walk(&p, f);
+        } else {
+            f(&p);
+        }
+    }
+}
+
+fn wait_with_deadline(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "dropcast did not finish within {limit:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `dropcast run`; killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends a signal (SIGTERM, SIGKILL, ...).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Waits for the process to exit, with a deadline.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "dropcast did not exit within {limit:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str, limit: Duration) {
+        wait_until(limit, &format!("log line {needle:?}"), || {
+            self.log().contains(needle)
+        });
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds; panics with `what` at the deadline.
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A small but real-looking PDF, distinct per `seed`.
+pub fn pdf(seed: &str) -> Vec<u8> {
+    format!(
+        "%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% {seed}\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    )
+    .into_bytes()
+}
+
+/// A PNG header (signature and IHDR) of the given size, followed by filler bytes.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend_from_slice(&13u32.to_be_bytes());
+    v.extend_from_slice(b"IHDR");
+    v.extend_from_slice(&width.to_be_bytes());
+    v.extend_from_slice(&height.to_be_bytes());
+    v.extend_from_slice(&[8, 2, 0, 0, 0]);
+    v.extend_from_slice(&[0, 0, 0, 0]);
+    v.extend_from_slice(&[0u8; 64]);
+    v
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -1,0 +1,634 @@
+//! Proves the fake Bot API server the integration tests run against is strict: it answers like
+//! Telegram, records what it saw, and flags every request that breaks the published spec.
+
+#[path = "common/fake_bot.rs"]
+mod fake_bot;
+
+use std::time::Duration;
+
+use fake_bot::{FakeBot, Fault};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const TOKEN: &str = "123456:TEST-token";
+const NEWS: i64 = -1001234567890;
+
+/// Talks to the fake the ways a Bot API client can: form, JSON, multipart.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(bot: &FakeBot) -> Api {
+        Api::with_token(bot, TOKEN)
+    }
+
+    fn with_token(bot: &FakeBot, token: &str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("{}/bot{token}", bot.url()),
+        }
+    }
+
+    async fn form(&self, method: &str, params: &[(&str, &str)]) -> (u16, Value) {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let request = self
+            .http
+            .post(format!("{}/{method}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        answer(request).await
+    }
+
+    async fn json(&self, method: &str, body: Value) -> (u16, Value) {
+        answer(
+            self.http
+                .post(format!("{}/{method}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    async fn multipart(&self, method: &str, form: Form) -> (u16, Value) {
+        answer(
+            self.http
+                .post(format!("{}/{method}", self.base))
+                .multipart(form),
+        )
+        .await
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("the fake answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn description(body: &Value) -> &str {
+    body["description"].as_str().unwrap_or("")
+}
+
+/// Just the header of a PNG: the fake reads dimensions from IHDR and nothing more.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    bytes.extend(width.to_be_bytes());
+    bytes.extend(height.to_be_bytes());
+    bytes.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    bytes
+}
+
+/// A JPEG whose frame header comes after an APP segment, as in camera files.
+fn jpeg(width: u16, height: u16) -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    bytes.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    bytes.extend([0xFF, 0xC0, 0x00, 0x11, 0x08]);
+    bytes.extend(height.to_be_bytes());
+    bytes.extend(width.to_be_bytes());
+    bytes.extend([3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1, 0xFF, 0xD9]);
+    bytes
+}
+
+fn file(bytes: Vec<u8>, name: &str) -> Part {
+    Part::bytes(bytes).file_name(name.to_owned())
+}
+
+/// Deterministic bytes that do not compress, so the upload is a real few-MB stream.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_valid_post_is_accepted_recorded_and_answered_like_telegram() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+
+    let (status, body) = api
+        .form(
+            "sendMessage",
+            &[
+                ("chat_id", "@town_news"),
+                ("text", "  <b>Hello</b> &amp; welcome  "),
+                ("parse_mode", "HTML"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["message_id"], 1);
+    assert_eq!(body["result"]["text"], "Hello & welcome");
+    assert_eq!(
+        body["result"]["entities"],
+        json!([{"type": "bold", "offset": 0, "length": 5}])
+    );
+    assert_eq!(body["result"]["chat"]["id"], NEWS);
+
+    let (status, body) = api
+        .json(
+            "sendMessage",
+            json!({"chat_id": NEWS, "text": "second", "disable_notification": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["message_id"], 2);
+
+    let (_, me) = api.form("getMe", &[]).await;
+    assert_eq!(me["result"]["username"], "dropcast_test_bot");
+    assert_eq!(me["result"]["id"], 123456);
+    let (_, chat) = api.form("getChat", &[("chat_id", "@Town_News")]).await;
+    assert_eq!(chat["result"]["type"], "channel");
+    assert_eq!(chat["result"]["username"], "town_news");
+    let (_, member) = api
+        .form(
+            "getChatMember",
+            &[("chat_id", "@town_news"), ("user_id", "123456")],
+        )
+        .await;
+    assert_eq!(member["result"]["status"], "administrator");
+    assert_eq!(member["result"]["can_post_messages"], true);
+
+    let (status, body) = api
+        .form(
+            "pinChatMessage",
+            &[("chat_id", "@town_news"), ("message_id", "2")],
+        )
+        .await;
+    assert_eq!((status, &body["result"]), (200, &json!(true)));
+    let (status, body) = api
+        .form(
+            "pinChatMessage",
+            &[("chat_id", "@town_news"), ("message_id", "99")],
+        )
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message to pin not found")
+    );
+    let (status, body) = api
+        .form("sendMessage", &[("chat_id", "@elsewhere"), ("text", "hi")])
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: chat not found")
+    );
+
+    let posts = bot.posts();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].chat_id.as_deref(), Some("@town_news"));
+    assert_eq!(posts[0].field("parse_mode"), Some("HTML"));
+    assert_eq!(posts[0].message_ids, [1]);
+    // JSON bodies are recorded as text, numbers as their JSON spelling.
+    assert_eq!(posts[1].chat_id.as_deref(), Some("-1001234567890"));
+    assert_eq!(posts[1].field("disable_notification"), Some("true"));
+    assert_eq!(bot.requests().len(), 8);
+    // A missing chat or message is the world's answer, not dropcast breaking the spec; the
+    // fake's own answers above were also checked against the spec.
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn requests_that_break_the_spec_are_refused_and_flagged() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let long_text = "x".repeat(4097);
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("text", "hi"), ("colour", "red")],
+            "unknown parameter \"colour\"",
+        ),
+        (&[], "Bad Request: message text is empty"),
+        (&[("text", "   ")], "Bad Request: message text is empty"),
+        (&[("text", &long_text)], "Bad Request: message is too long"),
+        (
+            &[("text", "hi"), ("disable_notification", "maybe")],
+            "\"disable_notification\" must be Boolean, got \"maybe\"",
+        ),
+        (
+            &[("text", "hi"), ("message_thread_id", "1.5")],
+            "must be Integer",
+        ),
+        (
+            &[
+                ("text", "hi"),
+                ("reply_parameters", r#"{"message_id":"1"}"#),
+            ],
+            "reply_parameters.message_id must be Integer",
+        ),
+        (
+            &[
+                ("text", "hi"),
+                ("link_preview_options", r#"{"is_disabled":true,"colour":1}"#),
+            ],
+            "link_preview_options.colour is not a field of LinkPreviewOptions",
+        ),
+        (
+            &[("text", "hi"), ("parse_mode", "html")],
+            "Bad Request: unsupported parse_mode",
+        ),
+        (
+            &[("text", "<b>x"), ("parse_mode", "HTML")],
+            "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\"",
+        ),
+        (
+            &[("text", "a < b"), ("parse_mode", "HTML")],
+            "Bad Request: can't parse entities: Unsupported start tag \"\" at byte offset 2",
+        ),
+        (
+            &[
+                ("text", "<script>alert(1)</script>"),
+                ("parse_mode", "HTML"),
+            ],
+            "Bad Request: can't parse entities: Unsupported start tag \"script\" at byte offset 0",
+        ),
+        (
+            &[("text", "<b><i>x</b></i>"), ("parse_mode", "HTML")],
+            "Unmatched end tag at byte offset 7, expected \"</i>\", found \"</b>\"",
+        ),
+        (
+            &[("text", "AT&T"), ("parse_mode", "HTML")],
+            "starts no HTML entity",
+        ),
+        (
+            &[
+                ("text", "<a href=\"https://x.org\" target=\"_blank\">x</a>"),
+                ("parse_mode", "HTML"),
+            ],
+            "Unsupported attribute \"target\"",
+        ),
+    ];
+    for (index, (params, expected)) in cases.iter().enumerate() {
+        let mut params = params.to_vec();
+        params.push(("chat_id", "@town_news"));
+        let (status, body) = api.form("sendMessage", &params).await;
+        assert_eq!(status, 400, "case {index}: {body}");
+        assert!(
+            description(&body).contains(expected),
+            "case {index}: {body}"
+        );
+        assert_eq!(
+            bot.violations().len(),
+            index + 1,
+            "case {index}: {:?}",
+            bot.violations()
+        );
+    }
+
+    let albums: &[(Value, &str)] = &[
+        (
+            json!([{"type": "photo", "media": "attach://p1"}, {"type": "photo", "media": "attach://p2"}]),
+            "can't parse InputMedia: media not found",
+        ),
+        (
+            json!([{"type": "sticker", "media": "x"}, {"type": "photo", "media": "y"}]),
+            "media[0].type must be one of",
+        ),
+        (
+            json!([{"type": "photo", "media": "https://example.org/a.jpg", "caption": null}]),
+            "media[0].caption is null",
+        ),
+    ];
+    for (media, expected) in albums {
+        let before = bot.violations().len();
+        let (status, body) = api
+            .form(
+                "sendMediaGroup",
+                &[("chat_id", "@town_news"), ("media", &media.to_string())],
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(description(&body).contains(expected), "{body}");
+        assert!(bot.violations().len() > before, "{media}");
+    }
+
+    let before = bot.violations().len();
+    let (status, body) = api
+        .form("sendCarrierPigeon", &[("chat_id", "@town_news")])
+        .await;
+    assert_eq!((status, description(&body)), (404, "Not Found"));
+    let (status, _) = api
+        .form("SENDMESSAGE", &[("chat_id", "@town_news"), ("text", "hi")])
+        .await;
+    assert_eq!(
+        status, 200,
+        "Telegram forgives the case, so the fake answers"
+    );
+    let violations = bot.violations();
+    assert_eq!(violations.len(), before + 2, "{violations:?}");
+    assert!(violations[before].contains("no method \"sendCarrierPigeon\""));
+    assert!(violations[before + 1].contains("\"SENDMESSAGE\" instead of \"sendMessage\""));
+
+    // A wrong token is a configuration the tests may set up on purpose: answered, not flagged.
+    let (status, body) = Api::with_token(&bot, "123456:wrong")
+        .form("getMe", &[])
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"ok": false, "error_code": 401, "description": "Unauthorized"})
+        )
+    );
+    assert!(!bot.requests().last().unwrap().token_ok);
+    assert_eq!(bot.violations().len(), before + 2);
+
+    let flagged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bot.assert_clean()))
+        .expect_err("assert_clean panics");
+    let message = flagged.downcast_ref::<String>().unwrap();
+    assert!(message.contains("colour"), "{message}");
+}
+
+#[tokio::test]
+async fn captions_are_counted_in_utf16_after_entities_parsing() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let send = |caption: String, parse_mode: Option<&'static str>| {
+        let mut form = Form::new()
+            .text("chat_id", "@town_news")
+            .text("caption", caption)
+            .part(
+                "document",
+                file(b"%PDF-1.7 minutes".to_vec(), "minutes.pdf"),
+            );
+        if let Some(mode) = parse_mode {
+            form = form.text("parse_mode", mode);
+        }
+        api.multipart("sendDocument", form)
+    };
+
+    let (status, body) = send("x".repeat(1025), None).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message caption is too long")
+    );
+    // 513 emoji are 1026 UTF-16 code units.
+    let (status, body) = send("😀".repeat(513), None).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message caption is too long")
+    );
+    assert_eq!(bot.violations().len(), 2);
+
+    // Tags are not counted and an entity counts as the one character it stands for.
+    let fits = format!("<b>{}</b>{}", "x".repeat(1000), "&amp;".repeat(24));
+    let (status, body) = send(fits, Some("HTML")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["caption"].as_str().unwrap().len(), 1024);
+    assert_eq!(body["result"]["document"]["file_name"], "minutes.pdf");
+    assert_eq!(body["result"]["document"]["mime_type"], "application/pdf");
+    let (status, body) = send("😀".repeat(512), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bot.violations().len(), 2, "{:#?}", bot.violations());
+}
+
+#[tokio::test]
+async fn photos_and_albums_are_checked_like_telegram_checks_them() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let photo = |bytes: Vec<u8>, name: &str| {
+        let form = Form::new()
+            .text("chat_id", "@town_news")
+            .part("photo", file(bytes, name));
+        api.multipart("sendPhoto", form)
+    };
+
+    let (status, body) = photo(png(9000, 2000), "wide.png").await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    );
+    let (status, body) = photo(png(4200, 200), "strip.png").await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    );
+    assert_eq!(
+        bot.violations().len(),
+        2,
+        "the spec states the photo limits"
+    );
+    // Whether bytes are an image is Telegram's finding, not a rule dropcast broke.
+    let (status, body) = photo(b"not an image".to_vec(), "fake.png").await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: IMAGE_PROCESS_FAILED")
+    );
+    assert_eq!(bot.violations().len(), 2);
+
+    let (status, body) = photo(png(1280, 720), "ok.png").await;
+    assert_eq!(status, 200, "{body}");
+    let sizes = body["result"]["photo"].as_array().unwrap();
+    assert_eq!(sizes.last().unwrap()["width"], 1280);
+    let (status, body) = photo(jpeg(800, 600), "camera.jpg").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"]["photo"].as_array().unwrap().last().unwrap()["height"],
+        600
+    );
+
+    let album = |media: Value| {
+        Form::new()
+            .text("chat_id", "@town_news")
+            .text("media", media.to_string())
+            .part("a", file(png(640, 480), "a.png"))
+            .part("b", file(png(480, 640), "b.png"))
+    };
+    let (status, body) = api
+        .multipart(
+            "sendMediaGroup",
+            album(json!([
+                {"type": "photo", "media": "attach://a", "caption": "<i>first</i>", "parse_mode": "HTML"},
+                {"type": "document", "media": "attach://b"},
+            ])),
+        )
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (
+            400,
+            "Bad Request: document can't be mixed with other media types"
+        )
+    );
+    let (status, body) = api
+        .multipart(
+            "sendMediaGroup",
+            album(json!([
+                {"type": "photo", "media": "attach://a", "caption": "<i>first</i>", "parse_mode": "HTML"},
+                {"type": "photo", "media": "attach://b"},
+            ])),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let messages = body["result"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["caption"], "first");
+    assert_eq!(messages[0]["media_group_id"], messages[1]["media_group_id"]);
+    assert_eq!(bot.posts().last().unwrap().message_ids, [3, 4]);
+
+    let before = bot.violations().len();
+    let (status, _) = api
+        .multipart(
+            "sendDocument",
+            Form::new()
+                .text("chat_id", "@town_news")
+                .part("document", file(b"x".to_vec(), "x.txt"))
+                .part("stray", file(b"y".to_vec(), "y.txt")),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = api
+        .multipart(
+            "sendDocument",
+            Form::new()
+                .text("chat_id", "@town_news")
+                .part("document", Part::bytes(vec![0xFF, 0xFE, 0x00, 0x9F])),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let violations = bot.violations();
+    assert!(
+        violations[before].contains("\"stray\" is not a parameter of sendDocument"),
+        "{violations:?}"
+    );
+    assert!(
+        violations[before + 1].contains("no filename"),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn uploads_are_hashed_as_they_stream_and_can_be_sent_again_by_file_id() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let bytes = noise(3 * 1024 * 1024 + 17);
+    let expected = hex::encode(Sha256::digest(&bytes));
+    let form = Form::new()
+        .text("chat_id", "-1001234567890")
+        .part("document", file(bytes, "big.bin"));
+    let (status, body) = api.multipart("sendDocument", form).await;
+    assert_eq!(status, 200, "{body}");
+
+    let post = bot.wait_for_posts(1, Duration::from_secs(5)).remove(0);
+    let upload = post.file("document").expect("the upload is recorded");
+    assert_eq!(upload.sha256, expected);
+    assert_eq!(upload.size, 3 * 1024 * 1024 + 17);
+    assert_eq!(upload.file_name.as_deref(), Some("big.bin"));
+
+    let file_id = body["result"]["document"]["file_id"].as_str().unwrap();
+    let (status, again) = api
+        .form(
+            "sendDocument",
+            &[("chat_id", "@town_news"), ("document", file_id)],
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again["result"]["document"]["file_unique_id"],
+        body["result"]["document"]["file_unique_id"]
+    );
+    let (status, body) = api
+        .form(
+            "sendDocument",
+            &[("chat_id", "@town_news"), ("document", "no-such-id")],
+        )
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: wrong file identifier/HTTP URL specified")
+    );
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn queued_faults_are_answered_once_each_before_the_real_answer() {
+    let bot = FakeBot::builder(TOKEN)
+        .channel("@town_news", NEWS)
+        .channel_private(-1009876543210)
+        .bot_username("other_bot")
+        .start();
+    let api = Api::new(&bot);
+    let message = [("chat_id", "-1009876543210"), ("text", "hi")];
+
+    bot.fail_next("sendMessage", Fault::RetryAfter(7));
+    let (status, body) = api.form("sendMessage", &message).await;
+    assert_eq!(
+        (status, body),
+        (
+            429,
+            json!({
+                "ok": false,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 7",
+                "parameters": {"retry_after": 7},
+            })
+        )
+    );
+    let (status, body) = api.form("sendMessage", &message).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"]["chat"]["title"],
+        "Private channel -1009876543210"
+    );
+
+    bot.fail_next(
+        "*",
+        Fault::Status(400, "Bad Request: chat not found".into()),
+    );
+    let (status, body) = api.form("getMe", &[]).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: chat not found")
+    );
+    let (_, me) = api.form("getMe", &[]).await;
+    assert_eq!(me["result"]["username"], "other_bot");
+
+    // api.telegram.org's gateway errors come from nginx, as HTML.
+    bot.fail_next("getMe", Fault::Status(502, "Bad Gateway".into()));
+    let response = reqwest::get(format!("{}/bot{TOKEN}/getMe", bot.url()))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 502);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("<title>502 Bad Gateway</title>")
+    );
+
+    bot.fail_next("sendMessage", Fault::Hang);
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let hung = impatient
+        .post(format!("{}/bot{TOKEN}/sendMessage", bot.url()))
+        .json(&json!({"chat_id": NEWS, "text": "never answered"}))
+        .send()
+        .await;
+    assert!(hung.is_err_and(|e| e.is_timeout()));
+    bot.wait_until(Duration::from_secs(2), "the hanging request", |requests| {
+        requests
+            .iter()
+            .any(|r| r.field("text") == Some("never answered") && r.status == 0)
+    });
+    assert_eq!(bot.posts().len(), 1);
+    bot.assert_clean();
+}
+
+#[test]
+#[should_panic(expected = "timed out after 50ms waiting for 1 successful post(s)")]
+fn waiting_in_vain_says_what_the_fake_saw() {
+    let bot = FakeBot::start(TOKEN);
+    bot.wait_for_posts(1, Duration::from_millis(50));
+}
