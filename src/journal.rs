@@ -119,6 +119,16 @@ pub struct FinishedDelivery {
     pub sent_at: Option<i64>,
 }
 
+/// id, chat, state, problem, pin state, finished at.
+type DeliveryRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
 /// The journal. Cheap to share behind an `Arc`; every call is one short transaction.
 pub struct Journal {
     path: PathBuf,
@@ -458,7 +468,7 @@ impl Journal {
             )
         })?;
         let files = self.files(bundle_id)?;
-        let rows: Vec<(i64, String, String, Option<String>, Option<String>, Option<i64>)> =
+        let rows: Vec<DeliveryRow> =
             self.with(|c| {
                 let mut st = c.prepare(
                     "SELECT id, chat, state, problem, pin_state, finished_at FROM deliveries WHERE bundle_id = ?1 ORDER BY id",

@@ -360,6 +360,16 @@ async fn watcher_loop(
     }
 }
 
+/// The most specific root holding `path` (an inbox may live inside another).
+fn root_of(roots: &[Root], path: &Path) -> Option<usize> {
+    roots
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| path.starts_with(&r.path))
+        .max_by_key(|(_, r)| r.path.as_os_str().len())
+        .map(|(i, _)| i)
+}
+
 fn full_scan(
     tracker: &mut Tracker,
     roots: &[Root],
@@ -390,7 +400,7 @@ fn observe_path(
     if claimed.contains(path) {
         return;
     }
-    let Some(root) = roots.iter().find(|r| path.starts_with(&r.path)) else {
+    let Some(root) = root_of(roots, path).map(|i| &roots[i]) else {
         return;
     };
     let Some(rel) = root.relative(path) else {
@@ -428,7 +438,7 @@ fn pair(
         if taken.contains(path) {
             continue;
         }
-        let Some(inbox) = roots.iter().position(|r| path.starts_with(&r.path)) else {
+        let Some(inbox) = root_of(roots, path) else {
             continue;
         };
         let Some(rel) = roots[inbox].relative(path) else {

@@ -52,7 +52,7 @@ pub fn numbered(name: &OsStr, stem: &OsStr, n: usize) -> OsString {
     let mut out = bytes[..cut].to_vec();
     out.extend_from_slice(format!(" ({n})").as_bytes());
     out.extend_from_slice(&bytes[cut..]);
-    OsString::from(std::ffi::OsStr::from_bytes(&out).to_os_string())
+    std::ffi::OsStr::from_bytes(&out).to_os_string()
 }
 
 /// Moves several files into `dir` under names that share one free suffix (`notice (2).pdf`,

@@ -1747,7 +1747,7 @@ mod tests {
         use tokio::sync::mpsc;
 
         #[derive(Debug)]
-        pub struct Part {
+        pub(super) struct Part {
             pub name: String,
             pub file_name: Option<String>,
             pub content_type: Option<String>,
@@ -1755,7 +1755,7 @@ mod tests {
         }
 
         #[derive(Debug)]
-        pub struct Received {
+        pub(super) struct Received {
             pub path: String,
             pub content_length: Option<u64>,
             pub chunked: bool,
@@ -1764,7 +1764,7 @@ mod tests {
             pub parts: Vec<Part>,
         }
 
-        pub async fn start() -> (String, mpsc::UnboundedReceiver<Received>) {
+        pub(super) async fn start() -> (String, mpsc::UnboundedReceiver<Received>) {
             let (tx, rx) = mpsc::unbounded_channel();
             let app = axum::Router::new().fallback(handle).with_state(tx);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

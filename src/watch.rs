@@ -44,7 +44,7 @@ impl Root {
         if !self.recursive && rel.contains('/') {
             return None;
         }
-        if rel.split('/').any(|part| Filter::is_junk(part)) {
+        if rel.split('/').any(Filter::is_junk) {
             return None;
         }
         Some(rel.to_string())

@@ -507,3 +507,59 @@ fn check_reports_sidecar_errors() {
     );
     assert!(o.bot.requests().is_empty());
 }
+
+#[test]
+fn a_scanner_folder_posts_lone_pdfs_with_its_default_caption() {
+    let o = Office::new();
+    std::fs::create_dir_all(o.inbox("scanner")).unwrap();
+    let d = o.run();
+    d.wait_log("watching", LONG);
+    o.drop_file("scanner/delibera 42.pdf", &pdf("scan"));
+    let posts = o.bot.wait_for_posts(1, LONG);
+    assert_eq!(posts[0].chat_id.as_deref(), Some("@town_alerts"));
+    assert_eq!(posts[0].field("caption"), Some("Scan delibera 42"));
+    // It waited `sidecar_wait` (1 s) for a sidecar that might still come.
+    let seen = d.log().find("inbox/scanner/delibera 42.pdf").is_some();
+    assert!(seen, "{}", d.log());
+    wait_until(LONG, "archived", || {
+        o.archive_month().join("delibera 42.receipt.yaml").exists()
+    });
+}
+
+#[test]
+fn a_lone_pdf_in_a_required_folder_waits_and_stays() {
+    let o = Office::new();
+    o.drop_file("orphan.pdf", &pdf("o"));
+    let out = o.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("still waiting 1"), "{}", text(&out));
+    assert!(o.bot.posts().is_empty());
+    assert_eq!(o.files("inbox"), vec!["orphan.pdf"]);
+}
+
+#[test]
+fn a_lone_pdf_goes_to_failed_after_the_sidecar_timeout() {
+    let o = Office::new();
+    let text = std::fs::read_to_string(&o.config).unwrap();
+    std::fs::write(
+        &o.config,
+        text.replace(
+            "channels: {meteo: alerts}\n",
+            "channels: {meteo: alerts}\n    sidecar_timeout: 1s\n",
+        ),
+    )
+    .unwrap();
+    let d = o.run();
+    d.wait_log("watching", LONG);
+    o.drop_file("orphan.pdf", &pdf("o"));
+    wait_until(LONG, "orphan in failed/", || {
+        o.path("failed/orphan.error.txt").exists()
+    });
+    let report = std::fs::read_to_string(o.path("failed/orphan.error.txt")).unwrap();
+    assert!(report.contains("orphan.yaml"), "{report}");
+    assert_eq!(
+        std::fs::read(o.path("failed/orphan.pdf")).unwrap(),
+        pdf("o")
+    );
+    assert!(o.bot.posts().is_empty());
+}

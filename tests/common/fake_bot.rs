@@ -39,7 +39,7 @@
 //! exactly `HTML`, `MarkdownV2` or `Markdown`, a method name spelled in another case, multipart
 //! parts without a filename that carry a file, and albums of a single item. Markdown is not
 //! parsed: with a Markdown `parse_mode` the raw text is counted.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::IntoFuture;

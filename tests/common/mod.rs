@@ -1,6 +1,6 @@
 //! The integration-test harness: a temporary office (inbox, archive, failed, state), a config
 //! pointing at a fake Bot API on 127.0.0.1, and helpers to run the real `dropcast` binary.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod fake_bot;
 
@@ -42,7 +42,7 @@ impl Office {
 
     pub fn with_bot(bot: FakeBot, extra: &str) -> Office {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+        std::fs::create_dir_all(dir.path().join("inbox/scanner")).unwrap();
         std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
         let config = dir.path().join("dropcast.yaml");
         let office = Office {
@@ -62,6 +62,7 @@ impl Office {
             "telegram:\n  token_file: token\n  api_url: {}\n  pacing: false\n\
              channels:\n  news: \"@town_news\"\n  alerts: \"@town_alerts\"\n  private: -1009876543210\n\
              inboxes:\n  - path: inbox\n    channel: news\n    channels: {{meteo: alerts}}\n\
+             \x20 - path: inbox/scanner\n    channel: alerts\n    sidecar: optional\n    sidecar_wait: 1s\n    caption: \"Scan {{stem}}\"\n\
              archive: archive\nfailed: failed\nscheduled: scheduled\nstate_dir: state\ntimezone: Europe/Rome\n{extra}",
             self.bot.url()
         );
