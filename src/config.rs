@@ -454,13 +454,15 @@ pub fn expand_vars(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Stri
 
 /// The line (1-based) of the first `key:` in the text, for errors found after parsing.
 fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    let is_key_at = |line: &str, i: usize| {
+        let before = line[..i].trim_end_matches('"').chars().next_back();
+        let after = line[i + key.len()..].trim_start_matches('"').trim_start();
+        before.is_none_or(|c| matches!(c, ' ' | '{' | ',' | '-')) && after.starts_with(':')
+    };
     text.lines()
         .position(|line| {
-            let t = line.trim_start().trim_start_matches("- ").trim_start();
-            t.strip_prefix(key)
-                .is_some_and(|r| r.trim_start().starts_with(':'))
-                || t.strip_prefix(&format!("\"{key}\""))
-                    .is_some_and(|r| r.trim_start().starts_with(':'))
+            let code = line.split(" #").next().unwrap_or(line);
+            code.match_indices(key).any(|(i, _)| is_key_at(code, i))
         })
         .map(|i| i + 1)
 }

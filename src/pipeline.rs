@@ -277,7 +277,14 @@ async fn watcher_loop(
             next_poll = poll.map(|p| now + p);
         }
         for path in tracker.due(now.into_std(), settle) {
-            if tracker.confirm(&path, watching::stamp(&path), now.into_std(), settle) {
+            // A file that cannot be opened yet (a copy holding it, permissions not set yet)
+            // counts as still changing.
+            let stamp = watching::stamp(&path);
+            if stamp.is_some() && prepare::open_regular(&path).is_err() {
+                tracker.touch(&path, now.into_std());
+                continue;
+            }
+            if tracker.confirm(&path, stamp, now.into_std(), settle) {
                 tracing::debug!(file = %path.display(), "settled");
             }
         }

@@ -104,6 +104,14 @@ impl Tracker {
         }
     }
 
+    /// Restarts a file's quiet window without a visible change (it could not be opened yet).
+    pub fn touch(&mut self, path: &Path, now: Instant) {
+        if let Some(e) = self.entries.get_mut(path) {
+            e.changed_at = now;
+            e.settled_at = None;
+        }
+    }
+
     /// When the next unsettled file's window ends.
     pub fn next_due(&self, settle: Duration) -> Option<Instant> {
         self.entries
