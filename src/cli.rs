@@ -193,12 +193,59 @@ fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// Checks a sidecar as the daemon would: with its media file and attachments if they are next
+/// to it, so that album rules, content, sizes and the caption are all checked.
 fn check_sidecar(path: &Path, config: &Config) -> Result<(), String> {
+    let filter = crate::bundle::Filter::new(&config.accept, &config.ignore);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("the file name is not valid text")?;
     let (sidecar, _) = crate::prepare::read_sidecar(path, config).map_err(|p| {
         let r = p.report(crate::config::Language::En);
         r.why
     })?;
-    let source = sidecar.caption.unwrap_or_default();
-    crate::render::render(&source, sidecar.format).map_err(|e| e.to_string())?;
-    Ok(())
+    let media = std::fs::read_dir(dir)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| crate::bundle::sidecar_names(n).iter().any(|s| s == name))
+        .find_map(|n| match filter.classify(&n) {
+            crate::bundle::Kind::Media(ty) => Some((dir.join(n), ty)),
+            _ => None,
+        });
+    let mut attachments = Vec::new();
+    for a in &sidecar.attachments {
+        match filter.classify(a) {
+            crate::bundle::Kind::Media(ty) if dir.join(a).is_file() => {
+                attachments.push((dir.join(a), ty))
+            }
+            crate::bundle::Kind::Media(_) => {
+                return Err(format!(
+                    "attachment {a} is not in the folder {}",
+                    dir.display()
+                ));
+            }
+            _ => return Err(format!("attachment {a} is not a file dropcast can post")),
+        }
+    }
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let inbox = config
+        .inboxes
+        .iter()
+        .position(|i| abs.starts_with(std::fs::canonicalize(&i.path).unwrap_or(i.path.clone())))
+        .unwrap_or(0);
+    let candidate = crate::prepare::Candidate {
+        inbox,
+        media,
+        sidecar: Some(path.to_path_buf()),
+        attachments,
+        refuse: None,
+    };
+    crate::prepare::prepare(&candidate, config)
+        .map(|_| ())
+        .map_err(|r| r.problem.summary())
 }

@@ -95,6 +95,9 @@ pub struct Config {
     pub api_url: String,
     pub local_files: bool,
     pub pacing: bool,
+    /// Multiplies Telegram's rate windows (1 s, 1 min): 1.0 in production. Tests compress time
+    /// with `DROPCAST_PACING_SCALE` so that a burst of 50 posts is checked in seconds.
+    pub pacing_scale: f64,
     /// Alias → chat reference (`@username` or numeric id as text).
     pub channels: BTreeMap<String, String>,
     pub inboxes: Vec<Inbox>,
@@ -400,6 +403,10 @@ pub fn parse(
         api_url,
         local_files: telegram.local_files.unwrap_or(false),
         pacing: telegram.pacing.unwrap_or(true),
+        pacing_scale: env("DROPCAST_PACING_SCALE")
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|f| *f > 0.0 && *f <= 1.0)
+            .unwrap_or(1.0),
         channels,
         inboxes,
         accept,

@@ -63,18 +63,34 @@ impl Window {
 #[derive(Clone, Debug)]
 pub struct Pacing {
     enabled: bool,
+    /// 1.0 in production; tests compress the windows.
+    scale: f64,
     global: Arc<Mutex<Window>>,
 }
 
 impl Pacing {
-    pub fn new(enabled: bool) -> Pacing {
+    pub fn new(enabled: bool, scale: f64) -> Pacing {
         Pacing {
             enabled,
+            scale,
             global: Arc::new(Mutex::new(Window::new(
                 GLOBAL_PER_SECOND,
-                Duration::from_secs(1),
+                Duration::from_secs(1).mul_f64(scale),
             ))),
         }
+    }
+
+    fn windows(&self) -> (Window, Window) {
+        (
+            Window::new(
+                PER_CHAT_PER_SECOND,
+                Duration::from_secs(1).mul_f64(self.scale),
+            ),
+            Window::new(
+                PER_CHAT_PER_MINUTE,
+                Duration::from_secs(60).mul_f64(self.scale),
+            ),
+        )
     }
 }
 
@@ -108,8 +124,7 @@ pub async fn sender(
     done: mpsc::UnboundedSender<(i64, Ended)>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut chat_second = Window::new(PER_CHAT_PER_SECOND, Duration::from_secs(1));
-    let mut chat_minute = Window::new(PER_CHAT_PER_MINUTE, Duration::from_secs(60));
+    let (mut chat_second, mut chat_minute) = d.pacing.windows();
     loop {
         let id = tokio::select! {
             biased;
@@ -168,31 +183,40 @@ async fn deliver(
 
     let mut attempts = 0u32;
     let mut backoff = Duration::from_secs(1);
-    let mut index = delivery.sent.len();
+    let mut index = delivery.sent.last().map_or(0, |m| m.index + 1);
     while index < delivery.plan.messages.len() {
-        pace(d, chat_second, chat_minute).await;
+        // Every item of an album counts as a message for Telegram's limits.
+        let weight = match &delivery.plan.messages[index] {
+            OutMessage::Album { items } => items.len(),
+            _ => 1,
+        };
+        for _ in 0..weight {
+            pace(d, chat_second, chat_minute).await;
+        }
         d.journal.begin_message(delivery_id, index)?;
         let msg = delivery.plan.messages[index].clone();
         match d.client.send(&chat, &msg, delivery.plan.options).await {
             Ok(sent) => {
-                let m = SentMessage {
-                    index,
-                    message_id: sent.message_id,
-                    chat_id: sent.chat_id,
-                    link: sent.link(),
-                };
-                d.journal.record_message(delivery_id, &m)?;
-                delivery.sent.push(m);
+                let messages: Vec<SentMessage> = sent
+                    .iter()
+                    .enumerate()
+                    .map(|(part, s)| SentMessage {
+                        index,
+                        part,
+                        message_id: s.message_id,
+                        chat_id: s.chat_id,
+                        link: s.link(),
+                    })
+                    .collect();
+                d.journal.record_messages(delivery_id, &messages)?;
+                delivery.sent.extend(messages);
                 index += 1;
                 attempts = 0;
                 backoff = Duration::from_secs(1);
             }
             Err(e) if e.is_photo_rejected() => {
-                if let OutMessage::Media { kind, .. } = &mut delivery.plan.messages[index]
-                    && *kind == MediaKind::Photo
-                {
+                if as_documents(&mut delivery.plan.messages[index]) {
                     tracing::info!(channel = %chat, error = %e, "telegram refused the image as a photo: sending it as a document");
-                    *kind = MediaKind::Document;
                     d.journal
                         .record_attempt_error(delivery_id, &e.to_string())?;
                     continue;
@@ -257,6 +281,25 @@ async fn deliver(
         tracing::info!(channel = %chat, link = %m.link, "posted");
     }
     finish(DeliveryOutcome::Sent)
+}
+
+/// Turns the photos of a message into documents, once; false when there were none.
+fn as_documents(msg: &mut OutMessage) -> bool {
+    match msg {
+        OutMessage::Media { kind, .. } if *kind == MediaKind::Photo => {
+            *kind = MediaKind::Document;
+            true
+        }
+        OutMessage::Album { items } if items.iter().any(|i| i.kind == MediaKind::Photo) => {
+            // Telegram does not say which item it refused, and documents cannot mix with
+            // photos: the whole album goes as documents.
+            for i in items.iter_mut() {
+                i.kind = MediaKind::Document;
+            }
+            true
+        }
+        _ => false,
+    }
 }
 
 fn refused(chat: &str, e: &TelegramError) -> DeliveryOutcome {

@@ -70,12 +70,26 @@ pub struct NewBundle {
     /// Chat references, one delivery each.
     pub chats: Vec<String>,
     pub repost: bool,
+    /// Seconds since the epoch: the bundle waits in `scheduled/` until then.
+    pub publish_at: Option<i64>,
+}
+
+/// A bundle waiting in `scheduled/`.
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    pub bundle_id: i64,
+    pub name: String,
+    pub publish_at: i64,
+    pub files: Vec<FileRecord>,
 }
 
 /// A message that Telegram accepted.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SentMessage {
+    /// Which request of the plan.
     pub index: usize,
+    /// Which message of that request (albums create several).
+    pub part: usize,
     pub message_id: i64,
     pub chat_id: i64,
     pub link: String,
@@ -232,9 +246,17 @@ impl Journal {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
-                "INSERT INTO bundles(name, state, plan, digest, repost, created_at)
-                 VALUES (?1, 'ready', ?2, ?3, ?4, ?5)",
-                params![b.name, plan, b.digest, b.repost, now()],
+                "INSERT INTO bundles(name, state, plan, digest, repost, created_at, publish_at)
+                 VALUES (?1, ?6, ?2, ?3, ?4, ?5, ?7)",
+                params![
+                    b.name,
+                    plan,
+                    b.digest,
+                    b.repost,
+                    now(),
+                    if b.publish_at.is_some() { "scheduled" } else { "ready" },
+                    b.publish_at
+                ],
             )?;
             let id = tx.last_insert_rowid();
             for f in &b.files {
@@ -251,6 +273,54 @@ impl Journal {
             }
             tx.commit()?;
             Ok(id)
+        })
+    }
+
+    /// Bundles waiting for their publish time, earliest first.
+    pub fn scheduled(&self) -> Result<Vec<Scheduled>, JournalError> {
+        let rows: Vec<(i64, String, i64)> = self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, name, publish_at FROM bundles WHERE state = 'scheduled' ORDER BY publish_at, id",
+            )?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })?;
+        rows.into_iter()
+            .map(|(bundle_id, name, publish_at)| {
+                Ok(Scheduled {
+                    bundle_id,
+                    name,
+                    publish_at,
+                    files: self.files(bundle_id)?,
+                })
+            })
+            .collect()
+    }
+
+    /// A scheduled bundle's time has come: its deliveries may start.
+    pub fn release(&self, bundle_id: i64) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE bundles SET state = 'ready' WHERE id = ?1 AND state = 'scheduled'",
+                params![bundle_id],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// A scheduled bundle was cancelled (its files were removed from `scheduled/`).
+    pub fn cancel(&self, bundle_id: i64, problem: &str) -> Result<(), JournalError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE bundles SET state = 'cancelled', problem = ?2, done_at = ?3 WHERE id = ?1",
+                params![bundle_id, problem, now()],
+            )?;
+            tx.execute(
+                "UPDATE deliveries SET state = 'cancelled', finished_at = ?2 WHERE bundle_id = ?1 AND state IN ('pending', 'in_flight')",
+                params![bundle_id, now()],
+            )?;
+            tx.commit()
         })
     }
 
@@ -289,7 +359,7 @@ impl Journal {
     ) -> Result<Option<String>, JournalError> {
         self.with(|c| {
             c.query_row(
-                "SELECT COALESCE((SELECT link FROM messages m WHERE m.delivery_id = d.id ORDER BY idx LIMIT 1), '')
+                "SELECT COALESCE((SELECT link FROM messages m WHERE m.delivery_id = d.id ORDER BY idx, part LIMIT 1), '')
                  FROM deliveries d JOIN bundles b ON b.id = d.bundle_id
                  WHERE d.chat = ?1 AND b.digest = ?2 AND d.state = 'sent' AND d.finished_at >= ?3
                  ORDER BY d.finished_at DESC LIMIT 1",
@@ -341,14 +411,15 @@ impl Journal {
     fn messages(&self, delivery_id: i64) -> Result<Vec<SentMessage>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT idx, message_id, chat_id, link FROM messages WHERE delivery_id = ?1 ORDER BY idx",
+                "SELECT idx, part, message_id, chat_id, link FROM messages WHERE delivery_id = ?1 ORDER BY idx, part",
             )?;
             st.query_map(params![delivery_id], |r| {
                 Ok(SentMessage {
                     index: r.get::<_, i64>(0)? as usize,
-                    message_id: r.get(1)?,
-                    chat_id: r.get(2)?,
-                    link: r.get(3)?,
+                    part: r.get::<_, i64>(1)? as usize,
+                    message_id: r.get(2)?,
+                    chat_id: r.get(3)?,
+                    link: r.get(4)?,
                 })
             })?
             .collect()
@@ -389,14 +460,20 @@ impl Journal {
         })
     }
 
-    /// Written right after Telegram accepted a message.
-    pub fn record_message(&self, delivery_id: i64, m: &SentMessage) -> Result<(), JournalError> {
+    /// Written right after Telegram accepted a request: the messages it created.
+    pub fn record_messages(
+        &self,
+        delivery_id: i64,
+        sent: &[SentMessage],
+    ) -> Result<(), JournalError> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO messages(delivery_id, idx, message_id, chat_id, link, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![delivery_id, m.index as i64, m.message_id, m.chat_id, m.link, now()],
-            )?;
+            for m in sent {
+                tx.execute(
+                    "INSERT INTO messages(delivery_id, idx, part, message_id, chat_id, link, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![delivery_id, m.index as i64, m.part as i64, m.message_id, m.chat_id, m.link, now()],
+                )?;
+            }
             tx.execute(
                 "UPDATE deliveries SET state = 'pending', in_flight = NULL WHERE id = ?1",
                 params![delivery_id],
@@ -537,7 +614,9 @@ impl Journal {
     /// Every file the journal holds in a work folder (bundles not archived or failed yet).
     pub fn waiting_files(&self) -> Result<Vec<FileRecord>, JournalError> {
         let ids: Vec<i64> = self.with(|c| {
-            let mut st = c.prepare("SELECT id FROM bundles WHERE state = 'ready' ORDER BY id")?;
+            let mut st = c.prepare(
+                "SELECT id FROM bundles WHERE state IN ('ready', 'scheduled') ORDER BY id",
+            )?;
             st.query_map([], |r| r.get(0))?.collect()
         })?;
         let mut all = Vec::new();
@@ -562,7 +641,8 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value ANY) STRICT;
 CREATE TABLE IF NOT EXISTS bundles(
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
-    state TEXT NOT NULL,          -- ready | refused | archived | failed
+    state TEXT NOT NULL,          -- scheduled | ready | refused | archived | failed | cancelled
+    publish_at INTEGER,
     plan TEXT NOT NULL,
     digest TEXT NOT NULL,
     repost INTEGER NOT NULL,
@@ -598,7 +678,8 @@ CREATE TABLE IF NOT EXISTS messages(
     chat_id INTEGER NOT NULL,
     link TEXT NOT NULL,
     sent_at INTEGER NOT NULL,
-    PRIMARY KEY(delivery_id, idx)
+    part INTEGER NOT NULL,
+    PRIMARY KEY(delivery_id, idx, part)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(state, bundle_id);
 CREATE INDEX IF NOT EXISTS deliveries_dup ON deliveries(chat, finished_at);
@@ -637,12 +718,14 @@ mod tests {
             digest: digest.into(),
             chats: vec!["@town_news".into(), "-100222".into()],
             repost: false,
+            publish_at: None,
         }
     }
 
     fn sent(index: usize, id: i64) -> SentMessage {
         SentMessage {
             index,
+            part: 0,
             message_id: id,
             chat_id: -1001,
             link: format!("https://t.me/town_news/{id}"),
@@ -664,7 +747,7 @@ mod tests {
         let j = Journal::open(dir.path()).unwrap();
         let d = j.delivery(open[0].id).unwrap();
         assert_eq!(d.in_flight, Some(0));
-        j.record_message(d.id, &sent(0, 42)).unwrap();
+        j.record_messages(d.id, &[sent(0, 42)]).unwrap();
         j.finish_delivery(d.id, &DeliveryOutcome::Sent).unwrap();
         assert!(
             j.finished_bundles().unwrap().is_empty(),
@@ -696,6 +779,45 @@ mod tests {
             .unwrap();
         assert!(j.finished_bundles().unwrap().is_empty());
         assert!(j.open_deliveries().unwrap().is_empty());
+    }
+
+    #[test]
+    fn scheduled_bundles_wait_until_released_or_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let a = j
+            .insert_bundle(&NewBundle {
+                publish_at: Some(2000),
+                ..bundle("a")
+            })
+            .unwrap();
+        let b = j
+            .insert_bundle(&NewBundle {
+                publish_at: Some(1000),
+                ..bundle("b")
+            })
+            .unwrap();
+        assert!(
+            j.open_deliveries().unwrap().is_empty(),
+            "scheduled bundles are not sent"
+        );
+        let s = j.scheduled().unwrap();
+        assert_eq!(
+            s.iter().map(|s| s.bundle_id).collect::<Vec<_>>(),
+            vec![b, a]
+        );
+        j.release(b).unwrap();
+        assert_eq!(j.open_deliveries().unwrap().len(), 2);
+        j.cancel(a, "removed").unwrap();
+        assert_eq!(j.scheduled().unwrap().len(), 0);
+        assert!(
+            j.finished_bundles().unwrap().is_empty(),
+            "a cancelled bundle is not finished"
+        );
+        assert_eq!(
+            j.counts().unwrap(),
+            vec![("cancelled".to_string(), 1), ("ready".to_string(), 1)]
+        );
     }
 
     #[test]

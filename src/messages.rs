@@ -34,6 +34,12 @@ pub enum Problem {
     },
     /// A request was in flight when dropcast stopped, and `uncertain: fail` is set.
     Uncertain { channel: String },
+    /// A file named in `attachments:` is not in the folder.
+    AttachmentMissing { file: String, attachment: String },
+    /// A file named in `attachments:` is not a PDF, an image or an accepted type.
+    AttachmentNotMedia { file: String, attachment: String },
+    /// The clerk removed a scheduled bundle's file from `scheduled/`.
+    Cancelled { file: String, removed: String },
     /// The file could not be read, or vanished, before it was posted.
     Unreadable { file: String, detail: String },
 }
@@ -238,6 +244,58 @@ impl Problem {
                         .to_string()
                 } else {
                     "Look at the channel: if the post is not there, drop the files into the inbox again.".to_string()
+                },
+            ),
+            Problem::AttachmentMissing { file, attachment } => (
+                if it {
+                    format!("{file} chiede di allegare {attachment}, che non è nella cartella.")
+                } else {
+                    format!("{file} asks to attach {attachment}, which is not in the folder.")
+                },
+                if it {
+                    "Gli allegati devono essere nella stessa cartella del file .yaml, con il nome scritto esattamente uguale (maiuscole comprese).".to_string()
+                } else {
+                    "Attachments must be in the same folder as the .yaml file, with the name written exactly the same (capital letters too).".to_string()
+                },
+                if it {
+                    "Correggi il nome in attachments: oppure aggiungi il file, poi rimetti tutti i file nella cartella inbox.".to_string()
+                } else {
+                    "Correct the name under attachments: or add the file, then drop all the files into the inbox again.".to_string()
+                },
+            ),
+            Problem::AttachmentNotMedia { file, attachment } => (
+                if it {
+                    format!("{file} chiede di allegare {attachment}, che non si può pubblicare.")
+                } else {
+                    format!("{file} asks to attach {attachment}, which cannot be posted.")
+                },
+                if it {
+                    "Si possono allegare PDF e immagini (jpg, png, webp, gif) e i tipi elencati in accept: nella configurazione.".to_string()
+                } else {
+                    "PDFs and images (jpg, png, webp, gif) can be attached, and the types listed under accept: in the configuration.".to_string()
+                },
+                if it {
+                    "Converti il file in PDF o toglilo da attachments:, poi rimetti i file nella cartella inbox.".to_string()
+                } else {
+                    "Convert the file to PDF or remove it from attachments:, then drop the files into the inbox again.".to_string()
+                },
+            ),
+            Problem::Cancelled { file, removed } => (
+                if it {
+                    format!("La pubblicazione programmata di {file} è stata annullata.")
+                } else {
+                    format!("The scheduled post of {file} was cancelled.")
+                },
+                if it {
+                    format!("{removed} è stato tolto dalla cartella scheduled.")
+                } else {
+                    format!("{removed} was removed from the scheduled folder.")
+                },
+                if it {
+                    "Per pubblicarlo comunque, rimetti tutti i file nella cartella inbox."
+                        .to_string()
+                } else {
+                    "To post it after all, drop all its files into the inbox again.".to_string()
                 },
             ),
             Problem::Unreadable { file, detail } => (

@@ -91,8 +91,9 @@ pub async fn run(
     } else {
         let journal = Arc::new(Journal::open(&config.state_dir)?);
         recover(&journal);
-        let client =
-            Client::new(&config.api_url, config.token.clone()).map_err(PipelineError::Telegram)?;
+        let client = Client::new(&config.api_url, config.token.clone())
+            .map_err(PipelineError::Telegram)?
+            .with_local_files(config.local_files);
         match client.get_me().await {
             Ok(me) => tracing::info!(bot = %format!("@{}", me.username), "connected to telegram"),
             Err(
@@ -126,7 +127,7 @@ pub async fn run(
     let deliverer = backend.as_ref().map(|(journal, client)| Deliverer {
         journal: journal.clone(),
         client: client.clone(),
-        pacing: Pacing::new(config.pacing),
+        pacing: Pacing::new(config.pacing, config.pacing_scale),
         uncertain: config.uncertain,
         max_attempts: if opts.once { Some(5) } else { None },
     });
@@ -265,6 +266,7 @@ async fn watcher_loop(
     };
 
     let mut tracker = Tracker::default();
+    let mut attachment_cache = AttachmentCache::default();
     let mut claimed: HashSet<PathBuf> = HashSet::new();
     let mut in_progress = 0usize;
     let mut next_rescan = Instant::now();
@@ -294,6 +296,7 @@ async fn watcher_loop(
             roots,
             filter,
             config,
+            &mut attachment_cache,
             now.into_std(),
             opts.once,
         );
@@ -419,14 +422,84 @@ fn observe_path(
     tracker.observe(path, watching::stamp(path), now);
 }
 
+/// The `attachments:` of settled sidecars, cached by stamp so a sidecar is parsed once.
+#[derive(Default)]
+struct AttachmentCache {
+    by_sidecar: HashMap<PathBuf, (crate::settle::Stamp, Vec<String>)>,
+}
+
+impl AttachmentCache {
+    fn get(&mut self, sidecar: &Path, tracker: &Tracker, config: &Config) -> Vec<String> {
+        let Some(entry) = tracker.get(sidecar) else {
+            return Vec::new();
+        };
+        if let Some((stamp, names)) = self.by_sidecar.get(sidecar)
+            && *stamp == entry.stamp
+        {
+            return names.clone();
+        }
+        // A sidecar that does not parse has no attachments here; prepare reports its error.
+        let names = prepare::read_sidecar(sidecar, config)
+            .map(|(s, _)| s.attachments)
+            .unwrap_or_default();
+        self.by_sidecar
+            .insert(sidecar.to_path_buf(), (entry.stamp, names.clone()));
+        names
+    }
+
+    fn retain(&mut self, tracker: &Tracker) {
+        self.by_sidecar.retain(|p, _| tracker.get(p).is_some());
+    }
+}
+
+/// Where a sidecar's attachments stand.
+enum Attachments {
+    Ready(Vec<(PathBuf, bundle::MediaType)>),
+    /// Some are still being written.
+    Settling,
+    /// This one is not in the folder (yet).
+    Missing(String),
+    /// This one is not a file dropcast can post.
+    NotMedia(String),
+}
+
+fn attachments_of(
+    names: &[String],
+    dir: &Path,
+    tracker: &Tracker,
+    claimed: &HashSet<PathBuf>,
+    taken: &HashSet<PathBuf>,
+    filter: &Filter,
+) -> Attachments {
+    let mut ready = Vec::new();
+    for name in names {
+        let path = dir.join(name);
+        let ty = match filter.classify(name) {
+            Kind::Media(ty) => ty,
+            _ => return Attachments::NotMedia(name.clone()),
+        };
+        match tracker.get(&path) {
+            Some(_) if claimed.contains(&path) || taken.contains(&path) => {
+                return Attachments::Missing(name.clone());
+            }
+            Some(e) if e.settled_at.is_some() => ready.push((path, ty)),
+            Some(_) => return Attachments::Settling,
+            None => return Attachments::Missing(name.clone()),
+        }
+    }
+    Attachments::Ready(ready)
+}
+
 /// Applies the pairing rules to the settled files. Returns the bundles to prepare and when the
 /// next waiting file needs a decision.
+#[allow(clippy::too_many_arguments)]
 fn pair(
     tracker: &Tracker,
     claimed: &HashSet<PathBuf>,
     roots: &[Root],
     filter: &Filter,
     config: &Config,
+    cache: &mut AttachmentCache,
     now: std::time::Instant,
     once: bool,
 ) -> (Vec<Candidate>, Option<std::time::Instant>) {
@@ -441,8 +514,22 @@ fn pair(
         .collect();
     // Oldest first, so a channel gets posts in the order they completed.
     settled.sort_by_key(|(p, e)| (e.settled_at, (*p).clone()));
+
+    // Files that a sidecar pulls into its album are never posted on their own.
+    let mut attached: HashSet<PathBuf> = HashSet::new();
+    for (path, _) in &settled {
+        if let Some(rel) = root_of(roots, path).and_then(|i| roots[i].relative(path))
+            && filter.classify(&rel) == Kind::Sidecar
+        {
+            let dir = path.parent().unwrap_or(Path::new("/"));
+            for name in cache.get(path, tracker, config) {
+                attached.insert(dir.join(name));
+            }
+        }
+    }
+
     for (path, entry) in settled {
-        if taken.contains(path) {
+        if taken.contains(path) || attached.contains(path) {
             continue;
         }
         let Some(inbox) = root_of(roots, path) else {
@@ -456,25 +543,18 @@ fn pair(
         };
         let dir = path.parent().unwrap_or(Path::new("/"));
         let settings = &config.inboxes[inbox];
-        match filter.classify(&rel) {
+        let (media, sidecar) = match filter.classify(&rel) {
             Kind::Media(ty) => {
                 let sidecar = bundle::sidecar_names(name)
                     .into_iter()
                     .map(|n| dir.join(n))
                     .find(|p| tracker.get(p).is_some());
                 match sidecar {
-                    Some(s) if claimed.contains(&s) || taken.contains(&s) => {}
-                    Some(s) => {
-                        if tracker.get(&s).is_some_and(|e| e.settled_at.is_some()) {
-                            taken.insert(s.clone());
-                            taken.insert(path.clone());
-                            out.push(Candidate {
-                                inbox,
-                                media: Some((path.clone(), ty)),
-                                sidecar: Some(s),
-                            });
-                        }
+                    Some(s) if claimed.contains(&s) || taken.contains(&s) => continue,
+                    Some(s) if tracker.get(&s).is_some_and(|e| e.settled_at.is_some()) => {
+                        (Some((path.clone(), ty)), s)
                     }
+                    Some(_) => continue,
                     None => {
                         let required = settings.sidecar == SidecarPolicy::Required;
                         let rule = if once && !required {
@@ -491,29 +571,28 @@ fn pair(
                                 now,
                             )
                         };
-                        match rule {
+                        let refuse = match rule {
                             Lone::Wait(t) => {
                                 if !once {
                                     wait(t)
                                 }
+                                continue;
                             }
-                            Lone::PostWithDefaults => {
-                                taken.insert(path.clone());
-                                out.push(Candidate {
-                                    inbox,
-                                    media: Some((path.clone(), ty)),
-                                    sidecar: None,
-                                });
-                            }
-                            Lone::Refuse => {
-                                taken.insert(path.clone());
-                                out.push(Candidate {
-                                    inbox,
-                                    media: Some((path.clone(), ty)),
-                                    sidecar: None,
-                                });
-                            }
-                        }
+                            Lone::PostWithDefaults => None,
+                            Lone::Refuse => Some(Problem::SidecarMissing {
+                                file: name.to_string(),
+                                waited: humanize(settings.sidecar_timeout),
+                            }),
+                        };
+                        taken.insert(path.clone());
+                        out.push(Candidate {
+                            inbox,
+                            media: Some((path.clone(), ty)),
+                            sidecar: None,
+                            attachments: Vec::new(),
+                            refuse,
+                        });
+                        continue;
                     }
                 }
             }
@@ -541,22 +620,66 @@ fn pair(
                     wait(grace);
                     continue;
                 }
-                taken.insert(path.clone());
-                out.push(Candidate {
-                    inbox,
-                    media: None,
-                    sidecar: Some(path.clone()),
-                });
+                (None, path.clone())
             }
-            Kind::Ignored => {}
+            Kind::Ignored => continue,
+        };
+
+        // A sidecar with `attachments:` waits for all of them.
+        let names = cache.get(&sidecar, tracker, config);
+        let sidecar_entry = tracker.get(&sidecar).copied();
+        let (attachments, refuse) =
+            match attachments_of(&names, dir, tracker, claimed, &taken, filter) {
+                Attachments::Ready(a) => (a, None),
+                Attachments::NotMedia(attachment) => (
+                    Vec::new(),
+                    Some(Problem::AttachmentNotMedia {
+                        file: file_name_of(&sidecar),
+                        attachment,
+                    }),
+                ),
+                Attachments::Settling => continue,
+                Attachments::Missing(attachment) => {
+                    let deadline =
+                        sidecar_entry.map_or(now, |e| e.first_seen) + settings.sidecar_timeout;
+                    if once || now < deadline {
+                        if !once {
+                            wait(deadline);
+                        }
+                        continue;
+                    }
+                    (
+                        Vec::new(),
+                        Some(Problem::AttachmentMissing {
+                            file: file_name_of(&sidecar),
+                            attachment,
+                        }),
+                    )
+                }
+            };
+        taken.insert(sidecar.clone());
+        if let Some((m, _)) = &media {
+            taken.insert(m.clone());
         }
+        for (a, _) in &attachments {
+            taken.insert(a.clone());
+        }
+        out.push(Candidate {
+            inbox,
+            media,
+            sidecar: Some(sidecar),
+            attachments,
+            refuse,
+        });
     }
+    cache.retain(tracker);
     (out, next)
 }
 
-/// Whether a lone media file in a `required` folder has waited past its timeout.
-fn sidecar_overdue(c: &Candidate, config: &Config) -> bool {
-    c.sidecar.is_none() && config.inboxes[c.inbox].sidecar == SidecarPolicy::Required
+fn file_name_of(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -606,11 +729,38 @@ async fn preparer(
         }
     }
     let seq = AtomicU64::new(0);
+    // When to look at `scheduled/` next: at once at start (a time missed while dropcast was down
+    // goes out now), then as `check_scheduled` says.
+    let mut next_schedule_check = deliverer.as_ref().map(|_| Instant::now());
     loop {
-        let c = tokio::select! {
+        enum Event {
+            Candidate(Candidate),
+            Schedule,
+            Stop,
+        }
+        let wake =
+            next_schedule_check.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let event = tokio::select! {
             biased;
-            _ = shutdown.wait_for(|s| *s) => break,
-            c = cand_rx.recv() => match c { Some(c) => c, None => break },
+            _ = shutdown.wait_for(|s| *s) => Event::Stop,
+            _ = tokio::time::sleep_until(wake), if next_schedule_check.is_some() => Event::Schedule,
+            c = cand_rx.recv() => match c { Some(c) => Event::Candidate(c), None => Event::Stop },
+        };
+        let c = match event {
+            Event::Stop => break,
+            Event::Candidate(c) => c,
+            Event::Schedule => {
+                let Some(d) = &deliverer else { continue };
+                let (cfg, j) = (config.clone(), d.journal.clone());
+                let (start, wait) = tokio::task::spawn_blocking(move || check_scheduled(&cfg, &j))
+                    .await
+                    .unwrap_or_default();
+                for (id, chat) in start {
+                    dispatch(&mut senders, id, &chat, &shutdown);
+                }
+                next_schedule_check = wait.map(|w| Instant::now() + w);
+                continue;
+            }
         };
         let paths = c.paths();
         let cfg = config.clone();
@@ -629,6 +779,10 @@ async fn preparer(
         });
         match result {
             Handled::Ready(deliveries) => {
+                if deliveries.is_empty() {
+                    // Scheduled: make sure the schedule check knows about it.
+                    next_schedule_check = Some(Instant::now());
+                }
                 for (id, chat) in deliveries {
                     dispatch(&mut senders, id, &chat, &shutdown);
                 }
@@ -662,17 +816,13 @@ fn handle_candidate(
     dry_run: bool,
     counters: &Counters,
 ) -> Handled {
-    let result = if sidecar_overdue(&c, config) {
-        Err(Refusal {
+    let result = match &c.refuse {
+        Some(problem) => Err(Refusal {
             name: c.name(),
-            problem: Problem::SidecarMissing {
-                file: c.name(),
-                waited: humanize(config.inboxes[c.inbox].sidecar_timeout),
-            },
+            problem: problem.clone(),
             files: c.paths(),
-        })
-    } else {
-        prepare::prepare(&c, config)
+        }),
+        None => prepare::prepare(&c, config),
     };
     if dry_run {
         match result {
@@ -749,24 +899,60 @@ fn enter(
     mut p: Prepared,
     seq: u64,
 ) -> Result<Vec<(i64, String)>, JournalError> {
-    let work_dir = root
-        .join(".dropcast")
-        .join(format!("{}-{seq}", jiff::Timestamp::now().as_nanosecond()));
+    let names: Vec<&std::ffi::OsStr> = p
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap_or_default())
+        .collect();
+    // Scheduled bundles wait where the clerk can see (and cancel) them; others in a hidden work
+    // folder of their own. Either way the journal learns the paths before anything moves.
+    let (dir, work): (PathBuf, Vec<PathBuf>) = match p.publish_at {
+        Some(_) => {
+            let stem = spool::bundle_stem(std::ffi::OsStr::new(&p.name));
+            let dir = config.scheduled.clone();
+            let work = spool::free_names(&dir, &names, &stem, &[]);
+            (dir, work)
+        }
+        None => {
+            let dir = root
+                .join(".dropcast")
+                .join(format!("{}-{seq}", jiff::Timestamp::now().as_nanosecond()));
+            let work = names.iter().map(|n| dir.join(n)).collect();
+            (dir, work)
+        }
+    };
     let files: Vec<FileRecord> = p
         .files
         .iter()
-        .map(|f| FileRecord {
+        .zip(work)
+        .map(|(f, work)| FileRecord {
             original: f.path.clone(),
-            work: work_dir.join(f.path.file_name().unwrap_or_default()),
+            work,
             sha256: f.sha256.clone(),
             size: f.size,
         })
         .collect();
+    let moved_path = |path: &Path| {
+        files
+            .iter()
+            .find(|f| f.original == path)
+            .map(|f| f.work.clone())
+    };
     for m in &mut p.plan.messages {
-        if let OutMessage::Media { path, .. } = m
-            && let Some(f) = files.iter().find(|f| &f.original == path)
-        {
-            *path = f.work.clone();
+        match m {
+            OutMessage::Media { path, .. } => {
+                if let Some(w) = moved_path(path) {
+                    *path = w;
+                }
+            }
+            OutMessage::Album { items } => {
+                for item in items {
+                    if let Some(w) = moved_path(&item.path) {
+                        item.path = w;
+                    }
+                }
+            }
+            OutMessage::Text { .. } => {}
         }
     }
     let id = journal.insert_bundle(&NewBundle {
@@ -776,8 +962,9 @@ fn enter(
         digest: p.digest.clone(),
         chats: p.chats.clone(),
         repost: p.repost,
+        publish_at: p.publish_at.map(|t| t.as_second()),
     })?;
-    let moved = std::fs::create_dir_all(&work_dir)
+    let moved = std::fs::create_dir_all(&dir)
         .map_err(|e| e.to_string())
         .and_then(|_| {
             files
@@ -790,11 +977,110 @@ fn enter(
             file: p.name.clone(),
             detail: e,
         };
+        journal.release(id)?;
         journal.fail_open_deliveries(id, &deliver::ser(&problem))?;
+        return Ok(Vec::new());
+    }
+    if let Some(at) = p.publish_at {
+        let local = at.to_zoned_datetime(config.timezone.clone());
+        tracing::info!(bundle = %p.name, publish_at = %local.strftime("%Y-%m-%d %H:%M %Z"), "scheduled: waiting in scheduled/");
+        return Ok(Vec::new());
     }
     tracing::info!(bundle = %p.name, channels = %p.chats.join(", "), "ready to post");
-    let _ = config;
     journal.deliveries_of(id)
+}
+
+/// Releases scheduled bundles whose time has come and cancels those whose files were removed
+/// from `scheduled/`. Returns the deliveries to start and when to look again.
+fn check_scheduled(config: &Config, journal: &Journal) -> (Vec<(i64, String)>, Option<Duration>) {
+    let scheduled = match journal.scheduled() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read scheduled posts from the journal");
+            return (Vec::new(), Some(Duration::from_secs(30)));
+        }
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let mut start = Vec::new();
+    let mut next: Option<i64> = None;
+    for s in scheduled {
+        if let Some(gone) = s
+            .files
+            .iter()
+            .find(|f| std::fs::symlink_metadata(&f.work).is_err())
+        {
+            let removed = gone
+                .original
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let problem = Problem::Cancelled {
+                file: s.name.clone(),
+                removed,
+            };
+            tracing::info!(bundle = %s.name, "scheduled post cancelled: a file was removed from scheduled/");
+            let left: Vec<(PathBuf, OsString)> = s
+                .files
+                .iter()
+                .filter(|f| f.work.exists())
+                .map(|f| {
+                    (
+                        f.work.clone(),
+                        f.original.file_name().unwrap_or_default().to_os_string(),
+                    )
+                })
+                .collect();
+            if !left.is_empty() {
+                let report = report_for(config, &s.name, &problem, &left);
+                if let Err(e) = spool::fail(&config.failed, &s.name, &left, &report) {
+                    tracing::warn!(bundle = %s.name, error = %e, "cannot move the rest of a cancelled post to failed/; will retry");
+                    continue;
+                }
+            }
+            if let Err(e) = journal.cancel(s.bundle_id, &deliver::ser(&problem)) {
+                tracing::error!(error = %e, "cannot record a cancellation");
+            }
+            continue;
+        }
+        if s.publish_at <= now {
+            if let Err(e) = journal.release(s.bundle_id) {
+                tracing::error!(error = %e, "cannot release a scheduled post");
+                continue;
+            }
+            tracing::info!(bundle = %s.name, "publish time reached: posting");
+            match journal.deliveries_of(s.bundle_id) {
+                Ok(d) => start.extend(d),
+                Err(e) => tracing::error!(error = %e, "cannot read deliveries"),
+            }
+        } else {
+            next = Some(next.map_or(s.publish_at, |n| n.min(s.publish_at)));
+        }
+    }
+    // Cancellation is noticed within 2 s; a due post within a second of its time.
+    let wait = next
+        .map(|t| Duration::from_secs((t - now).clamp(0, 2) as u64).max(Duration::from_millis(200)));
+    (start, wait)
+}
+
+fn report_for(
+    config: &Config,
+    name: &str,
+    problem: &Problem,
+    files: &[(PathBuf, OsString)],
+) -> String {
+    let names: Vec<String> = files
+        .iter()
+        .map(|(_, n)| n.to_string_lossy().into_owned())
+        .collect();
+    let when = now_local(config).strftime("%Y-%m-%d %H:%M %Z").to_string();
+    messages::error_report(
+        config.language,
+        name,
+        std::slice::from_ref(problem),
+        &[],
+        &names,
+        &when,
+    )
 }
 
 fn now_local(config: &Config) -> jiff::ZonedDateTime {

@@ -49,6 +49,31 @@ pub struct Sidecar {
     pub attachments: Vec<String>,
     pub link_preview: Option<bool>,
     pub repost: bool,
+    /// When to post; `None` means now.
+    pub publish_at: Option<PublishAt>,
+}
+
+/// When a post should go out, as the clerk wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PublishAt {
+    /// A wall-clock time in the config's `timezone`, like `2026-11-28T08:00:00`.
+    Local(String),
+    /// An exact instant (RFC 3339 with an offset), in seconds since the Unix epoch.
+    Exact(i64),
+}
+
+impl PublishAt {
+    /// The instant, resolving a wall-clock time in `tz`. In a DST gap the time is moved
+    /// forward by the gap; in a fold the earlier of the two instants is taken.
+    pub fn resolve(&self, tz: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> {
+        match self {
+            PublishAt::Exact(secs) => jiff::Timestamp::from_second(*secs).ok(),
+            PublishAt::Local(s) => {
+                let civil: jiff::civil::DateTime = s.parse().ok()?;
+                tz.to_ambiguous_timestamp(civil).compatible().ok()
+            }
+        }
+    }
 }
 
 /// A caption or text ready for the wire: text plus the parse mode Telegram must apply.
@@ -65,6 +90,19 @@ pub struct Rendered {
 pub enum MediaKind {
     Document,
     Photo,
+    /// GIFs: `sendAnimation`, so they play in the channel.
+    Animation,
+}
+
+/// One file of an album (`sendMediaGroup`). Telegram groups photos with photos and documents
+/// with documents; the caption goes on the first item.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AlbumItem {
+    /// `Photo` or `Document` (animations cannot be in albums).
+    pub kind: MediaKind,
+    pub path: PathBuf,
+    pub file_name: String,
+    pub caption: Option<Rendered>,
 }
 
 /// One request of a post, in the order they are sent. A post is one or more of these.
@@ -83,6 +121,8 @@ pub enum OutMessage {
         caption: Option<Rendered>,
         buttons: Vec<Vec<Button>>,
     },
+    /// 2 to 10 items of one kind, sent with `sendMediaGroup`; albums cannot carry buttons.
+    Album { items: Vec<AlbumItem> },
 }
 
 /// Options that apply to every message of a post.
@@ -90,4 +130,27 @@ pub enum OutMessage {
 pub struct SendOptions {
     pub silent: bool,
     pub protect: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PublishAt;
+
+    fn at(local: &str) -> String {
+        let tz = jiff::tz::TimeZone::get("Europe/Rome").unwrap();
+        PublishAt::Local(local.into())
+            .resolve(&tz)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn wall_clock_times_follow_daylight_saving() {
+        assert_eq!(at("2026-11-28T08:00:00"), "2026-11-28T07:00:00Z");
+        assert_eq!(at("2026-07-01T08:00:00"), "2026-07-01T06:00:00Z");
+        // 29 March 2026, 02:30 does not exist in Rome: moved forward by the gap.
+        assert_eq!(at("2026-03-29T02:30:00"), "2026-03-29T01:30:00Z");
+        // 25 October 2026, 02:30 happens twice: the earlier one.
+        assert_eq!(at("2026-10-25T02:30:00"), "2026-10-25T00:30:00Z");
+    }
 }

@@ -14,7 +14,9 @@ use crate::bundle::MediaType;
 use crate::config::{Config, Inbox};
 use crate::journal::Plan;
 use crate::messages::Problem;
-use crate::post::{Button, MediaKind, OutMessage, Rendered, SendAs, SendOptions, Sidecar};
+use crate::post::{
+    AlbumItem, Button, MediaKind, OutMessage, Rendered, SendAs, SendOptions, Sidecar,
+};
 use crate::render;
 use crate::sidecar;
 
@@ -29,6 +31,10 @@ pub struct Candidate {
     pub inbox: usize,
     pub media: Option<(PathBuf, MediaType)>,
     pub sidecar: Option<PathBuf>,
+    /// Files the sidecar's `attachments:` pulls into the same post, in the sidecar's order.
+    pub attachments: Vec<(PathBuf, MediaType)>,
+    /// Refused by the pairing rules before anything is read (a sidecar or attachment overdue).
+    pub refuse: Option<Problem>,
 }
 
 impl Candidate {
@@ -48,6 +54,7 @@ impl Candidate {
             .iter()
             .map(|(p, _)| p.clone())
             .chain(self.sidecar.clone())
+            .chain(self.attachments.iter().map(|(p, _)| p.clone()))
             .collect()
     }
 }
@@ -69,6 +76,8 @@ pub struct Prepared {
     pub chats: Vec<String>,
     pub digest: String,
     pub repost: bool,
+    /// A time in the future: the bundle waits in `scheduled/` until then.
+    pub publish_at: Option<jiff::Timestamp>,
 }
 
 /// A bundle refused before posting, with the files it concerns (those that still exist).
@@ -248,38 +257,23 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
     };
     let sidecar_name = c.sidecar.as_deref().map(file_name).unwrap_or_default();
 
-    let mut media_file = None;
-    if let Some((path, ty)) = &c.media {
-        let file = file_name(path);
-        let (h, head) = hash(path).map_err(|e| {
-            refuse(Problem::Unreadable {
-                file: file.clone(),
-                detail: e.to_string(),
-            })
-        })?;
-        if h.size == 0 {
-            return Err(refuse(Problem::EmptyFile { file }));
-        }
-        if !ty.matches_content(&head) {
-            return Err(refuse(Problem::WrongContent {
-                file,
-                expected: ty.label().into(),
-            }));
-        }
-        let limit = if config.local_files {
-            LOCAL_UPLOAD_LIMIT
-        } else {
-            UPLOAD_LIMIT
-        };
-        if h.size > limit {
-            return Err(refuse(Problem::TooLarge {
-                file,
-                size_mb: h.size.div_ceil(1024 * 1024),
-                limit_mb: limit / (1024 * 1024),
-            }));
-        }
-        media_file = Some((h.clone(), *ty));
-        files.insert(0, h);
+    // The media file first, then the attachments in the sidecar's order.
+    let mut media_files: Vec<(Hashed, MediaType)> = Vec::new();
+    let mut sources: Vec<&(PathBuf, MediaType)> = c.media.iter().collect();
+    sources.extend(c.attachments.iter());
+    for (path, ty) in sources {
+        let h = check_media(path, *ty, config).map_err(&refuse)?;
+        media_files.push((h, *ty));
+    }
+    if !sidecar.buttons.is_empty() && media_files.len() > 1 {
+        return Err(refuse(Problem::BadSidecar {
+            file: sidecar_name.clone(),
+            detail: "Telegram cannot show buttons under an album (a post with `attachments`)"
+                .into(),
+        }));
+    }
+    for (i, (h, _)) in media_files.iter().enumerate() {
+        files.insert(i, h.clone());
     }
 
     let source = sidecar.caption.clone().unwrap_or_default();
@@ -294,7 +288,7 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
         })
     })?;
     let empty_caption = render::visible_len(&caption) == 0;
-    if media_file.is_none() && empty_caption {
+    if media_files.is_empty() && empty_caption {
         return Err(refuse(Problem::NothingToPost {
             file: sidecar_name.clone(),
         }));
@@ -318,14 +312,23 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
         }));
     }
 
-    let messages = plan_messages(&sidecar, caption, empty_caption, media_file.as_ref());
-    let digest = match &media_file {
-        Some((h, _)) => format!("files:{}", h.sha256),
-        None => format!(
+    let messages = plan_messages(&sidecar, caption, empty_caption, &media_files);
+    let digest = if media_files.is_empty() {
+        format!(
             "text:{}",
             hex::encode(Sha256::digest(source.trim().as_bytes()))
-        ),
+        )
+    } else {
+        let mut shas: Vec<&str> = media_files.iter().map(|(h, _)| h.sha256.as_str()).collect();
+        shas.sort_unstable();
+        format!("files:{}", shas.join(","))
     };
+    let now = jiff::Timestamp::now();
+    let publish_at = sidecar
+        .publish_at
+        .as_ref()
+        .and_then(|p| p.resolve(&config.timezone))
+        .filter(|t| *t > now);
     Ok(Prepared {
         name,
         files,
@@ -340,61 +343,135 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
         chats,
         digest,
         repost: sidecar.repost,
+        publish_at,
     })
+}
+
+/// Reads a media file through: not empty, content matching its extension, within the upload
+/// limit; returns its hash.
+fn check_media(path: &Path, ty: MediaType, config: &Config) -> Result<Hashed, Problem> {
+    let file = file_name(path);
+    let (h, head) = hash(path).map_err(|e| Problem::Unreadable {
+        file: file.clone(),
+        detail: e.to_string(),
+    })?;
+    if h.size == 0 {
+        return Err(Problem::EmptyFile { file });
+    }
+    if !ty.matches_content(&head) {
+        return Err(Problem::WrongContent {
+            file,
+            expected: ty.label().into(),
+        });
+    }
+    let limit = if config.local_files {
+        LOCAL_UPLOAD_LIMIT
+    } else {
+        UPLOAD_LIMIT
+    };
+    if h.size > limit {
+        return Err(Problem::TooLarge {
+            file,
+            size_mb: h.size.div_ceil(1024 * 1024),
+            limit_mb: limit / (1024 * 1024),
+        });
+    }
+    Ok(h)
 }
 
 /// The requests of one post, in order. A caption too long for media goes first as text
 /// messages (split at paragraph, sentence, word boundaries), then the media without caption.
-/// Buttons go under the last message, the one a reader sees at the bottom.
+/// Several files become albums: photos first, then documents (Telegram does not mix them), at
+/// most 10 per album; the caption goes on the first item. Buttons go under the last message,
+/// the one a reader sees at the bottom.
 fn plan_messages(
     sidecar: &Sidecar,
     caption: Rendered,
     empty_caption: bool,
-    media: Option<&(Hashed, MediaType)>,
+    media: &[(Hashed, MediaType)],
 ) -> Vec<OutMessage> {
     let mut out = Vec::new();
     let buttons: Vec<Vec<Button>> = sidecar.buttons.clone();
-    match media {
-        None => {
-            let parts = render::split(&caption, render::TEXT_LIMIT);
-            let last = parts.len().saturating_sub(1);
-            for (i, text) in parts.into_iter().enumerate() {
-                out.push(OutMessage::Text {
-                    text,
-                    link_preview: sidecar.link_preview,
-                    buttons: if i == last { buttons.clone() } else { vec![] },
-                });
-            }
-        }
-        Some((h, ty)) => {
-            let media_caption = if empty_caption {
-                None
-            } else if render::visible_len(&caption) <= render::CAPTION_LIMIT {
-                Some(caption)
-            } else {
-                for text in render::split(&caption, render::TEXT_LIMIT) {
-                    out.push(OutMessage::Text {
-                        text,
-                        link_preview: Some(false),
-                        buttons: vec![],
-                    });
-                }
-                None
-            };
-            out.push(OutMessage::Media {
-                kind: media_kind(sidecar.send_as, *ty, &h.path, h.size),
-                path: h.path.clone(),
-                file_name: file_name(&h.path),
-                caption: media_caption,
-                buttons,
+    if media.is_empty() {
+        let parts = render::split(&caption, render::TEXT_LIMIT);
+        let last = parts.len().saturating_sub(1);
+        for (i, text) in parts.into_iter().enumerate() {
+            out.push(OutMessage::Text {
+                text,
+                link_preview: sidecar.link_preview,
+                buttons: if i == last { buttons.clone() } else { vec![] },
             });
+        }
+        return out;
+    }
+    let mut caption = if empty_caption {
+        None
+    } else if render::visible_len(&caption) <= render::CAPTION_LIMIT {
+        Some(caption)
+    } else {
+        for text in render::split(&caption, render::TEXT_LIMIT) {
+            out.push(OutMessage::Text {
+                text,
+                link_preview: Some(false),
+                buttons: vec![],
+            });
+        }
+        None
+    };
+    let kinds: Vec<MediaKind> = media
+        .iter()
+        .map(|(h, ty)| media_kind(sidecar.send_as, *ty, &h.path, h.size))
+        .collect();
+    if media.len() == 1 {
+        out.push(OutMessage::Media {
+            kind: kinds[0],
+            path: media[0].0.path.clone(),
+            file_name: file_name(&media[0].0.path),
+            caption,
+            buttons,
+        });
+        return out;
+    }
+    // In an album a GIF cannot animate: it goes with the documents.
+    let item = |i: usize, kind: MediaKind| AlbumItem {
+        kind,
+        path: media[i].0.path.clone(),
+        file_name: file_name(&media[i].0.path),
+        caption: None,
+    };
+    let photos: Vec<AlbumItem> = (0..media.len())
+        .filter(|&i| kinds[i] == MediaKind::Photo)
+        .map(|i| item(i, MediaKind::Photo))
+        .collect();
+    let documents: Vec<AlbumItem> = (0..media.len())
+        .filter(|&i| kinds[i] != MediaKind::Photo)
+        .map(|i| item(i, MediaKind::Document))
+        .collect();
+    for group in [photos, documents] {
+        for chunk in group.chunks(ALBUM_MAX) {
+            let mut items = chunk.to_vec();
+            items[0].caption = caption.take();
+            if let [single] = items.as_slice() {
+                out.push(OutMessage::Media {
+                    kind: single.kind,
+                    path: single.path.clone(),
+                    file_name: single.file_name.clone(),
+                    caption: single.caption.clone(),
+                    buttons: vec![],
+                });
+            } else {
+                out.push(OutMessage::Album { items });
+            }
         }
     }
     out
 }
 
+/// Telegram's most items in one album.
+const ALBUM_MAX: usize = 10;
+
 /// Photo or document: images Telegram accepts as photos go as photos (unless the sidecar says
-/// otherwise); everything else as a document. GIFs go as documents so they keep animating.
+/// otherwise); GIFs as animations, so they play; everything else as a document.
 fn media_kind(send_as: SendAs, ty: MediaType, path: &Path, size: u64) -> MediaKind {
     let photo_type = matches!(ty, MediaType::Jpeg | MediaType::Png | MediaType::Webp);
     match send_as {
@@ -409,6 +486,7 @@ fn media_kind(send_as: SendAs, ty: MediaType, path: &Path, size: u64) -> MediaKi
                 MediaKind::Document
             }
         }
+        SendAs::Auto if ty == MediaType::Gif => MediaKind::Animation,
         SendAs::Auto => MediaKind::Document,
     }
 }
@@ -426,6 +504,16 @@ pub fn describe(p: &Prepared) -> String {
                     }
                 }
             }
+            OutMessage::Album { items } => {
+                out.push_str("  sendMediaGroup:");
+                for item in items {
+                    out.push_str(&format!(" {} ({:?})", item.file_name, item.kind));
+                }
+                if let Some(c) = items.first().and_then(|i| i.caption.as_ref()) {
+                    out.push_str(&format!(" with caption: {}", one_line(&c.text)));
+                }
+                out.push('\n');
+            }
             OutMessage::Media {
                 kind,
                 file_name,
@@ -433,10 +521,7 @@ pub fn describe(p: &Prepared) -> String {
                 buttons,
                 ..
             } => {
-                let method = match kind {
-                    MediaKind::Document => "sendDocument",
-                    MediaKind::Photo => "sendPhoto",
-                };
+                let method = method_of(*kind);
                 out.push_str(&format!("  {method}: {file_name}"));
                 if let Some(c) = caption {
                     out.push_str(&format!(" with caption: {}", one_line(&c.text)));
@@ -458,6 +543,14 @@ pub fn describe(p: &Prepared) -> String {
         ));
     }
     out
+}
+
+fn method_of(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Document => "sendDocument",
+        MediaKind::Photo => "sendPhoto",
+        MediaKind::Animation => "sendAnimation",
+    }
 }
 
 fn one_line(s: &str) -> String {

@@ -17,7 +17,7 @@ use std::fmt;
 use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, EnumAccess, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::post::{Button, Format, SendAs, Sidecar};
+use crate::post::{Button, Format, PublishAt, SendAs, Sidecar};
 
 /// A sidecar needs a few lines; anything this big is a wrong file or an attack.
 pub const MAX_SIDECAR_BYTES: usize = 64 * 1024;
@@ -34,8 +34,8 @@ const MAX_BUTTONS_PER_ROW: usize = 8;
 const MAX_BUTTONS: usize = 100;
 const MAX_BUTTON_TEXT_CHARS: usize = 64;
 
-/// Albums are parsed and validated already; the pipeline does not post them yet.
-const ALBUMS_SUPPORTED: bool = false;
+/// Albums are posted since the second release; the switch stays for a build without them.
+const ALBUMS_SUPPORTED: bool = true;
 
 /// What the sidecar may refer to, from the config.
 #[derive(Debug, Clone, Copy)]
@@ -862,7 +862,9 @@ impl Check for Top {
                 Key::Attachments => {
                     sidecar.attachments = map.next_value_seed(node(ctx, Attachments))?;
                 }
-                Key::PublishAt => map.next_value_seed(leaf(ctx, publish_at_value))?,
+                Key::PublishAt => {
+                    sidecar.publish_at = Some(map.next_value_seed(leaf(ctx, publish_at_value))?);
+                }
             }
         }
         Ok(sidecar)
@@ -1044,15 +1046,32 @@ fn choice(
     Err(wrong(key, &expected, found))
 }
 
-fn publish_at_value(found: Found<'_>) -> Result<(), Problem> {
-    match found {
-        Found::Str(_) => Err(Problem::new(
-            "`publish_at` is not supported yet: drop the bundle when it should be posted",
+fn publish_at_value(found: Found<'_>) -> Result<PublishAt, Problem> {
+    let expected = "a date and time like 2026-11-28 08:00";
+    let Found::Str(text) = found else {
+        return Err(wrong("publish_at", expected, found));
+    };
+    let text = text.trim();
+    // An offset (or Z) makes it an exact instant; without one it is the office's wall clock.
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(PublishAt::Exact(ts.as_second()));
+    }
+    let has_time = text.len() > 10
+        && text
+            .as_bytes()
+            .get(10)
+            .is_some_and(|c| *c == b' ' || *c == b'T' || *c == b't');
+    match text.parse::<jiff::civil::DateTime>() {
+        Ok(dt) if has_time => Ok(PublishAt::Local(
+            dt.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
         )),
-        _ => Err(wrong(
-            "publish_at",
-            "a date and time like 2026-11-28 08:00",
-            found,
+        Ok(_) => Err(Problem::new(format!(
+            "`publish_at` needs a time too, not only the date \"{}\"",
+            shorten(text)
+        ))
+        .hint(format!("for example {text} 08:00"))),
+        Err(_) => Err(wrong("publish_at", expected, found).hint(
+            "write the date as year-month-day and the time as hours:minutes, e.g. 2026-11-28 08:00",
         )),
     }
 }
@@ -1609,6 +1628,9 @@ mod tests {
         }
         if !s.attachments.is_empty() {
             parts.push(format!("attachments={:?}", s.attachments));
+        }
+        if let Some(at) = &s.publish_at {
+            parts.push(format!("publish_at={at:?}"));
         }
         parts.join(" ")
     }
@@ -2287,15 +2309,15 @@ mod tests {
         check("attachments: []\n", "ok");
         check(
             "attachments: [page2.jpg]\n",
-            "error: line 1, column 14: `attachments` (albums) are not supported yet: post each file with its own sidecar",
+            r#"ok attachments=["page2.jpg"]"#,
         );
         check(
             "attachments: page2.jpg\n",
-            "error: line 1, column 14: `attachments` (albums) are not supported yet: post each file with its own sidecar",
+            r#"ok attachments=["page2.jpg"]"#,
         );
         check(
             "attachments:\n  - page2.jpg\n  - page3.jpg\n",
-            "error: line 2, column 3: `attachments` (albums) are not supported yet: post each file with its own sidecar",
+            r#"ok attachments=["page2.jpg", "page3.jpg"]"#,
         );
         let refused = "attachments must be file names in the same folder";
         check(
@@ -2386,14 +2408,29 @@ mod tests {
 
     #[test]
     fn publish_at() {
-        let refused = "`publish_at` is not supported yet: drop the bundle when it should be posted";
         check(
             "publish_at: 2026-11-28 08:00\n",
-            &format!("error: line 1, column 13: {refused}"),
+            r#"ok publish_at=Local("2026-11-28T08:00:00")"#,
+        );
+        check(
+            "publish_at: 2026-11-28T08:00:30\n",
+            r#"ok publish_at=Local("2026-11-28T08:00:30")"#,
         );
         check(
             "publish_at: '2026-11-28T08:00:00+01:00'\n",
-            &format!("error: line 1, column 13: {refused}"),
+            "ok publish_at=Exact(1795849200)",
+        );
+        check(
+            "publish_at: 2026-11-28T07:00:00Z\n",
+            "ok publish_at=Exact(1795849200)",
+        );
+        check(
+            "publish_at: 2026-11-28\n",
+            "error: line 1, column 13: `publish_at` needs a time too, not only the date \"2026-11-28\" (for example 2026-11-28 08:00)",
+        );
+        check(
+            "publish_at: 28/11/2026 08:00\n",
+            "error: line 1, column 13: `publish_at` must be a date and time like 2026-11-28 08:00, not \"28/11/2026 08:00\" (write the date as year-month-day and the time as hours:minutes, e.g. 2026-11-28 08:00)",
         );
         check(
             "publish_at: 2026\n",

@@ -100,6 +100,25 @@ pub fn move_group(
     }
 }
 
+/// The first ` (n)` suffix under which all `names` (and `extra`) are free in `dir`; returns
+/// the full paths for `names`.
+pub fn free_names(dir: &Path, names: &[&OsStr], stem: &OsStr, extra: &[&OsStr]) -> Vec<PathBuf> {
+    let mut n = 1;
+    loop {
+        let free = names
+            .iter()
+            .chain(extra)
+            .all(|name| fs::symlink_metadata(dir.join(numbered(name, stem, n))).is_err());
+        if free {
+            return names
+                .iter()
+                .map(|name| dir.join(numbered(name, stem, n)))
+                .collect();
+        }
+        n += 1;
+    }
+}
+
 /// Moves one file to `dest`, which must not exist. Works across filesystems.
 pub fn move_file(src: &Path, dest: &Path) -> Result<(), SpoolError> {
     match rename_noreplace(src, dest) {

@@ -9,10 +9,12 @@
 //! of the token before it is stored, because a proxy's error page may echo the request path.
 //!
 //! **Architecture Invariant:** the filesystem is touched only to stream an upload from disk and to
-//! peek at an image header; a file is never read whole into memory.
+//! peek at an image header; a file is never read whole into memory. With a Local Bot API server
+//! ([`Client::with_local_files`]) files are not even opened: the server reads them by path.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncReadExt;
 
-use crate::post::{Button, MediaKind, OutMessage, Rendered, SendOptions};
+use crate::post::{AlbumItem, Button, MediaKind, OutMessage, Rendered, SendOptions};
 
 /// How long to wait for a TCP (and TLS) connection to the Bot API.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +32,11 @@ const JSON_TIMEOUT: Duration = Duration::from_secs(30);
 const UPLOAD_BASE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The slowest upload rate we still wait for, in bytes per second: a 50 MB PDF gets about 4 minutes.
 const UPLOAD_MIN_RATE: u64 = 256 * 1024;
+/// Whole-request limit when a Local Bot API server reads the file by path: nothing is uploaded,
+/// but the server copies the file (up to 2 GB) before it answers.
+const LOCAL_FILE_TIMEOUT: Duration = Duration::from_secs(120);
+/// `sendMediaGroup` takes 2 to 10 items.
+const ALBUM_ITEMS: std::ops::RangeInclusive<usize> = 2..=10;
 /// Bot API answers are a few KB; anything longer is not an answer we can use.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Chunk size when streaming a file from disk.
@@ -184,6 +191,8 @@ impl TelegramError {
 pub struct Client {
     http: reqwest::Client,
     inner: Arc<Inner>,
+    /// Files go to a Local Bot API server by path instead of being uploaded.
+    local_files: bool,
 }
 
 struct Inner {
@@ -197,6 +206,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("api_url", &self.inner.base)
             .field("token", &self.inner.token)
+            .field("local_files", &self.local_files)
             .finish()
     }
 }
@@ -230,7 +240,20 @@ impl Client {
         Ok(Client {
             http,
             inner: Arc::new(Inner { base, token }),
+            local_files: false,
         })
+    }
+
+    /// For a Local Bot API server started with `--local`: when `on`, files are not uploaded but
+    /// named by `file://` path, which the server reads itself (no 50 MB limit, no upload time).
+    ///
+    /// The server must see dropcast's files under the same absolute paths. Telegram then shows
+    /// each file under its name on disk: [`OutMessage`]'s `file_name` cannot travel in a path.
+    pub fn with_local_files(self, on: bool) -> Client {
+        Client {
+            local_files: on,
+            ..self
+        }
     }
 
     /// Checks the token and says who the bot is.
@@ -244,39 +267,37 @@ impl Client {
     }
 
     /// Sends one message of a post to `chat` (numeric id like "-1001234567890" or "@username"),
-    /// returns what Telegram created.
+    /// returns what Telegram created: one [`Sent`] per message, in order (an album makes several).
+    ///
+    /// Requests that cannot be right (an album of the wrong size or with an animation, a relative
+    /// path for a Local Bot API server, a file that cannot be opened) fail with `Permanent` code 0
+    /// before anything is sent.
     pub async fn send(
         &self,
         chat: &str,
         msg: &OutMessage,
         opts: SendOptions,
-    ) -> Result<Sent, TelegramError> {
-        let result = match msg {
-            OutMessage::Text {
-                text,
-                link_preview,
-                buttons,
-            } => {
-                let body = message_body(chat, text, *link_preview, buttons, opts);
-                self.call_json("sendMessage", &body).await?
+    ) -> Result<Vec<Sent>, TelegramError> {
+        let request = self.request(chat, msg, opts).await?;
+        let result = self.execute(request).await?;
+        match msg {
+            OutMessage::Album { items } => {
+                let messages: Vec<MessageDe> = parse_result(result)?;
+                if messages.len() != items.len() {
+                    // Already posted: resending would duplicate it, so keep what Telegram says.
+                    tracing::warn!(
+                        items = items.len(),
+                        messages = messages.len(),
+                        "telegram made a different number of album messages than items sent"
+                    );
+                }
+                Ok(messages.into_iter().map(MessageDe::into_sent).collect())
             }
-            OutMessage::Media {
-                kind,
-                path,
-                file_name,
-                caption,
-                buttons,
-            } => {
-                let fields = media_fields(chat, caption.as_ref(), buttons, opts);
-                self.upload(*kind, path, file_name, fields).await?
+            OutMessage::Text { .. } | OutMessage::Media { .. } => {
+                let message: MessageDe = parse_result(result)?;
+                Ok(vec![message.into_sent()])
             }
-        };
-        let message: MessageDe = parse_result(result)?;
-        Ok(Sent {
-            message_id: message.message_id,
-            chat_id: message.chat.id,
-            chat_username: message.chat.username,
-        })
+        }
     }
 
     /// Pins a message; `silent` asks Telegram not to notify about it.
@@ -306,27 +327,104 @@ impl Client {
     }
 
     async fn call_json(&self, method: &str, body: &Value) -> Result<Value, TelegramError> {
-        tracing::debug!(method, "telegram request");
-        let request = self
-            .http
-            .post(self.url(method))
-            .timeout(JSON_TIMEOUT)
-            .json(body);
-        self.execute(request).await
+        self.execute(self.json_request(method, body, JSON_TIMEOUT))
+            .await
     }
 
-    /// Sends a file as `sendDocument` or `sendPhoto`, streamed from disk with a known length.
-    async fn upload(
+    /// The request that sends `msg`. Files to upload are opened here and streamed when the
+    /// request is executed.
+    async fn request(
         &self,
-        kind: MediaKind,
+        chat: &str,
+        msg: &OutMessage,
+        opts: SendOptions,
+    ) -> Result<reqwest::RequestBuilder, TelegramError> {
+        match msg {
+            OutMessage::Text {
+                text,
+                link_preview,
+                buttons,
+            } => {
+                let body = message_body(chat, text, *link_preview, buttons, opts);
+                Ok(self.json_request("sendMessage", &body, JSON_TIMEOUT))
+            }
+            OutMessage::Media {
+                kind,
+                path,
+                file_name,
+                caption,
+                buttons,
+            } => {
+                let (method, file_field) = media_method(*kind);
+                let mut fields = media_fields(chat, caption.as_ref(), buttons, opts);
+                if self.local_files {
+                    fields.push((file_field, Value::from(self.local_uri(path)?)));
+                    let body = json_object(fields);
+                    return Ok(self.json_request(method, &body, LOCAL_FILE_TIMEOUT));
+                }
+                let (part, len) = self.file_part(path, file_name).await?;
+                let files = vec![(file_field.to_owned(), part)];
+                Ok(self.multipart_request(method, fields, files, len))
+            }
+            OutMessage::Album { items } => {
+                if self.local_files {
+                    let media = album_media(items, |_, item| self.local_uri(&item.path))?;
+                    let body = json_object(album_fields(chat, media, opts));
+                    return Ok(self.json_request("sendMediaGroup", &body, LOCAL_FILE_TIMEOUT));
+                }
+                let media = album_media(items, |i, _| Ok(format!("attach://{}", attach_name(i))))?;
+                let fields = album_fields(chat, media, opts);
+                let mut files = Vec::with_capacity(items.len());
+                let mut total: u64 = 0;
+                for (i, item) in items.iter().enumerate() {
+                    let (part, len) = self.file_part(&item.path, &item.file_name).await?;
+                    total = total.saturating_add(len);
+                    files.push((attach_name(i), part));
+                }
+                Ok(self.multipart_request("sendMediaGroup", fields, files, total))
+            }
+        }
+    }
+
+    fn json_request(
+        &self,
+        method: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> reqwest::RequestBuilder {
+        tracing::debug!(method, "telegram request");
+        self.http.post(self.url(method)).timeout(timeout).json(body)
+    }
+
+    /// A multipart request: `fields` as text parts, then `files` (`bytes` long in all).
+    fn multipart_request(
+        &self,
+        method: &str,
+        fields: Vec<(&'static str, Value)>,
+        files: Vec<(String, reqwest::multipart::Part)>,
+        bytes: u64,
+    ) -> reqwest::RequestBuilder {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text(name, form_text(value));
+        }
+        for (name, part) in files {
+            form = form.part(name, part);
+        }
+        tracing::debug!(method, bytes, "telegram upload");
+        self.http
+            .post(self.url(method))
+            .timeout(upload_timeout(bytes))
+            .multipart(form)
+    }
+
+    /// A file part streamed from disk with a known length (so the request has a Content-Length),
+    /// and that length.
+    async fn file_part(
+        &self,
         path: &Path,
         file_name: &str,
-        fields: Vec<(&'static str, String)>,
-    ) -> Result<Value, TelegramError> {
-        let (method, file_field) = match kind {
-            MediaKind::Document => ("sendDocument", "document"),
-            MediaKind::Photo => ("sendPhoto", "photo"),
-        };
+    ) -> Result<(reqwest::multipart::Part, u64), TelegramError> {
         let cannot_open = |e: io::Error| TelegramError::Permanent {
             code: 0,
             description: self
@@ -352,19 +450,18 @@ impl Client {
                 code: 0,
                 description: error_chain(&e.without_url()),
             })?;
-        let mut form = reqwest::multipart::Form::new();
-        for (name, value) in fields {
-            form = form.text(name, value);
-        }
-        let form = form.part(file_field, part);
+        Ok((part, len))
+    }
 
-        tracing::debug!(method, bytes = len, "telegram upload");
-        let request = self
-            .http
-            .post(self.url(method))
-            .timeout(upload_timeout(len))
-            .multipart(form);
-        self.execute(request).await
+    /// `path` as a Local Bot API server takes it.
+    fn local_uri(&self, path: &Path) -> Result<String, TelegramError> {
+        file_uri(path).ok_or_else(|| TelegramError::Permanent {
+            code: 0,
+            description: self.inner.token.scrub(&format!(
+                "a local Bot API server needs an absolute path, not {}",
+                path.display()
+            )),
+        })
     }
 
     async fn execute(&self, request: reqwest::RequestBuilder) -> Result<Value, TelegramError> {
@@ -495,30 +592,147 @@ fn message_body(
     Value::Object(body)
 }
 
-/// The text parts of `sendDocument` / `sendPhoto`, in order; the file part is added by the caller.
+/// The method that sends one file of `kind`, and the field that carries the file.
+fn media_method(kind: MediaKind) -> (&'static str, &'static str) {
+    match kind {
+        MediaKind::Document => ("sendDocument", "document"),
+        MediaKind::Photo => ("sendPhoto", "photo"),
+        MediaKind::Animation => ("sendAnimation", "animation"),
+    }
+}
+
+/// The fields of `sendDocument` / `sendPhoto` / `sendAnimation` but the file, in order; the
+/// caller adds the file (a multipart part, or a path for a Local Bot API server).
 fn media_fields(
     chat: &str,
     caption: Option<&Rendered>,
     buttons: &[Vec<Button>],
     opts: SendOptions,
-) -> Vec<(&'static str, String)> {
-    let mut fields = vec![("chat_id", chat.to_owned())];
+) -> Vec<(&'static str, Value)> {
+    let mut fields = vec![("chat_id", chat_id_value(chat))];
+    push_caption(&mut fields, caption);
+    if let Some(markup) = reply_markup(buttons) {
+        fields.push(("reply_markup", markup));
+    }
+    push_options(&mut fields, opts);
+    fields
+}
+
+/// The fields of `sendMediaGroup`, in order; `media` comes from [`album_media`]. Albums carry
+/// no buttons: `sendMediaGroup` has no `reply_markup`.
+fn album_fields(chat: &str, media: Vec<Value>, opts: SendOptions) -> Vec<(&'static str, Value)> {
+    let mut fields = vec![
+        ("chat_id", chat_id_value(chat)),
+        ("media", Value::Array(media)),
+    ];
+    push_options(&mut fields, opts);
+    fields
+}
+
+/// The `InputMediaPhoto` / `InputMediaDocument` array of an album, each item's file named by
+/// `refer(index, item)` (`attach://file0`, or a `file://` path).
+///
+/// Checks what Telegram would refuse anyway, so that nothing is sent: 2 to 10 items, and no
+/// animation (`sendMediaGroup` takes none). Whether photos and documents are mixed is the
+/// caller's business.
+fn album_media(
+    items: &[AlbumItem],
+    refer: impl Fn(usize, &AlbumItem) -> Result<String, TelegramError>,
+) -> Result<Vec<Value>, TelegramError> {
+    let refuse = |description: String| TelegramError::Permanent {
+        code: 0,
+        description,
+    };
+    if !ALBUM_ITEMS.contains(&items.len()) {
+        return Err(refuse(format!(
+            "an album takes {} to {} files, not {}",
+            ALBUM_ITEMS.start(),
+            ALBUM_ITEMS.end(),
+            items.len()
+        )));
+    }
+    let mut media = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let kind = match item.kind {
+            MediaKind::Photo => "photo",
+            MediaKind::Document => "document",
+            MediaKind::Animation => {
+                return Err(refuse(format!(
+                    "an animation cannot be part of an album ({})",
+                    item.file_name
+                )));
+            }
+        };
+        let mut fields = vec![
+            ("type", Value::from(kind)),
+            ("media", Value::from(refer(i, item)?)),
+        ];
+        push_caption(&mut fields, item.caption.as_ref());
+        media.push(json_object(fields));
+    }
+    Ok(media)
+}
+
+/// The multipart name of an album's `index`th file.
+fn attach_name(index: usize) -> String {
+    format!("file{index}")
+}
+
+/// `caption` and `parse_mode`, unless the caption is empty.
+fn push_caption(fields: &mut Vec<(&'static str, Value)>, caption: Option<&Rendered>) {
     if let Some(caption) = caption.filter(|c| !c.text.is_empty()) {
-        fields.push(("caption", caption.text.clone()));
+        fields.push(("caption", Value::from(caption.text.as_str())));
         if let Some(mode) = &caption.parse_mode {
-            fields.push(("parse_mode", mode.clone()));
+            fields.push(("parse_mode", Value::from(mode.as_str())));
         }
     }
-    if let Some(markup) = reply_markup(buttons) {
-        fields.push(("reply_markup", markup.to_string()));
-    }
+}
+
+fn push_options(fields: &mut Vec<(&'static str, Value)>, opts: SendOptions) {
     if opts.silent {
-        fields.push(("disable_notification", "true".to_owned()));
+        fields.push(("disable_notification", Value::Bool(true)));
     }
     if opts.protect {
-        fields.push(("protect_content", "true".to_owned()));
+        fields.push(("protect_content", Value::Bool(true)));
     }
-    fields
+}
+
+fn json_object(fields: Vec<(&'static str, Value)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    )
+}
+
+/// A field's value as a multipart text part: strings as they are, everything else (numbers,
+/// booleans, objects, arrays) as JSON, which is how the Bot API reads form fields.
+fn form_text(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// `file:///absolute/path` for a Local Bot API server, or `None` for a relative path.
+///
+/// Every byte but ASCII letters, digits and `/-._~` is percent-encoded, UTF-8 or not. The server
+/// decodes `%XX`; encoding this much (rather than `Url::from_file_path`, which leaves `+`, `;`,
+/// `[` and others as they are) means no decoder can read a name differently, e.g. `+` as a space.
+fn file_uri(path: &Path) -> Option<String> {
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut uri = String::from("file://");
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            let _ = write!(uri, "%{byte:02X}");
+        }
+    }
+    Some(uri)
 }
 
 /// The JSON body of `pinChatMessage`.
@@ -575,6 +789,16 @@ struct ParametersDe {
 struct MessageDe {
     message_id: i64,
     chat: ChatDe,
+}
+
+impl MessageDe {
+    fn into_sent(self) -> Sent {
+        Sent {
+            message_id: self.message_id,
+            chat_id: self.chat.id,
+            chat_username: self.chat.username,
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -1280,7 +1504,7 @@ mod tests {
     fn media_field_values() {
         assert_eq!(
             media_fields("-100123", None, &[], SendOptions::default()),
-            vec![("chat_id", "-100123".to_owned())]
+            vec![("chat_id", json!(-100123))]
         );
         let empty = Rendered {
             text: String::new(),
@@ -1288,21 +1512,177 @@ mod tests {
         };
         assert_eq!(
             media_fields("@c", Some(&empty), &[vec![]], SendOptions::default()),
-            vec![("chat_id", "@c".to_owned())]
+            vec![("chat_id", json!("@c"))]
         );
         let fields = media_fields("@c", Some(&html("<i>x</i>")), &buttons(), ALL);
         let markup =
-            r#"{"inline_keyboard":[[{"text":"Albo","url":"https://comune.example/albo"}]]}"#;
+            json!({"inline_keyboard": [[{"text": "Albo", "url": "https://comune.example/albo"}]]});
         assert_eq!(
             fields,
             vec![
-                ("chat_id", "@c".to_owned()),
-                ("caption", "<i>x</i>".to_owned()),
-                ("parse_mode", "HTML".to_owned()),
-                ("reply_markup", markup.to_owned()),
-                ("disable_notification", "true".to_owned()),
-                ("protect_content", "true".to_owned()),
+                ("chat_id", json!("@c")),
+                ("caption", json!("<i>x</i>")),
+                ("parse_mode", json!("HTML")),
+                ("reply_markup", markup),
+                ("disable_notification", json!(true)),
+                ("protect_content", json!(true)),
             ]
+        );
+    }
+
+    #[test]
+    fn form_texts() {
+        assert_eq!(form_text(json!("@c")), "@c");
+        assert_eq!(form_text(json!("a \"b\"")), "a \"b\"");
+        assert_eq!(form_text(json!(-1001234567890_i64)), "-1001234567890");
+        assert_eq!(form_text(json!(true)), "true");
+        assert_eq!(
+            form_text(json!({"inline_keyboard": [[{"text": "A", "url": "https://x"}]]})),
+            r#"{"inline_keyboard":[[{"text":"A","url":"https://x"}]]}"#
+        );
+        assert_eq!(
+            form_text(json!([{"type": "document", "media": "attach://file0"}])),
+            r#"[{"media":"attach://file0","type":"document"}]"#
+        );
+    }
+
+    fn album_item(kind: MediaKind, path: &str, caption: Option<Rendered>) -> AlbumItem {
+        AlbumItem {
+            kind,
+            path: path.into(),
+            file_name: Path::new(path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            caption,
+        }
+    }
+
+    fn attach(i: usize, _: &AlbumItem) -> Result<String, TelegramError> {
+        Ok(format!("attach://{}", attach_name(i)))
+    }
+
+    #[test]
+    fn album_media_values() {
+        let items = [
+            album_item(MediaKind::Photo, "/w/a.jpg", Some(html("<b>Foto</b>"))),
+            album_item(MediaKind::Photo, "/w/b.jpg", None),
+            album_item(
+                MediaKind::Document,
+                "/w/c.pdf",
+                Some(Rendered {
+                    text: "plain".into(),
+                    parse_mode: None,
+                }),
+            ),
+            album_item(
+                MediaKind::Document,
+                "/w/d.pdf",
+                Some(Rendered {
+                    text: String::new(),
+                    parse_mode: Some("HTML".into()),
+                }),
+            ),
+        ];
+        assert_eq!(
+            album_media(&items, attach).unwrap(),
+            vec![
+                json!({"type": "photo", "media": "attach://file0", "caption": "<b>Foto</b>", "parse_mode": "HTML"}),
+                json!({"type": "photo", "media": "attach://file1"}),
+                json!({"type": "document", "media": "attach://file2", "caption": "plain"}),
+                json!({"type": "document", "media": "attach://file3"}),
+            ]
+        );
+        let media = album_media(&items[..2], attach).unwrap();
+        assert_eq!(
+            json_object(album_fields("-100123", media.clone(), ALL)),
+            json!({
+                "chat_id": -100123,
+                "media": media,
+                "disable_notification": true,
+                "protect_content": true,
+            })
+        );
+        assert_eq!(
+            json_object(album_fields("@c", media.clone(), SendOptions::default())),
+            json!({"chat_id": "@c", "media": media})
+        );
+    }
+
+    #[test]
+    fn albums_telegram_would_refuse() {
+        let doc = |i: usize| album_item(MediaKind::Document, &format!("/w/{i}.pdf"), None);
+        let sizes: Vec<(usize, bool)> = (0..=12)
+            .map(|n| {
+                let items: Vec<AlbumItem> = (0..n).map(doc).collect();
+                (n, album_media(&items, attach).is_ok())
+            })
+            .collect();
+        for (n, ok) in sizes {
+            assert_eq!(ok, (2..=10).contains(&n), "{n} items");
+        }
+        let one = album_media(&[doc(0)], attach).unwrap_err();
+        assert_eq!(
+            one,
+            TelegramError::Permanent {
+                code: 0,
+                description: "an album takes 2 to 10 files, not 1".into()
+            }
+        );
+
+        let with_gif = [
+            doc(0),
+            album_item(MediaKind::Animation, "/w/giro.gif", None),
+        ];
+        assert_eq!(
+            album_media(&with_gif, attach).unwrap_err(),
+            TelegramError::Permanent {
+                code: 0,
+                description: "an animation cannot be part of an album (giro.gif)".into()
+            }
+        );
+        // A reference that cannot be made fails the album.
+        let unnamed = TelegramError::Permanent {
+            code: 0,
+            description: "no name".into(),
+        };
+        assert_eq!(
+            album_media(&[doc(0), doc(1)], |_, _| Err(unnamed.clone())),
+            Err(unnamed)
+        );
+    }
+
+    #[test]
+    fn file_uris() {
+        let cases: [(&str, Option<&str>); 9] = [
+            ("/tmp/a b.pdf", Some("file:///tmp/a%20b.pdf")),
+            (
+                "/srv/inbox/.dropcast/x-1/Verbale_n.3~v2.pdf",
+                Some("file:///srv/inbox/.dropcast/x-1/Verbale_n.3~v2.pdf"),
+            ),
+            ("/a/città.pdf", Some("file:///a/citt%C3%A0.pdf")),
+            (
+                "/a/50%+#?&;=[x].pdf",
+                Some("file:///a/50%25%2B%23%3F%26%3B%3D%5Bx%5D.pdf"),
+            ),
+            (
+                "/a/'q' \"d\"\\.pdf",
+                Some("file:///a/%27q%27%20%22d%22%5C.pdf"),
+            ),
+            ("/", Some("file:///")),
+            ("tmp/a.pdf", None),
+            ("./a.pdf", None),
+            ("", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(file_uri(Path::new(path)).as_deref(), expected, "{path}");
+        }
+        // Names that are not UTF-8 go byte by byte.
+        let raw = std::ffi::OsStr::from_bytes(b"/a/\xFFz\n.pdf");
+        assert_eq!(
+            file_uri(Path::new(raw)).as_deref(),
+            Some("file:///a/%FFz%0A.pdf")
         );
     }
 
@@ -1331,15 +1711,35 @@ mod tests {
         assert_known(&spec, "methods", "pinChatMessage", &keys);
 
         let fields = media_fields("@c", Some(&html("x")), &buttons(), ALL);
-        let mut names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
-        assert_known(
-            &spec,
-            "methods",
-            "sendDocument",
-            &[&names[..], &["document"]].concat(),
-        );
-        names.push("photo");
-        assert_known(&spec, "methods", "sendPhoto", &names);
+        let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+        for kind in [MediaKind::Document, MediaKind::Photo, MediaKind::Animation] {
+            let (method, file_field) = media_method(kind);
+            assert_known(
+                &spec,
+                "methods",
+                method,
+                &[&names[..], &[file_field]].concat(),
+            );
+        }
+
+        let items = [
+            album_item(MediaKind::Photo, "/w/a.jpg", Some(html("x"))),
+            album_item(MediaKind::Document, "/w/b.pdf", Some(html("x"))),
+        ];
+        let media = album_media(&items, attach).unwrap();
+        for (item, input_media) in media.iter().zip(["InputMediaPhoto", "InputMediaDocument"]) {
+            let keys: Vec<&str> = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(keys.len(), 4, "{item}");
+            assert_known(&spec, "types", input_media, &keys);
+        }
+        let fields = album_fields("@c", media, ALL);
+        let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+        assert_known(&spec, "methods", "sendMediaGroup", &names);
 
         assert_known(&spec, "types", "Message", &["message_id", "chat"]);
         assert_known(&spec, "types", "Chat", &["id", "username"]);
@@ -1816,19 +2216,36 @@ mod tests {
             } else {
                 received.json = serde_json::from_slice(&bytes).ok();
             }
+            let message = |message_id: usize| {
+                json!({
+                    "message_id": message_id,
+                    "date": 1700000000,
+                    "chat": {"id": -1001234567890_i64, "type": "channel", "title": "Comune", "username": "comune_news"},
+                    "text": "x"
+                })
+            };
+            // An album answers one message per item of `media`, numbered from 321.
+            let album_items = path.ends_with("/sendMediaGroup").then(|| {
+                let media = match &received.json {
+                    Some(body) => body["media"].clone(),
+                    None => received
+                        .parts
+                        .iter()
+                        .find(|p| p.name == "media")
+                        .and_then(|p| serde_json::from_slice(&p.data).ok())
+                        .unwrap_or_default(),
+                };
+                media.as_array().map_or(0, Vec::len)
+            });
             tx.send(received).unwrap();
             if path.ends_with("/pinChatMessage") {
                 return axum::Json(json!({"ok": true, "result": true}));
             }
-            axum::Json(json!({
-                "ok": true,
-                "result": {
-                    "message_id": 321,
-                    "date": 1700000000,
-                    "chat": {"id": -1001234567890_i64, "type": "channel", "title": "Comune", "username": "comune_news"},
-                    "text": "x"
-                }
-            }))
+            if let Some(n) = album_items {
+                let messages: Vec<Value> = (0..n).map(|i| message(321 + i)).collect();
+                return axum::Json(json!({"ok": true, "result": messages}));
+            }
+            axum::Json(json!({"ok": true, "result": message(321)}))
         }
     }
 
@@ -1842,13 +2259,13 @@ mod tests {
             .unwrap();
         assert_eq!(
             sent,
-            Sent {
+            [Sent {
                 message_id: 321,
                 chat_id: -1001234567890,
                 chat_username: Some("comune_news".into())
-            }
+            }]
         );
-        assert_eq!(sent.link(), "https://t.me/comune_news/321");
+        assert_eq!(sent[0].link(), "https://t.me/comune_news/321");
         let got = rx.recv().await.unwrap();
         assert_eq!(got.path, format!("/bot{TOKEN}/sendMessage"));
         assert_eq!(
@@ -1888,7 +2305,8 @@ mod tests {
             buttons: buttons(),
         };
         let sent = client.send("@comune_news", &msg, ALL).await.unwrap();
-        assert_eq!(sent.message_id, 321);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].message_id, 321);
 
         let got = rx.recv().await.unwrap();
         assert_eq!(got.path, format!("/bot{TOKEN}/sendDocument"));
@@ -1938,5 +2356,439 @@ mod tests {
         assert_eq!(names, ["chat_id", "photo"]);
         assert_eq!(got.parts[1].content_type.as_deref(), Some("image/png"));
         assert_eq!(got.parts[1].data, png(10, 10));
+    }
+
+    fn sent(message_id: i64) -> Sent {
+        Sent {
+            message_id,
+            chat_id: -1001234567890,
+            chat_username: Some("comune_news".into()),
+        }
+    }
+
+    fn part_names(got: &fake::Received) -> Vec<&str> {
+        got.parts.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn album_is_one_multipart_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let contents: Vec<Vec<u8>> = (0..3u32)
+            .map(|n| {
+                (0..100_000 + n * 7_000)
+                    .map(|i| (i * 7 + n) as u8)
+                    .collect()
+            })
+            .collect();
+        let mut items = Vec::new();
+        for (n, content) in contents.iter().enumerate() {
+            let path = dir.path().join(format!("allegato {n}.pdf"));
+            std::fs::write(&path, content).unwrap();
+            items.push(AlbumItem {
+                kind: MediaKind::Document,
+                path,
+                file_name: format!("Allegato {n}.pdf"),
+                caption: (n == 0).then(|| html("<b>Bando</b>")),
+            });
+        }
+
+        let (url, mut rx) = fake::start().await;
+        let client = Client::new(&url, token()).unwrap();
+        let msg = OutMessage::Album { items };
+        let sent_messages = client.send("-1001234567890", &msg, ALL).await.unwrap();
+        assert_eq!(sent_messages, [sent(321), sent(322), sent(323)]);
+
+        let got = rx.recv().await.unwrap();
+        assert!(rx.try_recv().is_err(), "an album is one request");
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendMediaGroup"));
+        assert!(!got.chunked, "album went chunked, without a Content-Length");
+        assert_eq!(got.content_length, Some(got.body_len));
+        assert_eq!(
+            part_names(&got),
+            [
+                "chat_id",
+                "media",
+                "disable_notification",
+                "protect_content",
+                "file0",
+                "file1",
+                "file2"
+            ]
+        );
+        assert_eq!(got.parts[0].data, b"-1001234567890");
+        let media: Value = serde_json::from_slice(&got.parts[1].data).unwrap();
+        assert_eq!(
+            media,
+            json!([
+                {"type": "document", "media": "attach://file0", "caption": "<b>Bando</b>", "parse_mode": "HTML"},
+                {"type": "document", "media": "attach://file1"},
+                {"type": "document", "media": "attach://file2"},
+            ])
+        );
+        assert_eq!(got.parts[2].data, b"true");
+        assert_eq!(got.parts[3].data, b"true");
+        for (n, content) in contents.iter().enumerate() {
+            let file = &got.parts[4 + n];
+            assert_eq!(
+                file.file_name.as_deref(),
+                Some(format!("Allegato {n}.pdf").as_str())
+            );
+            assert_eq!(file.content_type.as_deref(), Some("application/pdf"));
+            assert!(file.data == *content, "file{n}: uploaded bytes differ");
+        }
+
+        // A photo album, without options: no option fields, the images' types.
+        let photos: Vec<AlbumItem> = (0..2)
+            .map(|n| {
+                let path = dir.path().join(format!("p{n}.png"));
+                std::fs::write(&path, png(10 + n, 10)).unwrap();
+                AlbumItem {
+                    kind: MediaKind::Photo,
+                    path,
+                    file_name: format!("foto{n}.png"),
+                    caption: None,
+                }
+            })
+            .collect();
+        let msg = OutMessage::Album { items: photos };
+        let sent_messages = client
+            .send("@comune_news", &msg, SendOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(sent_messages, [sent(321), sent(322)]);
+        let got = rx.recv().await.unwrap();
+        assert_eq!(part_names(&got), ["chat_id", "media", "file0", "file1"]);
+        assert_eq!(got.parts[0].data, b"@comune_news");
+        let media: Value = serde_json::from_slice(&got.parts[1].data).unwrap();
+        assert_eq!(
+            media,
+            json!([
+                {"type": "photo", "media": "attach://file0"},
+                {"type": "photo", "media": "attach://file1"},
+            ])
+        );
+        assert_eq!(got.parts[2].content_type.as_deref(), Some("image/png"));
+        assert_eq!(got.parts[3].data, png(11, 10));
+    }
+
+    #[tokio::test]
+    async fn albums_telegram_would_refuse_are_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pdf");
+        std::fs::write(&path, b"%PDF-1.7\n").unwrap();
+        let doc = || AlbumItem {
+            kind: MediaKind::Document,
+            path: path.clone(),
+            file_name: "a.pdf".into(),
+            caption: None,
+        };
+        let gif = AlbumItem {
+            kind: MediaKind::Animation,
+            path: path.clone(),
+            file_name: "a.gif".into(),
+            caption: None,
+        };
+        let (url, mut rx) = fake::start().await;
+        let client = Client::new(&url, token()).unwrap();
+        for items in [
+            vec![],
+            vec![doc()],
+            vec![doc(); 11],
+            vec![doc(), gif.clone()],
+        ] {
+            let n = items.len();
+            for client in [client.clone(), client.clone().with_local_files(true)] {
+                let msg = OutMessage::Album {
+                    items: items.clone(),
+                };
+                match client.send("@c", &msg, SendOptions::default()).await {
+                    Err(TelegramError::Permanent { code: 0, .. }) => {}
+                    other => panic!("{n} items: {other:?}"),
+                }
+            }
+        }
+        // A missing file fails the album before anything is sent.
+        let msg = OutMessage::Album {
+            items: vec![
+                doc(),
+                AlbumItem {
+                    path: dir.path().join("missing.pdf"),
+                    ..doc()
+                },
+            ],
+        };
+        let err = client
+            .send("@c", &msg, SendOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, TelegramError::Permanent { code: 0, description } if description.contains("missing.pdf")),
+            "{err:?}"
+        );
+        // The fake answers every request it gets: this one reaches it, the others did not.
+        let ok = OutMessage::Album {
+            items: vec![doc(), doc()],
+        };
+        client
+            .send("@c", &ok, SendOptions::default())
+            .await
+            .unwrap();
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendMediaGroup"));
+        assert!(rx.try_recv().is_err(), "a refused album reached the server");
+    }
+
+    #[tokio::test]
+    async fn a_400_retry_after_on_an_album_becomes_retry_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let items: Vec<AlbumItem> = (0..2)
+            .map(|n| {
+                let path = dir.path().join(format!("{n}.jpg"));
+                std::fs::write(&path, vec![n as u8; 50_000]).unwrap();
+                AlbumItem {
+                    kind: MediaKind::Photo,
+                    path,
+                    file_name: format!("{n}.jpg"),
+                    caption: None,
+                }
+            })
+            .collect();
+        let url = canned(
+            "400 Bad Request",
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: Too Many Requests: retry after 7"}"#,
+        )
+        .await;
+        let client = Client::new(&url, token()).unwrap();
+        let err = client
+            .send("-100123", &OutMessage::Album { items }, ALL)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TelegramError::RetryAfter {
+                seconds: 7,
+                description: "Bad Request: Too Many Requests: retry after 7".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn animation_goes_to_send_animation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("giro.gif");
+        let mut content = gif(320, 200);
+        content.extend((0..70_000u32).map(|i| (i % 253) as u8));
+        std::fs::write(&path, &content).unwrap();
+
+        let (url, mut rx) = fake::start().await;
+        let client = Client::new(&url, token()).unwrap();
+        let msg = OutMessage::Media {
+            kind: MediaKind::Animation,
+            path,
+            file_name: "Giro d'Italia.gif".into(),
+            caption: Some(html("<i>Passaggio</i>")),
+            buttons: buttons(),
+        };
+        let sent_messages = client.send("-1001234567890", &msg, ALL).await.unwrap();
+        assert_eq!(sent_messages, [sent(321)]);
+
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendAnimation"));
+        assert_eq!(got.content_length, Some(got.body_len));
+        assert_eq!(
+            part_names(&got),
+            [
+                "chat_id",
+                "caption",
+                "parse_mode",
+                "reply_markup",
+                "disable_notification",
+                "protect_content",
+                "animation"
+            ]
+        );
+        assert_eq!(got.parts[1].data, b"<i>Passaggio</i>");
+        assert_eq!(got.parts[2].data, b"HTML");
+        let markup: Value = serde_json::from_slice(&got.parts[3].data).unwrap();
+        assert_eq!(markup, reply_markup(&buttons()).unwrap());
+        let file = got.parts.last().unwrap();
+        assert_eq!(file.file_name.as_deref(), Some("Giro d'Italia.gif"));
+        assert_eq!(file.content_type.as_deref(), Some("image/gif"));
+        assert!(file.data == content, "uploaded bytes differ");
+    }
+
+    #[tokio::test]
+    async fn local_files_are_sent_by_path_in_json() {
+        let (url, mut rx) = fake::start().await;
+        let client = Client::new(&url, token()).unwrap().with_local_files(true);
+        assert!(format!("{client:?}").contains("local_files: true"));
+
+        // No file is opened: these paths do not exist here, only on the server's side.
+        let msg = OutMessage::Media {
+            kind: MediaKind::Document,
+            path: "/tmp/a b.pdf".into(),
+            file_name: "ignored.pdf".into(),
+            caption: Some(html("<b>Delibera</b>")),
+            buttons: buttons(),
+        };
+        let sent_messages = client.send("-1001234567890", &msg, ALL).await.unwrap();
+        assert_eq!(sent_messages, [sent(321)]);
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendDocument"));
+        assert!(got.parts.is_empty(), "local files went as multipart");
+        assert_eq!(
+            got.json.unwrap(),
+            json!({
+                "chat_id": -1001234567890_i64,
+                "caption": "<b>Delibera</b>",
+                "parse_mode": "HTML",
+                "reply_markup": reply_markup(&buttons()).unwrap(),
+                "disable_notification": true,
+                "protect_content": true,
+                "document": "file:///tmp/a%20b.pdf",
+            })
+        );
+
+        let msg = OutMessage::Media {
+            kind: MediaKind::Animation,
+            path: "/srv/giro.gif".into(),
+            file_name: "giro.gif".into(),
+            caption: None,
+            buttons: vec![],
+        };
+        client
+            .send("@c", &msg, SendOptions::default())
+            .await
+            .unwrap();
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendAnimation"));
+        assert_eq!(
+            got.json.unwrap(),
+            json!({"chat_id": "@c", "animation": "file:///srv/giro.gif"})
+        );
+
+        let msg = OutMessage::Album {
+            items: vec![
+                album_item(MediaKind::Photo, "/srv/in/a 1.jpg", Some(html("<b>x</b>"))),
+                album_item(MediaKind::Photo, "/srv/in/b.jpg", None),
+            ],
+        };
+        let sent_messages = client.send("@c", &msg, ALL).await.unwrap();
+        assert_eq!(sent_messages, [sent(321), sent(322)]);
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.path, format!("/bot{TOKEN}/sendMediaGroup"));
+        assert!(got.parts.is_empty(), "local files went as multipart");
+        assert_eq!(
+            got.json.unwrap(),
+            json!({
+                "chat_id": "@c",
+                "media": [
+                    {"type": "photo", "media": "file:///srv/in/a%201.jpg", "caption": "<b>x</b>", "parse_mode": "HTML"},
+                    {"type": "photo", "media": "file:///srv/in/b.jpg"},
+                ],
+                "disable_notification": true,
+                "protect_content": true,
+            })
+        );
+
+        // A relative path cannot be named to the server: refused before sending.
+        let relative = OutMessage::Media {
+            kind: MediaKind::Document,
+            path: "inbox/a.pdf".into(),
+            file_name: "a.pdf".into(),
+            caption: None,
+            buttons: vec![],
+        };
+        let err = client
+            .send("@c", &relative, SendOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TelegramError::Permanent {
+                code: 0,
+                description: "a local Bot API server needs an absolute path, not inbox/a.pdf"
+                    .into()
+            }
+        );
+        let relative_album = OutMessage::Album {
+            items: vec![
+                album_item(MediaKind::Document, "/srv/a.pdf", None),
+                album_item(MediaKind::Document, "b.pdf", None),
+            ],
+        };
+        assert!(matches!(
+            client
+                .send("@c", &relative_album, SendOptions::default())
+                .await,
+            Err(TelegramError::Permanent { code: 0, .. })
+        ));
+        assert!(
+            rx.try_recv().is_err(),
+            "a refused request reached the server"
+        );
+    }
+
+    #[tokio::test]
+    async fn request_timeouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.pdf");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(3 * UPLOAD_MIN_RATE * 10)
+            .unwrap();
+        let small = dir.path().join("small.pdf");
+        std::fs::write(&small, vec![0; 1000]).unwrap();
+        let doc = |path: &Path| OutMessage::Media {
+            kind: MediaKind::Document,
+            path: path.to_owned(),
+            file_name: "x.pdf".into(),
+            caption: None,
+            buttons: vec![],
+        };
+        let album = OutMessage::Album {
+            items: [&big, &small, &big]
+                .iter()
+                .map(|p| AlbumItem {
+                    kind: MediaKind::Document,
+                    path: p.to_path_buf(),
+                    file_name: "x.pdf".into(),
+                    caption: None,
+                })
+                .collect(),
+        };
+        let uploads = Client::new("http://127.0.0.1:9", token()).unwrap();
+        let local = uploads.clone().with_local_files(true);
+        let cases = [
+            (&uploads, post_text(), JSON_TIMEOUT),
+            (&uploads, doc(&small), Duration::from_secs(60)),
+            (&uploads, doc(&big), Duration::from_secs(60 + 30)),
+            // The whole album counts: 60 s + (30 + 0 + 30) s.
+            (&uploads, album, Duration::from_secs(60 + 60)),
+            (&local, post_text(), JSON_TIMEOUT),
+            (&local, doc(&big), LOCAL_FILE_TIMEOUT),
+        ];
+        for (client, msg, expected) in cases {
+            let request = client
+                .request("@c", &msg, SendOptions::default())
+                .await
+                .unwrap()
+                .build()
+                .unwrap();
+            assert_eq!(request.timeout(), Some(&expected), "{msg:?}");
+        }
+        let album = OutMessage::Album {
+            items: vec![
+                album_item(MediaKind::Document, "/srv/a.pdf", None),
+                album_item(MediaKind::Document, "/srv/b.pdf", None),
+            ],
+        };
+        let request = local
+            .request("@c", &album, SendOptions::default())
+            .await
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(request.timeout(), Some(&LOCAL_FILE_TIMEOUT));
     }
 }

@@ -29,6 +29,19 @@
 //! queued with [`FakeBot::fail_next`]) are given like Telegram gives them but are not violations:
 //! dropcast meets them in production and must handle them.
 //!
+//! # Flood limits
+//!
+//! With [`FakeBotBuilder::rate_limits`] the fake enforces Telegram's published flood limits:
+//! per chat 1 message per second and 20 per minute, and 30 messages per second across chats,
+//! every window multiplied by the scale. Every message a request creates counts (an album of N
+//! counts N) at the moment the request is accepted; requests refused, faulted or creating no
+//! message (getMe, getChat, getChatMember, pinChatMessage, ...) count nothing. A request whose
+//! messages do not fit is answered `429 Too Many Requests: retry after N` like Telegram, with N
+//! the real seconds until they fit, rounded up, at least 1. An album larger than a limit (3
+//! photos against 1 per second) fits when that limit's window is empty, as Telegram lets one
+//! album through and makes the next message wait. Refusals are no violation, since dropcast
+//! handles them, but [`FakeBot::count_429`] lets a test assert that a paced client meets none.
+//!
 //! # Deliberately stricter than Telegram
 //!
 //! Telegram forgives some mistakes that would still be bugs in dropcast, so the fake refuses them:
@@ -41,7 +54,7 @@
 //! parsed: with a Markdown `parse_mode` the raw text is counted.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::IntoFuture;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
@@ -88,6 +101,12 @@ pub enum Fault {
     Status(u16, String),
     /// Accept the request and never answer, until the fake is dropped.
     Hang,
+    /// For `sendMediaGroup`, what Telegram does when flood control strikes mid-album: the
+    /// album is checked as usual, its first `sent` items (at most all) become messages, which
+    /// count against the flood limits, and the answer is
+    /// `400 Bad Request: Too Many Requests: retry after <retry_after>`. An album refused for its
+    /// own shape gets that refusal instead and posts nothing; other methods get the 400 only.
+    AlbumPartial { sent: usize, retry_after: u64 },
 }
 
 /// One request as the fake saw it.
@@ -140,12 +159,39 @@ pub struct Upload {
     pub sha256: String,
 }
 
+/// A message that exists in a chat, as [`FakeBot::chat_messages`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub message_id: i64,
+    pub kind: MessageKind,
+    /// The text or caption as the message shows it (after entities parsing and trimming).
+    pub text: Option<String>,
+    /// For a file: the sha256 of the upload it came from (also when sent again by `file_id`);
+    /// `None` for text and for files sent by URL.
+    pub sha256: Option<String>,
+    pub file_name: Option<String>,
+    pub media_group_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    Text,
+    Photo,
+    Document,
+    Animation,
+    Video,
+    Audio,
+    /// A message of a method the fake does not model (sendLocation, ...).
+    Other,
+}
+
 /// Configures the bot and the channels it may post to.
 #[derive(Clone, Debug)]
 pub struct FakeBotBuilder {
     token: String,
     bot_username: String,
     channels: Vec<Channel>,
+    flood_scale: Option<f64>,
 }
 
 impl FakeBotBuilder {
@@ -175,6 +221,18 @@ impl FakeBotBuilder {
         self
     }
 
+    /// Enforces Telegram's flood limits (see the module docs) with every window multiplied by
+    /// `scale`: at 0.05 a chat takes 1 message per 50 ms and 20 per 3 s, and all chats together
+    /// 30 per 50 ms. The `retry_after` of a refusal stays in real seconds, at least 1.
+    pub fn rate_limits(mut self, scale: f64) -> Self {
+        assert!(
+            scale.is_finite() && scale > 0.0,
+            "fake bot: the rate limit scale must be a positive number, got {scale}"
+        );
+        self.flood_scale = Some(scale);
+        self
+    }
+
     pub fn start(self) -> FakeBot {
         // Parse the spec before serving so a broken spec fails the test here, not in a handler.
         spec();
@@ -198,9 +256,10 @@ impl FakeBotBuilder {
                     .map(|channel| ChatState {
                         channel,
                         next_message_id: 1,
-                        messages: BTreeSet::new(),
+                        messages: BTreeMap::new(),
                     })
                     .collect(),
+                flood: self.flood_scale.map(Flood::new),
                 ..World::default()
             }),
             changed: Condvar::new(),
@@ -275,6 +334,7 @@ impl FakeBot {
             token: token.to_owned(),
             bot_username: DEFAULT_BOT_USERNAME.to_owned(),
             channels: Vec::new(),
+            flood_scale: None,
         }
     }
 
@@ -291,6 +351,29 @@ impl FakeBot {
     /// Successful `send*` requests only (`sendChatAction` posts nothing, so it is left out).
     pub fn posts(&self) -> Vec<Recorded> {
         posts_of(&self.shared.lock().requests)
+    }
+
+    /// Every message that exists in the chat with this id, oldest first: those of successful
+    /// sends and of partly sent albums, less the deleted ones. Panics for a chat the fake lacks.
+    pub fn chat_messages(&self, chat_id: i64) -> Vec<ChatMessage> {
+        let world = self.shared.lock();
+        let Some(chat) = world.chats.iter().find(|c| c.channel.id == chat_id) else {
+            let known: Vec<i64> = world.chats.iter().map(|c| c.channel.id).collect();
+            drop(world);
+            panic!("fake bot: no chat {chat_id}; it has {known:?}");
+        };
+        chat.messages.values().cloned().collect()
+    }
+
+    /// How many requests the flood limits refused with `429` (faults queued with
+    /// [`FakeBot::fail_next`] are not counted); always 0 without
+    /// [`FakeBotBuilder::rate_limits`].
+    pub fn count_429(&self) -> usize {
+        self.shared
+            .lock()
+            .flood
+            .as_ref()
+            .map_or(0, |flood| flood.refused)
     }
 
     /// Every way a request broke the spec, each naming the request.
@@ -519,12 +602,78 @@ struct World {
     files: HashMap<String, StoredFile>,
     next_file: u64,
     next_album: u64,
+    /// `None` unless the builder asked for rate limits.
+    flood: Option<Flood>,
 }
 
 struct ChatState {
     channel: Channel,
     next_message_id: i64,
-    messages: BTreeSet<i64>,
+    messages: BTreeMap<i64, ChatMessage>,
+}
+
+/// Telegram's flood limits at scale 1: (messages, window, whether the limit is per chat).
+const FLOOD_LIMITS: [(usize, Duration, bool); 3] = [
+    (1, Duration::from_secs(1), true),
+    (20, Duration::from_secs(60), true),
+    (30, Duration::from_secs(1), false),
+];
+
+/// The messages accepted lately, to enforce the flood limits.
+struct Flood {
+    scale: f64,
+    /// (when it was accepted, chat id), one entry per message, oldest first.
+    sent: VecDeque<(Instant, i64)>,
+    /// Requests refused with 429.
+    refused: usize,
+}
+
+impl Flood {
+    fn new(scale: f64) -> Flood {
+        Flood {
+            scale,
+            sent: VecDeque::new(),
+            refused: 0,
+        }
+    }
+
+    /// How long until `n` more messages to `chat` fit every limit; zero when they fit now.
+    fn wait(&mut self, chat: i64, n: usize, now: Instant) -> Duration {
+        let longest = FLOOD_LIMITS
+            .iter()
+            .map(|(_, window, _)| window.mul_f64(self.scale))
+            .max()
+            .unwrap_or_default();
+        while self
+            .sent
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) >= longest)
+        {
+            self.sent.pop_front();
+        }
+        let mut wait = Duration::ZERO;
+        for (limit, window, per_chat) in FLOOD_LIMITS {
+            let window = window.mul_f64(self.scale);
+            let recent: Vec<Instant> = self
+                .sent
+                .iter()
+                .filter(|(at, to)| (!per_chat || *to == chat) && now.duration_since(*at) < window)
+                .map(|(at, _)| *at)
+                .collect();
+            // An album larger than the limit goes through an empty window, as on Telegram.
+            let room = limit.max(n) - n;
+            if recent.len() > room {
+                // The messages that must leave the window first; the last of them frees it.
+                let leaving = recent[recent.len() - room - 1];
+                wait = wait.max((leaving + window).saturating_duration_since(now));
+            }
+        }
+        wait
+    }
+
+    fn record(&mut self, chat: i64, n: usize, now: Instant) {
+        self.sent.extend(std::iter::repeat_n((now, chat), n));
+    }
 }
 
 impl ChatState {
@@ -581,6 +730,7 @@ impl World {
         name: Option<String>,
         size: u64,
         dims: Option<(u32, u32)>,
+        sha256: Option<String>,
     ) -> StoredFile {
         self.next_file += 1;
         let n = self.next_file;
@@ -591,17 +741,75 @@ impl World {
             name,
             size,
             dims,
+            sha256,
         };
         self.files.insert(file.file_id.clone(), file.clone());
         file
     }
 
-    /// Creates a message in the chat; `content` is what the message shows besides the envelope.
-    fn post(&mut self, chat: usize, content: Map<String, Value>, made: &mut Vec<i64>) -> Value {
+    /// Accepts `n` messages to the chat, or refuses them as Telegram's flood control does.
+    fn admit(&mut self, chat: usize, n: usize) -> Result<(), Refusal> {
+        let id = self.chats[chat].channel.id;
+        let Some(flood) = &mut self.flood else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let wait = flood.wait(id, n, now);
+        if wait.is_zero() {
+            flood.record(id, n, now);
+            return Ok(());
+        }
+        flood.refused += 1;
+        let seconds = (wait.as_secs_f64().ceil() as u64).max(1);
+        Err(Refusal {
+            code: 429,
+            description: format!("Too Many Requests: retry after {seconds}"),
+            violation: false,
+            retry_after: Some(seconds),
+        })
+    }
+
+    /// Counts `n` messages against the flood limits without asking whether they fit.
+    fn count_sent(&mut self, chat: usize, n: usize) {
+        let id = self.chats[chat].channel.id;
+        if let Some(flood) = &mut self.flood {
+            flood.record(id, n, Instant::now());
+        }
+    }
+
+    /// Creates a message in the chat; `content` is what the message shows besides the
+    /// envelope, `file` what it shows it from.
+    fn post(
+        &mut self,
+        chat: usize,
+        content: Map<String, Value>,
+        file: Option<&StoredFile>,
+        made: &mut Vec<i64>,
+    ) -> Value {
         let state = &mut self.chats[chat];
         let id = state.next_message_id;
         state.next_message_id += 1;
-        state.messages.insert(id);
+        let shown = |key: &str| content.get(key).and_then(Value::as_str).map(str::to_owned);
+        let kind = match file.map(|f| f.kind) {
+            Some(MediaKind::Photo | MediaKind::LivePhoto) => MessageKind::Photo,
+            Some(MediaKind::Document) => MessageKind::Document,
+            Some(MediaKind::Animation) => MessageKind::Animation,
+            Some(MediaKind::Video) => MessageKind::Video,
+            Some(MediaKind::Audio) => MessageKind::Audio,
+            None if content.contains_key("text") => MessageKind::Text,
+            None => MessageKind::Other,
+        };
+        state.messages.insert(
+            id,
+            ChatMessage {
+                message_id: id,
+                kind,
+                text: shown("text").or_else(|| shown("caption")),
+                sha256: file.and_then(|f| f.sha256.clone()),
+                file_name: file.and_then(|f| f.name.clone()),
+                media_group_id: shown("media_group_id"),
+            },
+        );
         made.push(id);
         let mut message = json!({
             "message_id": id,
@@ -631,6 +839,8 @@ struct StoredFile {
     name: Option<String>,
     size: u64,
     dims: Option<(u32, u32)>,
+    /// Of the upload it came from; `None` for a file fetched by URL.
+    sha256: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -720,18 +930,31 @@ fn error(code: u16, description: &str) -> Outcome {
     )
 }
 
+/// An error answer that tells the client how long to wait, as flood control answers.
+fn retry_after(code: u16, description: &str, seconds: u64) -> Outcome {
+    Outcome::Answer(
+        code,
+        json!({
+            "ok": false,
+            "error_code": code,
+            "description": description,
+            "parameters": {"retry_after": seconds},
+        }),
+    )
+}
+
 impl Fault {
     fn outcome(&self) -> Outcome {
         match self {
-            Fault::RetryAfter(seconds) => Outcome::Answer(
+            Fault::RetryAfter(seconds) => retry_after(
                 429,
-                json!({
-                    "ok": false,
-                    "error_code": 429,
-                    "description": format!("Too Many Requests: retry after {seconds}"),
-                    "parameters": {"retry_after": seconds},
-                }),
+                &format!("Too Many Requests: retry after {seconds}"),
+                *seconds,
             ),
+            Fault::AlbumPartial {
+                retry_after: seconds,
+                ..
+            } => album_cut_short(*seconds).outcome(),
             Fault::Status(code @ (502 | 504), description) => Outcome::Html(
                 *code,
                 format!(
@@ -1019,6 +1242,17 @@ struct Refusal {
     description: String,
     /// Whether the request broke a published rule (see the module docs).
     violation: bool,
+    /// `parameters.retry_after` of the answer.
+    retry_after: Option<u64>,
+}
+
+impl Refusal {
+    fn outcome(&self) -> Outcome {
+        match self.retry_after {
+            Some(seconds) => retry_after(self.code, &self.description, seconds),
+            None => error(self.code, &self.description),
+        }
+    }
 }
 
 /// Telegram refuses it, but the request was within the spec.
@@ -1027,6 +1261,15 @@ fn refused(description: impl Into<String>) -> Refusal {
         code: 400,
         description: format!("Bad Request: {}", description.into()),
         violation: false,
+        retry_after: None,
+    }
+}
+
+/// How Telegram answers an album that flood control cut short.
+fn album_cut_short(seconds: u64) -> Refusal {
+    Refusal {
+        retry_after: Some(seconds),
+        ..refused(format!("Too Many Requests: retry after {seconds}"))
     }
 }
 
@@ -1137,13 +1380,19 @@ impl Shared {
         flags.extend(incoming.problems.iter().cloned());
         let schema = check_params(spec, method, incoming);
         flags.extend(schema.iter().cloned());
-        if let Some(fault) = world.take_fault(&method.name) {
-            return fault.outcome();
+        // A partial album needs the album, so it is carried out (short) rather than answered.
+        let mut cut = None;
+        match world.take_fault(&method.name) {
+            Some(Fault::AlbumPartial { sent, retry_after }) if method.name == "sendMediaGroup" => {
+                cut = Some((sent, retry_after));
+            }
+            Some(fault) => return fault.outcome(),
+            None => {}
         }
         if let Some(first) = incoming.problems.first().or(schema.first()) {
             return error(400, &format!("Bad Request: {first}"));
         }
-        match self.perform(world, method, incoming, made) {
+        match self.perform(world, method, incoming, cut, made) {
             Ok(result) => {
                 if MODELLED.contains(&method.name.as_str()) {
                     let mut checker = Checker::new(spec);
@@ -1161,18 +1410,19 @@ impl Shared {
                     let reason = refusal.description.trim_start_matches("Bad Request: ");
                     flags.push(reason.to_owned());
                 }
-                error(refusal.code, &refusal.description)
+                refusal.outcome()
             }
         }
     }
 
     /// Carries out a request that passed the schema: the checks that need the world or the
-    /// limits, then the effect.
+    /// limits, then the effect. `cut` is a queued [`Fault::AlbumPartial`]: (sent, retry_after).
     fn perform(
         &self,
         world: &mut World,
         method: &MethodSpec,
         incoming: &Incoming,
+        cut: Option<(usize, u64)>,
         made: &mut Vec<i64>,
     ) -> Result<Value, Refusal> {
         let chat = match incoming.fields.get("chat_id") {
@@ -1214,9 +1464,11 @@ impl Shared {
             }
             "sendMessage" => {
                 let text = text.ok_or_else(|| broken("message text is empty"))?;
+                let chat = need(chat)?;
                 let mut content = Map::new();
                 text.put(&mut content, "text", "entities");
-                Ok(world.post(need(chat)?, content, made))
+                world.admit(chat, 1)?;
+                Ok(world.post(chat, content, None, made))
             }
             "sendPhoto" | "sendDocument" | "sendAnimation" => {
                 let (field, kind) = match method.name.as_str() {
@@ -1241,13 +1493,15 @@ impl Shared {
                         file_by_reference(world, value, kind)?
                     }
                 };
+                let chat = need(chat)?;
                 let mut content = media_content(&file);
                 if let Some(caption) = caption {
                     caption.put(&mut content, "caption", "caption_entities");
                 }
-                Ok(world.post(need(chat)?, content, made))
+                world.admit(chat, 1)?;
+                Ok(world.post(chat, content, Some(&file), made))
             }
-            "sendMediaGroup" => self.send_media_group(world, need(chat)?, incoming, made),
+            "sendMediaGroup" => self.send_media_group(world, need(chat)?, incoming, cut, made),
             "pinChatMessage" | "deleteMessage" => {
                 let chat = need(chat)?;
                 let id: i64 = incoming
@@ -1257,15 +1511,15 @@ impl Shared {
                     .unwrap_or_default();
                 let messages = &mut world.chats[chat].messages;
                 if method.name == "pinChatMessage" {
-                    if !messages.contains(&id) {
+                    if !messages.contains_key(&id) {
                         return Err(refused("message to pin not found"));
                     }
-                } else if !messages.remove(&id) {
+                } else if messages.remove(&id).is_none() {
                     return Err(refused("message to delete not found"));
                 }
                 Ok(json!(true))
             }
-            _ => Ok(generic_result(world, method, chat, text, caption, made)),
+            _ => generic_result(world, method, chat, text, caption, made),
         }
     }
 
@@ -1297,11 +1551,14 @@ impl Shared {
         }
     }
 
+    /// Posts an album; with `cut` = (sent, retry_after), only its first `sent` items, answering
+    /// as flood control does.
     fn send_media_group(
         &self,
         world: &mut World,
         chat: usize,
         incoming: &Incoming,
+        cut: Option<(usize, u64)>,
         made: &mut Vec<i64>,
     ) -> Result<Value, Refusal> {
         let items: Vec<Value> = incoming
@@ -1354,18 +1611,33 @@ impl Shared {
             };
             prepared.push((file, caption));
         }
+        // A fault comes before the limits, but the messages it lets through count.
+        let posted = match cut {
+            Some((sent, _)) => {
+                let sent = sent.min(prepared.len());
+                world.count_sent(chat, sent);
+                sent
+            }
+            None => {
+                world.admit(chat, prepared.len())?;
+                prepared.len()
+            }
+        };
         world.next_album += 1;
         let album = (13_000_000_000_000_000u64 + world.next_album).to_string();
         let mut messages = Vec::new();
-        for (file, caption) in prepared {
+        for (file, caption) in prepared.into_iter().take(posted) {
             let mut content = media_content(&file);
             content.insert("media_group_id".into(), json!(album));
             if let Some(caption) = caption {
                 caption.put(&mut content, "caption", "caption_entities");
             }
-            messages.push(world.post(chat, content, made));
+            messages.push(world.post(chat, content, Some(&file), made));
         }
-        Ok(Value::Array(messages))
+        match cut {
+            Some((_, seconds)) => Err(album_cut_short(seconds)),
+            None => Ok(Value::Array(messages)),
+        }
     }
 }
 
@@ -1382,8 +1654,8 @@ fn generic_result(
     text: Option<Formatted>,
     caption: Option<Formatted>,
     made: &mut Vec<i64>,
-) -> Value {
-    match (method.returns.first().map(String::as_str), chat) {
+) -> Result<Value, Refusal> {
+    Ok(match (method.returns.first().map(String::as_str), chat) {
         (Some("Message"), Some(chat)) if method.name != "editMessageText" => {
             let mut content = Map::new();
             if let Some(text) = text {
@@ -1392,11 +1664,12 @@ fn generic_result(
             if let Some(caption) = caption {
                 caption.put(&mut content, "caption", "caption_entities");
             }
-            world.post(chat, content, made)
+            world.admit(chat, 1)?;
+            world.post(chat, content, None, made)
         }
         (Some(returns), _) if returns.starts_with("Array of") => json!([]),
         _ => json!(true),
-    }
+    })
 }
 
 /// A fresh upload, checked as Telegram checks the kind it is sent as.
@@ -1423,7 +1696,13 @@ fn store_upload(
             return Err(broken("PHOTO_INVALID_DIMENSIONS"));
         }
     }
-    Ok(world.new_file(kind, part.upload.file_name.clone(), size, part.image))
+    Ok(world.new_file(
+        kind,
+        part.upload.file_name.clone(),
+        size,
+        part.image,
+        Some(part.upload.sha256.clone()),
+    ))
 }
 
 /// A file named by text: an HTTP URL Telegram would fetch, or a `file_id` the fake handed out.
@@ -1443,7 +1722,7 @@ fn file_by_reference(
             MediaKind::Photo | MediaKind::Animation | MediaKind::Video
         )
         .then_some((800, 600));
-        return Ok(world.new_file(kind, name, 1024, dims));
+        return Ok(world.new_file(kind, name, 1024, dims, None));
     }
     // A photo's sizes are named after the photo ("<file_id>-s<n>"), and any of them sends it.
     let stored = world.files.get(value).or_else(|| {
