@@ -42,20 +42,22 @@ impl Window {
         }
     }
 
-    /// When the next event may happen.
-    fn next_free(&mut self, now: Instant) -> Instant {
+    /// When `n` more events fit. An album larger than the limit fits an empty window, as
+    /// Telegram lets one album through and makes the next message wait.
+    fn next_free(&mut self, now: Instant, n: usize) -> Instant {
         while self.times.front().is_some_and(|t| *t + self.window <= now) {
             self.times.pop_front();
         }
-        if self.times.len() < self.max {
+        let room = self.max.max(n) - n;
+        if self.times.len() <= room {
             now
         } else {
-            self.times[self.times.len() - self.max] + self.window
+            self.times[self.times.len() - room - 1] + self.window
         }
     }
 
-    fn record(&mut self, at: Instant) {
-        self.times.push_back(at);
+    fn record(&mut self, at: Instant, n: usize) {
+        self.times.extend(std::iter::repeat_n(at, n));
     }
 }
 
@@ -152,6 +154,13 @@ pub async fn sender(
     }
 }
 
+/// A flood-control refusal that came as a 400 to an album: Telegram may have posted some items.
+/// (A real 429 is refused before anything is posted, and is simply retried.)
+fn album_interrupted(msg: &OutMessage, e: &TelegramError) -> bool {
+    matches!(msg, OutMessage::Album { .. })
+        && matches!(e, TelegramError::RetryAfter { description, .. } if description.starts_with("Bad Request"))
+}
+
 fn is_uncertain(e: &TelegramError) -> bool {
     matches!(e, TelegramError::Transient { description } if description.contains("timed out") || description.contains("timeout"))
 }
@@ -190,12 +199,14 @@ async fn deliver(
             OutMessage::Album { items } => items.len(),
             _ => 1,
         };
-        for _ in 0..weight {
-            pace(d, chat_second, chat_minute).await;
-        }
+        pace(d, chat_second, chat_minute, weight).await;
         d.journal.begin_message(delivery_id, index)?;
         let msg = delivery.plan.messages[index].clone();
-        match d.client.send(&chat, &msg, delivery.plan.options).await {
+        let result = d.client.send(&chat, &msg, delivery.plan.options).await;
+        if result.is_ok() {
+            sent(d, chat_second, chat_minute, weight);
+        }
+        match result {
             Ok(sent) => {
                 let messages: Vec<SentMessage> = sent
                     .iter()
@@ -232,6 +243,17 @@ async fn deliver(
                     .record_attempt_error(delivery_id, &e.to_string())?;
                 return finish(refused(&chat, &e));
             }
+            Err(e) if album_interrupted(&delivery.plan.messages[index], &e) => {
+                // Telegram posted part of the album before refusing the rest, and does not say
+                // which part. Sending it again would repeat those items: a person decides.
+                tracing::warn!(channel = %chat, error = %e, "telegram stopped in the middle of an album");
+                d.journal
+                    .record_attempt_error(delivery_id, &e.to_string())?;
+                let p = Problem::AlbumInterrupted {
+                    channel: chat.clone(),
+                };
+                return finish(DeliveryOutcome::Failed(ser(&p)));
+            }
             Err(e) => {
                 if is_uncertain(&e) && d.uncertain == Uncertain::Fail {
                     // The request may have been posted: leave it to a person.
@@ -267,7 +289,7 @@ async fn deliver(
         && !delivery.pin_done
         && let Some(first) = delivery.sent.first()
     {
-        pace(d, chat_second, chat_minute).await;
+        pace(d, chat_second, chat_minute, 1).await;
         let silent = delivery.plan.options.silent;
         match d.client.pin(&chat, first.message_id, silent).await {
             Ok(()) => d.journal.record_pin(delivery_id, None)?,
@@ -327,22 +349,25 @@ pub fn de(s: &str) -> Problem {
     })
 }
 
-async fn pace(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window) {
+/// Waits until `n` messages may go to this chat and reserves them in the global window.
+async fn pace(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window, n: usize) {
     if !d.pacing.enabled {
         return;
     }
     loop {
         let now = Instant::now();
-        let chat_free = chat_second.next_free(now).max(chat_minute.next_free(now));
+        let chat_free = chat_second
+            .next_free(now, n)
+            .max(chat_minute.next_free(now, n));
         if chat_free > now {
             tokio::time::sleep_until(chat_free).await;
             continue;
         }
         let global_free = {
             let mut g = d.pacing.global.lock().unwrap_or_else(|p| p.into_inner());
-            let free = g.next_free(now);
+            let free = g.next_free(now, n);
             if free <= now {
-                g.record(now);
+                g.record(now, n);
             }
             free
         };
@@ -350,9 +375,18 @@ async fn pace(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window)
             tokio::time::sleep_until(global_free).await;
             continue;
         }
-        chat_second.record(now);
-        chat_minute.record(now);
         return;
+    }
+}
+
+/// Counts `n` messages in the chat's windows from the moment the request ended: Telegram
+/// counts them somewhere between sending and answering, so the next request waits a whole
+/// window after the answer and can never arrive early.
+fn sent(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window, n: usize) {
+    if d.pacing.enabled {
+        let now = Instant::now();
+        chat_second.record(now, n);
+        chat_minute.record(now, n);
     }
 }
 
@@ -369,15 +403,15 @@ mod tests {
         for _ in 0..25 {
             loop {
                 let now = Instant::now();
-                let free = sec.next_free(now).max(min.next_free(now));
+                let free = sec.next_free(now, 1).max(min.next_free(now, 1));
                 if free <= now {
                     break;
                 }
                 tokio::time::sleep_until(free).await;
             }
             let now = Instant::now();
-            sec.record(now);
-            min.record(now);
+            sec.record(now, 1);
+            min.record(now, 1);
             times.push(now - start);
         }
         for w in times.windows(2) {

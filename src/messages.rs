@@ -38,6 +38,8 @@ pub enum Problem {
     AttachmentMissing { file: String, attachment: String },
     /// A file named in `attachments:` is not a PDF, an image or an accepted type.
     AttachmentNotMedia { file: String, attachment: String },
+    /// Telegram stopped in the middle of an album: some items may be in the channel already.
+    AlbumInterrupted { channel: String },
     /// The clerk removed a scheduled bundle's file from `scheduled/`.
     Cancelled { file: String, removed: String },
     /// The file could not be read, or vanished, before it was posted.
@@ -278,6 +280,23 @@ impl Problem {
                     "Converti il file in PDF o toglilo da attachments:, poi rimetti i file nella cartella inbox.".to_string()
                 } else {
                     "Convert the file to PDF or remove it from attachments:, then drop the files into the inbox again.".to_string()
+                },
+            ),
+            Problem::AlbumInterrupted { channel } => (
+                if it {
+                    format!("Telegram ha interrotto l'album a metà su {channel}.")
+                } else {
+                    format!("Telegram stopped in the middle of the album on {channel}.")
+                },
+                if it {
+                    "Telegram ha chiesto di rallentare mentre pubblicava l'album, e alcune immagini potrebbero essere già nel canale. Per non pubblicarle due volte, dropcast non ha ripetuto l'album.".to_string()
+                } else {
+                    "Telegram asked to slow down while posting the album, and some of its items may already be in the channel. So as not to post them twice, dropcast did not send the album again.".to_string()
+                },
+                if it {
+                    "Guarda il canale: rimetti nella cartella inbox solo i file che mancano, con il loro file .yaml.".to_string()
+                } else {
+                    "Look at the channel: drop into the inbox only the files that are missing, with their .yaml file.".to_string()
                 },
             ),
             Problem::Cancelled { file, removed } => (

@@ -731,7 +731,17 @@ async fn preparer(
     let seq = AtomicU64::new(0);
     // When to look at `scheduled/` next: at once at start (a time missed while dropcast was down
     // goes out now), then as `check_scheduled` says.
-    let mut next_schedule_check = deliverer.as_ref().map(|_| Instant::now());
+    let mut next_schedule_check = None;
+    if let Some(d) = &deliverer {
+        let (cfg, j) = (config.clone(), d.journal.clone());
+        let (start, wait) = tokio::task::spawn_blocking(move || check_scheduled(&cfg, &j))
+            .await
+            .unwrap_or_default();
+        for (id, chat) in start {
+            dispatch(&mut senders, id, &chat, &shutdown);
+        }
+        next_schedule_check = wait.map(|w| Instant::now() + w);
+    }
     loop {
         enum Event {
             Candidate(Candidate),

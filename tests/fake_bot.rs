@@ -4,15 +4,21 @@
 #[path = "common/fake_bot.rs"]
 mod fake_bot;
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
-use fake_bot::{FakeBot, Fault};
+use fake_bot::{FakeBot, Fault, MessageKind};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const TOKEN: &str = "123456:TEST-token";
 const NEWS: i64 = -1001234567890;
+const ALERTS: i64 = -1001111111111;
+/// Telegram's flood windows at this scale: 1 per 50 ms and 20 per 3 s per chat, 30 per 50 ms.
+const SCALE: f64 = 0.05;
+const SECOND: Duration = Duration::from_millis(50);
+const MINUTE: Duration = Duration::from_secs(3);
 
 /// Talks to the fake the ways a Bot API client can: form, JSON, multipart.
 struct Api {
@@ -631,4 +637,352 @@ async fn queued_faults_are_answered_once_each_before_the_real_answer() {
 fn waiting_in_vain_says_what_the_fake_saw() {
     let bot = FakeBot::start(TOKEN);
     bot.wait_for_posts(1, Duration::from_millis(50));
+}
+
+fn retry_after(body: &Value) -> u64 {
+    body["parameters"]["retry_after"].as_u64().unwrap_or(0)
+}
+
+/// Busy-waits until `gap` has passed since `since`: the wait is the condition under test.
+fn wait_past(since: Instant, gap: Duration) {
+    while since.elapsed() < gap {
+        std::thread::yield_now();
+    }
+}
+
+/// Runs an `attempt` whose assertions need its requests to fall within a flood window, until
+/// one does: an attempt returns `None` when the machine was too slow for that, and is tried
+/// again on a fresh fake rather than failing or passing by luck.
+async fn timely<T, F: Future<Output = Option<T>>>(what: &str, attempt: impl Fn() -> F) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(done) = attempt().await {
+            return done;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the machine never kept up for: {what}"
+        );
+    }
+}
+
+fn limited() -> FakeBot {
+    FakeBot::builder(TOKEN)
+        .channel("@town_news", NEWS)
+        .channel("@town_alerts", ALERTS)
+        .rate_limits(SCALE)
+        .start()
+}
+
+fn message(text: &str) -> [(&'static str, &str); 2] {
+    [("chat_id", "@town_news"), ("text", text)]
+}
+
+/// An album of photos Telegram fetches by URL, so no upload slows the requests down.
+fn url_album(chat: &str, items: usize) -> [(&'static str, String); 2] {
+    let media: Vec<Value> = (0..items)
+        .map(|i| json!({"type": "photo", "media": format!("https://example.org/{i}.jpg")}))
+        .collect();
+    [
+        ("chat_id", chat.to_owned()),
+        ("media", Value::from(media).to_string()),
+    ]
+}
+
+async fn form_owned(api: &Api, method: &str, params: &[(&'static str, String)]) -> (u16, Value) {
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    api.form(method, &params).await
+}
+
+#[tokio::test]
+async fn flood_limits_refuse_a_second_message_to_a_chat_within_the_scaled_second() {
+    let (bot, first, second, answered) = timely("two messages within 50 ms", || async {
+        let bot = limited();
+        let api = Api::new(&bot);
+        let start = Instant::now();
+        let first = api.form("sendMessage", &message("one")).await;
+        let second = api.form("sendMessage", &message("two")).await;
+        (start.elapsed() < SECOND).then(|| (bot, first, second, Instant::now()))
+    })
+    .await;
+    assert_eq!(first.0, 200, "{}", first.1);
+    // The slot frees within 50 ms, but Telegram's retry_after is whole seconds.
+    assert_eq!(
+        second,
+        (
+            429,
+            json!({
+                "ok": false,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            })
+        )
+    );
+    assert_eq!(bot.count_429(), 1);
+    assert_eq!(bot.requests().last().unwrap().status, 429);
+
+    // Methods that send nothing are neither limited nor counted: spaced from the first
+    // message alone, the next one is accepted.
+    let api = Api::new(&bot);
+    let chat = [("chat_id", "@town_news")];
+    for (method, params) in [
+        ("getMe", &[][..]),
+        ("getChat", &chat[..]),
+        (
+            "getChatMember",
+            &[("chat_id", "@town_news"), ("user_id", "123456")][..],
+        ),
+        (
+            "pinChatMessage",
+            &[("chat_id", "@town_news"), ("message_id", "1")][..],
+        ),
+    ] {
+        let (status, body) = api.form(method, params).await;
+        assert_eq!(status, 200, "{method}: {body}");
+    }
+    wait_past(answered, SECOND);
+    let (status, body) = api.form("sendMessage", &message("two")).await;
+    assert_eq!(status, 200, "{body}");
+    let shown: Vec<Option<String>> = bot
+        .chat_messages(NEWS)
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(shown, [Some("one".to_owned()), Some("two".to_owned())]);
+    assert_eq!(bot.count_429(), 1);
+    // Refusals are Telegram answering, not dropcast breaking the spec.
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn flood_limits_count_every_album_item_against_twenty_a_scaled_minute() {
+    let (bot, album, refused) = timely("21 messages within 3 s", || async {
+        let bot = limited();
+        let api = Api::new(&bot);
+        let start = Instant::now();
+        let mut answered = start;
+        for n in 0..17 {
+            wait_past(answered, SECOND);
+            let (status, body) = api.form("sendMessage", &message(&format!("#{n}"))).await;
+            assert_eq!(status, 200, "message {n}: {body}");
+            answered = Instant::now();
+        }
+        // 17 + 3 fit the 20; had the album counted as one, a 21st message would fit too.
+        wait_past(answered, SECOND);
+        let album = form_owned(&api, "sendMediaGroup", &url_album("@town_news", 3)).await;
+        let answered = Instant::now();
+        wait_past(answered, SECOND);
+        let refused = api.form("sendMessage", &message("21st")).await;
+        (start.elapsed() < MINUTE).then_some((bot, album, refused))
+    })
+    .await;
+    assert_eq!(album.0, 200, "{}", album.1);
+    assert_eq!(album.1["result"].as_array().map(Vec::len), Some(3));
+    let (status, body) = refused;
+    assert_eq!(status, 429, "{body}");
+    assert!((1..=3).contains(&retry_after(&body)), "{body}");
+    assert_eq!(
+        description(&body),
+        format!("Too Many Requests: retry after {}", retry_after(&body))
+    );
+    assert_eq!(bot.count_429(), 1);
+    assert_eq!(bot.chat_messages(NEWS).len(), 20);
+
+    // The minute is the chat's: another chat still takes a message.
+    let (status, body) = Api::new(&bot)
+        .form(
+            "sendMessage",
+            &[("chat_id", "@town_alerts"), ("text", "elsewhere")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn flood_limits_allow_thirty_messages_a_scaled_second_across_chats() {
+    let (bot, albums, refused) = timely("31 messages within 50 ms", || async {
+        let bot = FakeBot::builder(TOKEN)
+            .channel("@town_news", NEWS)
+            .channel("@town_alerts", ALERTS)
+            .channel("@town_sports", -1002222222222)
+            .channel("@town_events", -1003333333333)
+            .rate_limits(SCALE)
+            .start();
+        let api = Api::new(&bot);
+        let start = Instant::now();
+        let mut albums = Vec::new();
+        for chat in ["@town_news", "@town_alerts", "@town_sports"] {
+            albums.push(form_owned(&api, "sendMediaGroup", &url_album(chat, 10)).await);
+        }
+        let refused = api
+            .form(
+                "sendMessage",
+                &[("chat_id", "@town_events"), ("text", "31st")],
+            )
+            .await;
+        (start.elapsed() < SECOND).then_some((bot, albums, refused))
+    })
+    .await;
+    for (status, body) in &albums {
+        assert_eq!(*status, 200, "{body}");
+    }
+    assert_eq!(refused.0, 429, "{}", refused.1);
+    assert_eq!(retry_after(&refused.1), 1);
+    assert_eq!(bot.count_429(), 1);
+    assert!(bot.chat_messages(-1003333333333).is_empty());
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn a_partial_album_leaves_its_first_items_in_the_chat_and_asks_to_retry() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let (status, body) = api.form("sendMessage", &message("before")).await;
+    assert_eq!(status, 200, "{body}");
+
+    let images = [png(640, 480), png(480, 640), png(800, 600)];
+    let hashes: Vec<String> = images
+        .iter()
+        .map(|bytes| hex::encode(Sha256::digest(bytes)))
+        .collect();
+    let album = || {
+        let media = json!([
+            {"type": "photo", "media": "attach://a", "caption": "<b>Fair</b>", "parse_mode": "HTML"},
+            {"type": "photo", "media": "attach://b"},
+            {"type": "photo", "media": "attach://c"},
+        ]);
+        Form::new()
+            .text("chat_id", "@town_news")
+            .text("media", media.to_string())
+            .part("a", file(images[0].clone(), "a.png"))
+            .part("b", file(images[1].clone(), "b.png"))
+            .part("c", file(images[2].clone(), "c.png"))
+    };
+    bot.fail_next(
+        "sendMediaGroup",
+        Fault::AlbumPartial {
+            sent: 2,
+            retry_after: 9,
+        },
+    );
+    let (status, body) = api.multipart("sendMediaGroup", album()).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({
+                "ok": false,
+                "error_code": 400,
+                "description": "Bad Request: Too Many Requests: retry after 9",
+                "parameters": {"retry_after": 9},
+            })
+        )
+    );
+    let recorded = bot.requests().pop().unwrap();
+    assert_eq!(
+        (recorded.status, &recorded.message_ids[..]),
+        (400, &[2, 3][..])
+    );
+    assert_eq!(
+        bot.posts().len(),
+        1,
+        "a refused album is no successful post"
+    );
+
+    let messages = bot.chat_messages(NEWS);
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    assert_eq!(messages[0].kind, MessageKind::Text);
+    let partial = &messages[1..];
+    assert!(partial.iter().all(|m| m.kind == MessageKind::Photo));
+    assert_eq!(partial[0].text.as_deref(), Some("Fair"));
+    assert_eq!(partial[0].sha256.as_deref(), Some(hashes[0].as_str()));
+    assert_eq!(partial[1].sha256.as_deref(), Some(hashes[1].as_str()));
+    assert!(partial[0].media_group_id.is_some());
+    assert_eq!(partial[0].media_group_id, partial[1].media_group_id);
+
+    // Sending the whole album again duplicates the first two, which chat_messages shows.
+    let (status, body) = api.multipart("sendMediaGroup", album()).await;
+    assert_eq!(status, 200, "{body}");
+    let hashes_in_chat: Vec<String> = bot
+        .chat_messages(NEWS)
+        .into_iter()
+        .filter_map(|m| m.sha256)
+        .collect();
+    assert_eq!(hashes_in_chat, [0, 1, 0, 1, 2].map(|i| hashes[i].clone()));
+
+    // Another method meets only the answer, and nothing is posted.
+    bot.fail_next(
+        "*",
+        Fault::AlbumPartial {
+            sent: 1,
+            retry_after: 2,
+        },
+    );
+    let (status, body) = api.form("sendMessage", &message("after")).await;
+    assert_eq!(
+        (status, description(&body), retry_after(&body)),
+        (400, "Bad Request: Too Many Requests: retry after 2", 2)
+    );
+    assert_eq!(bot.chat_messages(NEWS).len(), 6);
+    assert_eq!(
+        bot.count_429(),
+        0,
+        "faults are not the flood limits refusing"
+    );
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn animations_are_posts_and_pinning_can_be_refused() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let mut gif = b"GIF89a".to_vec();
+    gif.extend(320u16.to_le_bytes());
+    gif.extend(240u16.to_le_bytes());
+    gif.extend([0u8; 32]);
+    let hash = hex::encode(Sha256::digest(&gif));
+    let form = Form::new()
+        .text("chat_id", "@town_news")
+        .text("caption", "Parade")
+        .part("animation", file(gif, "parade.gif"));
+    let (status, body) = api.multipart("sendAnimation", form).await;
+    assert_eq!(status, 200, "{body}");
+    let animation = &body["result"]["animation"];
+    assert_eq!(
+        (&animation["width"], &animation["height"]),
+        (&json!(320), &json!(240))
+    );
+    assert_eq!(animation["file_name"], "parade.gif");
+    assert_eq!(body["result"]["caption"], "Parade");
+    let file_id = animation["file_id"].as_str().unwrap().to_owned();
+    let (status, body) = api
+        .form(
+            "sendAnimation",
+            &[("chat_id", "@town_news"), ("animation", &file_id)],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let posts = bot.posts();
+    assert_eq!(posts.len(), 2);
+    assert!(posts.iter().all(|p| p.method == "sendAnimation"));
+    let messages = bot.chat_messages(NEWS);
+    assert!(messages.iter().all(|m| m.kind == MessageKind::Animation));
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.sha256.as_deref() == Some(hash.as_str()))
+    );
+    assert_eq!(messages[0].text.as_deref(), Some("Parade"));
+
+    let no_rights = "Bad Request: not enough rights to manage pinned messages in the chat";
+    bot.fail_next("pinChatMessage", Fault::Status(400, no_rights.into()));
+    let pin = [("chat_id", "@town_news"), ("message_id", "1")];
+    let (status, body) = api.form("pinChatMessage", &pin).await;
+    assert_eq!((status, description(&body)), (400, no_rights));
+    let (status, body) = api.form("pinChatMessage", &pin).await;
+    assert_eq!((status, &body["result"]), (200, &json!(true)));
+    bot.assert_clean();
 }

@@ -22,6 +22,7 @@ pub struct Office {
     pub bot: FakeBot,
     pub config: PathBuf,
     logs: std::sync::Mutex<Vec<PathBuf>>,
+    env: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl Office {
@@ -32,12 +33,36 @@ impl Office {
     }
 
     pub fn with(extra: &str) -> Office {
-        let bot = FakeBot::builder(TOKEN)
+        Office::with_bot(Office::bot().start(), extra)
+    }
+
+    /// The office's fake Telegram, with its three channels, to be started.
+    pub fn bot() -> fake_bot::FakeBotBuilder {
+        FakeBot::builder(TOKEN)
             .channel("@town_news", -1001234567890)
             .channel("@town_alerts", -1001111111111)
             .channel_private(-1009876543210)
-            .start();
-        Office::with_bot(bot, extra)
+    }
+
+    /// An office whose Telegram enforces the flood limits and whose dropcast paces itself, both
+    /// with time compressed by `scale`.
+    pub fn paced(scale: f64, extra: &str) -> Office {
+        let o = Office::with_bot(Office::bot().rate_limits(scale).start(), extra);
+        o.edit_config("pacing: false", "pacing: true");
+        o.set_env("DROPCAST_PACING_SCALE", &scale.to_string());
+        o
+    }
+
+    /// Replaces text in the config file.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        assert!(text.contains(from), "{from:?} not in the config");
+        std::fs::write(&self.config, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// An environment variable for every dropcast started from now on.
+    pub fn set_env(&self, key: &str, value: &str) {
+        self.env.lock().unwrap().push((key.into(), value.into()));
     }
 
     pub fn with_bot(bot: FakeBot, extra: &str) -> Office {
@@ -50,6 +75,7 @@ impl Office {
             bot,
             config,
             logs: Default::default(),
+            env: Default::default(),
         };
         office.write_config(extra);
         office
@@ -93,6 +119,9 @@ impl Office {
             .current_dir(self.dir.path())
             .env("RUST_LOG", "debug")
             .env_remove("DROPCAST_CONFIG");
+        for (k, v) in self.env.lock().unwrap().iter() {
+            c.env(k, v);
+        }
         c
     }
 
@@ -307,4 +336,23 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// A wall-clock time `secs` from now in Europe/Rome (the offices' zone), for `publish_at`.
+pub fn local_in(secs: i64) -> String {
+    let t = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(secs);
+    t.in_tz("Europe/Rome")
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+/// A GIF header of the given size.
+pub fn gif(width: u16, height: u16) -> Vec<u8> {
+    let mut v = b"GIF89a".to_vec();
+    v.extend_from_slice(&width.to_le_bytes());
+    v.extend_from_slice(&height.to_le_bytes());
+    v.extend_from_slice(&[0, 0, 0]);
+    v.extend_from_slice(&[0x3B]);
+    v
 }
