@@ -494,6 +494,12 @@ fn media_kind(send_as: SendAs, ty: MediaType, path: &Path, size: u64) -> MediaKi
 /// A human-readable description of a prepared bundle, for `--dry-run`.
 pub fn describe(p: &Prepared) -> String {
     let mut out = format!("{} → {}\n", p.name, p.chats.join(", "));
+    if let Some(at) = p.publish_at {
+        out.push_str(&format!(
+            "  scheduled for {} (waits in scheduled/ until then)\n",
+            at.strftime("%Y-%m-%d %H:%M UTC")
+        ));
+    }
     for m in &p.plan.messages {
         match m {
             OutMessage::Text { text, buttons, .. } => {
