@@ -95,6 +95,8 @@ pub struct Config {
     pub api_url: String,
     pub local_files: bool,
     pub pacing: bool,
+    /// How long a request may take (uploads get twice this plus time for their size).
+    pub request_timeout: Duration,
     /// Multiplies Telegram's rate windows (1 s, 1 min): 1.0 in production. Tests compress time
     /// with `DROPCAST_PACING_SCALE` so that a burst of 50 posts is checked in seconds.
     pub pacing_scale: f64,
@@ -403,6 +405,10 @@ pub fn parse(
         api_url,
         local_files: telegram.local_files.unwrap_or(false),
         pacing: telegram.pacing.unwrap_or(true),
+        request_timeout: telegram
+            .timeout
+            .map_or(Duration::from_secs(30), |d| d.0)
+            .max(Duration::from_millis(100)),
         pacing_scale: env("DROPCAST_PACING_SCALE")
             .and_then(|s| s.parse::<f64>().ok())
             .filter(|f| *f > 0.0 && *f <= 1.0)
@@ -540,6 +546,7 @@ struct RawTelegram {
     api_url: Option<String>,
     local_files: Option<bool>,
     pacing: Option<bool>,
+    timeout: Option<Dur>,
 }
 
 #[derive(Deserialize)]

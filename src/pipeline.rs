@@ -93,7 +93,8 @@ pub async fn run(
         recover(&journal);
         let client = Client::new(&config.api_url, config.token.clone())
             .map_err(PipelineError::Telegram)?
-            .with_local_files(config.local_files);
+            .with_local_files(config.local_files)
+            .with_timeout(config.request_timeout);
         match client.get_me().await {
             Ok(me) => tracing::info!(bot = %format!("@{}", me.username), "connected to telegram"),
             Err(

@@ -32,9 +32,6 @@ const JSON_TIMEOUT: Duration = Duration::from_secs(30);
 const UPLOAD_BASE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The slowest upload rate we still wait for, in bytes per second: a 50 MB PDF gets about 4 minutes.
 const UPLOAD_MIN_RATE: u64 = 256 * 1024;
-/// Whole-request limit when a Local Bot API server reads the file by path: nothing is uploaded,
-/// but the server copies the file (up to 2 GB) before it answers.
-const LOCAL_FILE_TIMEOUT: Duration = Duration::from_secs(120);
 /// `sendMediaGroup` takes 2 to 10 items.
 const ALBUM_ITEMS: std::ops::RangeInclusive<usize> = 2..=10;
 /// Bot API answers are a few KB; anything longer is not an answer we can use.
@@ -193,6 +190,9 @@ pub struct Client {
     inner: Arc<Inner>,
     /// Files go to a Local Bot API server by path instead of being uploaded.
     local_files: bool,
+    /// The time allowed for a request without an upload; uploads get twice this plus time for
+    /// their size. A request that takes longer is abandoned (and may or may not have posted).
+    timeout: Duration,
 }
 
 struct Inner {
@@ -241,6 +241,7 @@ impl Client {
             http,
             inner: Arc::new(Inner { base, token }),
             local_files: false,
+            timeout: JSON_TIMEOUT,
         })
     }
 
@@ -254,6 +255,11 @@ impl Client {
             local_files: on,
             ..self
         }
+    }
+
+    /// Sets the request timeout (default 30 s); see [`Client`]'s `timeout` field.
+    pub fn with_timeout(self, timeout: Duration) -> Client {
+        Client { timeout, ..self }
     }
 
     /// Checks the token and says who the bot is.
@@ -327,7 +333,7 @@ impl Client {
     }
 
     async fn call_json(&self, method: &str, body: &Value) -> Result<Value, TelegramError> {
-        self.execute(self.json_request(method, body, JSON_TIMEOUT))
+        self.execute(self.json_request(method, body, self.timeout))
             .await
     }
 
@@ -346,7 +352,7 @@ impl Client {
                 buttons,
             } => {
                 let body = message_body(chat, text, *link_preview, buttons, opts);
-                Ok(self.json_request("sendMessage", &body, JSON_TIMEOUT))
+                Ok(self.json_request("sendMessage", &body, self.timeout))
             }
             OutMessage::Media {
                 kind,
@@ -360,7 +366,7 @@ impl Client {
                 if self.local_files {
                     fields.push((file_field, Value::from(self.local_uri(path)?)));
                     let body = json_object(fields);
-                    return Ok(self.json_request(method, &body, LOCAL_FILE_TIMEOUT));
+                    return Ok(self.json_request(method, &body, self.timeout * 4));
                 }
                 let (part, len) = self.file_part(path, file_name).await?;
                 let files = vec![(file_field.to_owned(), part)];
@@ -370,7 +376,7 @@ impl Client {
                 if self.local_files {
                     let media = album_media(items, |_, item| self.local_uri(&item.path))?;
                     let body = json_object(album_fields(chat, media, opts));
-                    return Ok(self.json_request("sendMediaGroup", &body, LOCAL_FILE_TIMEOUT));
+                    return Ok(self.json_request("sendMediaGroup", &body, self.timeout * 4));
                 }
                 let media = album_media(items, |i, _| Ok(format!("attach://{}", attach_name(i))))?;
                 let fields = album_fields(chat, media, opts);
@@ -414,7 +420,7 @@ impl Client {
         tracing::debug!(method, bytes, "telegram upload");
         self.http
             .post(self.url(method))
-            .timeout(upload_timeout(bytes))
+            .timeout(upload_timeout(bytes) - UPLOAD_BASE_TIMEOUT + self.timeout * 2)
             .multipart(form)
     }
 
@@ -2766,7 +2772,7 @@ mod tests {
             // The whole album counts: 60 s + (30 + 0 + 30) s.
             (&uploads, album, Duration::from_secs(60 + 60)),
             (&local, post_text(), JSON_TIMEOUT),
-            (&local, doc(&big), LOCAL_FILE_TIMEOUT),
+            (&local, doc(&big), JSON_TIMEOUT * 4),
         ];
         for (client, msg, expected) in cases {
             let request = client
@@ -2789,6 +2795,6 @@ mod tests {
             .unwrap()
             .build()
             .unwrap();
-        assert_eq!(request.timeout(), Some(&LOCAL_FILE_TIMEOUT));
+        assert_eq!(request.timeout(), Some(&(JSON_TIMEOUT * 4)));
     }
 }

@@ -986,3 +986,194 @@ async fn animations_are_posts_and_pinning_can_be_refused() {
     assert_eq!((status, &body["result"]), (200, &json!(true)));
     bot.assert_clean();
 }
+
+/// `path` as a Local Bot API server takes it: `file://` and the path with every byte but
+/// letters, digits and `/-._~` percent-encoded.
+fn file_uri(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file://");
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}
+
+/// sendDocument in JSON, with `document` as given.
+async fn send_document(api: &Api, document: String) -> (u16, Value) {
+    api.json(
+        "sendDocument",
+        json!({"chat_id": "@town_news", "document": document}),
+    )
+    .await
+}
+
+/// A directory under /tmp whose name has a space, so its `file://` URIs need `%20`.
+fn spaced_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("fake bot ")
+        .tempdir_in("/tmp")
+        .expect("a temporary directory")
+}
+
+#[tokio::test]
+async fn a_local_server_reads_files_named_by_file_uri() {
+    let bot = FakeBot::builder(TOKEN).local_server().start();
+    let api = Api::new(&bot);
+    let dir = spaced_dir();
+    let pdf = dir.path().join("minutes of march.pdf");
+    let bytes = noise(300 * 1024);
+    std::fs::write(&pdf, &bytes).unwrap();
+    let uri = file_uri(&pdf);
+    assert!(uri.starts_with("file:///tmp/fake%20bot%20"), "{uri}");
+
+    let (status, body) = api
+        .json(
+            "sendDocument",
+            json!({"chat_id": "@town_news", "document": uri, "caption": "Minutes"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"]["document"]["file_name"],
+        "minutes of march.pdf"
+    );
+    assert_eq!(body["result"]["document"]["file_size"], bytes.len());
+    let post = bot.posts().remove(0);
+    let read = post.file("document").expect("the file is recorded");
+    assert_eq!(read.sha256, hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(read.size, bytes.len() as u64);
+    assert_eq!(read.file_name.as_deref(), Some("minutes of march.pdf"));
+    assert_eq!(read.local_path.as_deref(), pdf.to_str());
+    assert_eq!(post.field("document"), Some(uri.as_str()));
+    assert_eq!(
+        bot.chat_messages(NEWS)[0].sha256.as_deref(),
+        Some(read.sha256.as_str())
+    );
+
+    // Uploads are still taken, and recorded without a path.
+    let form = Form::new()
+        .text("chat_id", "@town_news")
+        .part("document", file(b"%PDF-1.7 x".to_vec(), "x.pdf"));
+    let (status, body) = api.multipart("sendDocument", form).await;
+    assert_eq!(status, 200, "{body}");
+    let upload = bot.posts().pop().unwrap().files.remove(0);
+    assert_eq!(
+        (upload.field.as_str(), upload.local_path),
+        ("document", None)
+    );
+
+    // An album in JSON: every item's file read from disk, the photos' headers checked.
+    let images = [png(640, 480), jpeg(480, 640)];
+    let paths = [dir.path().join("fair 1.png"), dir.path().join("fair 2.jpg")];
+    for (path, image) in paths.iter().zip(&images) {
+        std::fs::write(path, image).unwrap();
+    }
+    let (status, body) = api
+        .json(
+            "sendMediaGroup",
+            json!({
+                "chat_id": NEWS,
+                "media": [
+                    {"type": "photo", "media": file_uri(&paths[0]), "caption": "Fair"},
+                    {"type": "photo", "media": file_uri(&paths[1])},
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let sizes = body["result"][1]["photo"].as_array().unwrap();
+    assert_eq!(sizes.last().unwrap()["height"], 640);
+    let album = bot.posts().pop().unwrap();
+    let recorded: Vec<(&str, Option<&str>, &str)> = album
+        .files
+        .iter()
+        .map(|f| (f.field.as_str(), f.local_path.as_deref(), f.sha256.as_str()))
+        .collect();
+    let hashes: Vec<String> = images
+        .iter()
+        .map(|i| hex::encode(Sha256::digest(i)))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("media[0]", paths[0].to_str(), hashes[0].as_str()),
+            ("media[1]", paths[1].to_str(), hashes[1].as_str()),
+        ]
+    );
+    assert_eq!(
+        album.file("media[1]").unwrap().file_name.as_deref(),
+        Some("fair 2.jpg")
+    );
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn file_uris_are_refused_by_the_public_api_and_bad_ones_by_a_local_server() {
+    let dir = spaced_dir();
+    let pdf = dir.path().join("minutes of march.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7 minutes").unwrap();
+
+    // api.telegram.org reads no one's disk.
+    let public = FakeBot::start(TOKEN);
+    let (status, body) = send_document(&Api::new(&public), file_uri(&pdf)).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: wrong file identifier/HTTP URL specified")
+    );
+    let violations = public.violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0].contains("only a Local Bot API server"),
+        "{violations:?}"
+    );
+    assert!(public.posts().is_empty());
+
+    let bot = FakeBot::builder(TOKEN).local_server().start();
+    let api = Api::new(&bot);
+    let missing = dir.path().join("gone.pdf");
+    let (status, body) = send_document(&api, file_uri(&missing)).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: file not found")
+    );
+    assert!(
+        bot.violations()[0].contains("gone.pdf"),
+        "{:?}",
+        bot.violations()
+    );
+
+    // Past 2000 MB; sparse, so it costs no disk, and refused from its size alone.
+    let huge = dir.path().join("huge.bin");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(2000 * 1024 * 1024 + 1)
+        .unwrap();
+    let (status, body) = send_document(&api, file_uri(&huge)).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: file is too big")
+    );
+
+    // A path left unencoded, or one that is not absolute, is dropcast's mistake too.
+    for document in [
+        format!("file://{}", pdf.display()),
+        "file://tmp/minutes.pdf".to_owned(),
+    ] {
+        let (status, body) = send_document(&api, document.clone()).await;
+        assert_eq!(
+            (status, description(&body)),
+            (400, "Bad Request: wrong file identifier/HTTP URL specified"),
+            "{document}"
+        );
+    }
+    let violations = bot.violations();
+    assert_eq!(violations.len(), 4, "{violations:?}");
+    assert!(violations[2].contains("raw ' '"), "{violations:?}");
+    assert!(violations[3].contains("host \"tmp\""), "{violations:?}");
+    assert!(bot.posts().is_empty());
+    assert!(bot.requests().iter().all(|r| r.files.is_empty()));
+}

@@ -451,3 +451,53 @@ fn invalid_html_is_caught_by_check() {
         text(&out)
     );
 }
+
+#[test]
+fn a_local_bot_api_server_gets_files_by_path_up_to_2000_mb() {
+    let o = Office::with_bot(
+        Office::bot().local_server().start(),
+        "watch: {settle: 300ms}\n",
+    );
+    o.edit_config("pacing: false", "pacing: false\n  local_files: true");
+    // 60 MB: over the public API's 50 MB, fine for a local server. Sparse, so it costs no disk.
+    let path = o.drop_file("big notice.pdf", &pdf("local"));
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(60 * 1024 * 1024).unwrap();
+    drop(f);
+    let bytes = std::fs::read(&path).unwrap();
+    o.drop_file("big notice.yaml", b"caption: local\n");
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    let posts = o.bot.posts();
+    let doc = posts[0].file("document").expect("the document");
+    assert!(
+        doc.local_path
+            .as_deref()
+            .is_some_and(|p| p.contains("/.dropcast/")),
+        "{doc:?}"
+    );
+    assert_eq!(doc.sha256, sha256(&bytes));
+    o.bot.assert_clean();
+    assert!(o.archive_month().join("big notice.pdf").exists());
+}
+
+#[test]
+fn over_50_mb_is_refused_without_a_local_server() {
+    let o = Office::new();
+    let path = o.drop_file("huge.pdf", &pdf("huge"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(51 * 1024 * 1024)
+        .unwrap();
+    o.drop_file("huge.yaml", b"caption: huge\n");
+    let out = o.once();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(o.bot.requests().iter().all(|r| r.method == "getMe"));
+    let report = std::fs::read_to_string(o.path("failed/huge.error.txt")).unwrap();
+    assert!(
+        report.contains("51 MB") && report.contains("50 MB"),
+        "{report}"
+    );
+}

@@ -52,6 +52,38 @@
 //! exactly `HTML`, `MarkdownV2` or `Markdown`, a method name spelled in another case, multipart
 //! parts without a filename that carry a file, and albums of a single item. Markdown is not
 //! parsed: with a Markdown `parse_mode` the raw text is counted.
+//!
+//! # Local Bot API server
+//!
+//! With [`FakeBotBuilder::local_server`] the fake answers like a self-hosted `telegram-bot-api`
+//! started with `--local`. Besides uploads (still accepted), an InputFile parameter (`document`,
+//! `photo`, `animation`, ...) or a file field of an InputMedia (`media`, `thumbnail`, ...) may
+//! then be `file:///absolute/path` (or `file://localhost/absolute/path`), percent-encoded, in
+//! any kind of body. The fake decodes the path and reads the file from disk as the request
+//! arrives, hashing it as it streams like an upload, and records it in [`Recorded::files`] as an
+//! [`Upload`] whose [`Upload::local_path`] is the decoded path and whose `file_name` is the
+//! file's name on disk. Its `field` is the parameter's name (`document`) for a top-level
+//! parameter; for an InputMedia it is the item's position, `media[0]` for the first item's
+//! `media` and `media[0].thumbnail` for its other file fields (the path the schema check names
+//! it by, since the fake cannot know what attach name a client would have picked).
+//!
+//! The limits are the local server's: a file of at most 2000 MB (TDLib's 2000 << 20 bytes),
+//! uploaded or named by path, instead of 50 MB; a larger one is refused with
+//! `400 Bad Request: file is too big`, TDLib's "File is too big" as the Bot API server words it
+//! (a path is refused from its size on disk, without reading it). A photo is still limited to
+//! 10 MB, which Telegram's servers enforce. All of these refusals are violations, and so are
+//! these, which dropcast must not send:
+//! - a path that does not exist or is no regular file: `400 Bad Request: file not found` (the
+//!   real server's wording varies with its version; the fake says what it found in the
+//!   violation);
+//! - a `file:` URI that is no absolute `file:///` path, has a `%` that starts no `%XX`, or a raw
+//!   character a URI path may not hold (space, `#`, `?`, `"`, `\`, non-ASCII, controls), which the
+//!   real server may read differently: `400 Bad Request: wrong file identifier/HTTP URL
+//!   specified` (stricter than Telegram).
+//!
+//! Without `local_server()` a `file:` URI anywhere a file goes is refused as before, with
+//! `400 Bad Request: wrong file identifier/HTTP URL specified`, and is a violation: the public
+//! Bot API never reads the sender's disk.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -73,10 +105,16 @@ const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/api.min
 
 /// Telegram's limit for files bots upload; api.telegram.org's nginx refuses larger requests.
 const MAX_UPLOAD: u64 = 50 * 1024 * 1024;
+/// A Local Bot API server's limit for files, uploaded or named by path: TDLib's 2000 << 20.
+const LOCAL_MAX_FILE: u64 = 2000 * 1024 * 1024;
 /// The sendPhoto limit, in TDLib's binary megabytes.
 const MAX_PHOTO: u64 = 10 * 1024 * 1024;
 /// Past this the fake stops reading, so a runaway client cannot fill the disk or the test's time.
 const BODY_CAP: u64 = 64 * 1024 * 1024;
+/// [`BODY_CAP`] for a Local Bot API server: its file limit plus the same slack.
+const LOCAL_BODY_CAP: u64 = LOCAL_MAX_FILE + (BODY_CAP - MAX_UPLOAD);
+/// How much of a file named by `file://` the fake reads at a time.
+const LOCAL_READ_CHUNK: usize = 256 * 1024;
 /// Enough of the start of an upload for the PNG, GIF and WebP headers (JPEG is scanned as it streams).
 const HEAD_KEEP: usize = 64 * 1024;
 /// A multipart part without a filename larger than this cannot be a sensible text parameter.
@@ -120,7 +158,9 @@ pub struct Recorded {
     /// Parameters that are not files, as text (JSON bodies: strings unquoted, other values as
     /// JSON text).
     pub fields: BTreeMap<String, String>,
-    /// Multipart file parts, in the order they came.
+    /// Multipart file parts, in the order they came; then, with
+    /// [`FakeBotBuilder::local_server`], the files named by `file://` URI, by parameter name and
+    /// album items in order (see the module docs for their `field`).
     pub files: Vec<Upload>,
     /// What the fake answered; 0 when it did not (a hang, or a client that went away).
     pub status: u16,
@@ -137,7 +177,8 @@ impl Recorded {
         self.fields.get(name).map(String::as_str)
     }
 
-    /// The upload in the multipart part named `field`.
+    /// The upload in the multipart part named `field`, or the file read from disk for the
+    /// parameter `field` (`document`, `media[1]`, ...).
     pub fn file(&self, field: &str) -> Option<&Upload> {
         self.files.iter().find(|upload| upload.field == field)
     }
@@ -148,15 +189,21 @@ impl Recorded {
     }
 }
 
-/// A multipart file part, hashed as it streamed by.
+/// A multipart file part, or a file a Local Bot API server read from disk, hashed as it
+/// streamed by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {
-    /// The part's name.
+    /// The part's name; for a file named by `file://`, the parameter (`document`) or the
+    /// InputMedia's position (`media[0]`, `media[0].thumbnail`).
     pub field: String,
+    /// The part's filename; for a file named by `file://`, its name on disk.
     pub file_name: Option<String>,
     pub size: u64,
     /// Lowercase hex.
     pub sha256: String,
+    /// For a file named by `file://` (only with [`FakeBotBuilder::local_server`]): the decoded
+    /// path it was read from. `None` for an upload.
+    pub local_path: Option<String>,
 }
 
 /// A message that exists in a chat, as [`FakeBot::chat_messages`] lists it.
@@ -192,6 +239,7 @@ pub struct FakeBotBuilder {
     bot_username: String,
     channels: Vec<Channel>,
     flood_scale: Option<f64>,
+    local: bool,
 }
 
 impl FakeBotBuilder {
@@ -233,6 +281,13 @@ impl FakeBotBuilder {
         self
     }
 
+    /// Answers like a Local Bot API server started with `--local`: files may be named by
+    /// `file:///absolute/path` and may be 2000 MB (see the module docs).
+    pub fn local_server(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
     pub fn start(self) -> FakeBot {
         // Parse the spec before serving so a broken spec fails the test here, not in a handler.
         spec();
@@ -250,6 +305,7 @@ impl FakeBotBuilder {
                 username: self.bot_username,
             },
             token: self.token,
+            local: self.local,
             world: Mutex::new(World {
                 chats: channels
                     .into_iter()
@@ -335,6 +391,7 @@ impl FakeBot {
             bot_username: DEFAULT_BOT_USERNAME.to_owned(),
             channels: Vec::new(),
             flood_scale: None,
+            local: false,
         }
     }
 
@@ -485,10 +542,15 @@ fn describe(requests: &[Recorded]) -> String {
             .iter()
             .map(|f| {
                 format!(
-                    "{}={}({} bytes)",
+                    "{}={}({} bytes{})",
                     f.field,
                     f.file_name.as_deref().unwrap_or("-"),
-                    f.size
+                    f.size,
+                    if f.local_path.is_some() {
+                        ", from disk"
+                    } else {
+                        ""
+                    }
                 )
             })
             .collect();
@@ -553,6 +615,8 @@ fn bot_id_of(token: &str) -> i64 {
 
 struct Shared {
     token: String,
+    /// Whether the fake answers like a Local Bot API server.
+    local: bool,
     bot: Bot,
     world: Mutex<World>,
     /// Notified after every request is recorded, for the waits.
@@ -766,6 +830,7 @@ impl World {
             description: format!("Too Many Requests: retry after {seconds}"),
             violation: false,
             retry_after: Some(seconds),
+            detail: None,
         })
     }
 
@@ -972,7 +1037,8 @@ impl Fault {
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let at = Instant::now();
     let route = Route::of(request.uri().path());
-    let incoming = read_params(request).await;
+    let mut incoming = read_params(request, shared.local).await;
+    shared.read_local_files(&route, &mut incoming).await;
     match shared.answer(at, &route, incoming) {
         Outcome::Answer(code, body) => (status_code(code), axum::Json(body)).into_response(),
         Outcome::Html(code, page) => (
@@ -997,10 +1063,20 @@ struct Incoming {
     files: Vec<FilePart>,
     /// Ways the request's own encoding is wrong (violations).
     problems: Vec<String>,
-    /// A file part over 50 MB, or a body over the cap: (part, bytes seen).
+    /// A file part over the upload limit, or a body over the cap: (part, bytes seen).
     oversized: Option<(String, u64)>,
     /// The client went away mid-body.
     aborted: bool,
+    /// `file:` URIs the fake could not or would not read, in parameter order.
+    local_refusals: Vec<LocalRefusal>,
+}
+
+/// Why a file named by `file:` URI was not read; every one is a violation.
+struct LocalRefusal {
+    /// The answer's description, without `Bad Request: `.
+    description: String,
+    /// What the fake found, for the violation.
+    detail: String,
 }
 
 struct FilePart {
@@ -1018,8 +1094,18 @@ impl Incoming {
         self.fields.insert(name, value);
     }
 
+    /// The multipart part `name`.
     fn file(&self, name: &str) -> Option<&FilePart> {
-        self.files.iter().find(|f| f.upload.field == name)
+        self.files
+            .iter()
+            .find(|f| f.upload.field == name && f.upload.local_path.is_none())
+    }
+
+    /// The file read from disk for the parameter or InputMedia position `name`.
+    fn local(&self, name: &str) -> Option<&FilePart> {
+        self.files
+            .iter()
+            .find(|f| f.upload.field == name && f.upload.local_path.is_some())
     }
 
     fn body_error(&mut self, error: MultipartError) {
@@ -1040,43 +1126,33 @@ impl Incoming {
             self.problems
                 .push("a multipart part has no name".to_owned());
         }
-        let PartSink {
-            hasher,
-            size,
-            head,
-            jpeg,
-            text,
-        } = sink;
+        let mut sink = sink;
         if file_name.is_none() {
-            if let Some(text) = text.and_then(|bytes| String::from_utf8(bytes).ok()) {
+            if let Some(text) = sink
+                .text
+                .take()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+            {
                 self.put(name, text);
                 return;
             }
             // Telegram takes a part without a filename for a text parameter, so this upload
             // would arrive as garbage text: the client forgot the filename.
             self.problems.push(format!(
-                "multipart part \"{name}\" carries {size} bytes of binary data but no filename; \
-                 Telegram reads such a part as a text parameter, not as a file"
+                "multipart part \"{name}\" carries {} bytes of binary data but no filename; \
+                 Telegram reads such a part as a text parameter, not as a file",
+                sink.size
             ));
         }
         if self.fields.contains_key(&name) || self.file(&name).is_some() {
             self.problems
                 .push(format!("parameter \"{name}\" is given more than once"));
         }
-        let image = image_dimensions(&head, &jpeg);
-        self.files.push(FilePart {
-            upload: Upload {
-                field: name,
-                file_name,
-                size,
-                sha256: hex::encode(hasher.finalize()),
-            },
-            image,
-        });
+        self.files.push(sink.finish(name, file_name, None));
     }
 }
 
-async fn read_params(request: Request) -> Incoming {
+async fn read_params(request: Request, local: bool) -> Incoming {
     let mut incoming = Incoming::default();
     if let Some(query) = request.uri().query() {
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -1096,7 +1172,7 @@ async fn read_params(request: Request) -> Incoming {
         .trim()
         .to_owned();
     if mime == "multipart/form-data" {
-        read_multipart(request, &mut incoming).await;
+        read_multipart(request, &mut incoming, local).await;
         return incoming;
     }
     let body = match axum::body::to_bytes(request.into_body(), MAX_PLAIN_BODY).await {
@@ -1154,7 +1230,13 @@ fn read_json(body: &[u8], incoming: &mut Incoming) {
     }
 }
 
-async fn read_multipart(request: Request, incoming: &mut Incoming) {
+/// Reads the parts; `local` raises the limits to a Local Bot API server's.
+async fn read_multipart(request: Request, incoming: &mut Incoming, local: bool) {
+    let (max_file, body_cap) = if local {
+        (LOCAL_MAX_FILE, LOCAL_BODY_CAP)
+    } else {
+        (MAX_UPLOAD, BODY_CAP)
+    };
     let mut multipart = match Multipart::from_request(request, &()).await {
         Ok(multipart) => multipart,
         Err(e) => {
@@ -1179,7 +1261,7 @@ async fn read_multipart(request: Request, incoming: &mut Incoming) {
                 Ok(Some(chunk)) => {
                     total += chunk.len() as u64;
                     sink.feed(&chunk);
-                    if total > BODY_CAP {
+                    if total > body_cap {
                         incoming.oversized = Some((name, sink.size));
                         return;
                     }
@@ -1188,7 +1270,7 @@ async fn read_multipart(request: Request, incoming: &mut Incoming) {
                 Err(e) => return incoming.body_error(e),
             }
         }
-        if sink.size > MAX_UPLOAD && incoming.oversized.is_none() {
+        if sink.size > max_file && incoming.oversized.is_none() {
             incoming.oversized = Some((name.clone(), sink.size));
         }
         incoming.add_part(name, file_name, sink);
@@ -1230,6 +1312,224 @@ impl PartSink {
             }
         }
     }
+
+    /// The file it took, as `field`; `local_path` for a file read from disk.
+    fn finish(
+        self,
+        field: String,
+        file_name: Option<String>,
+        local_path: Option<String>,
+    ) -> FilePart {
+        FilePart {
+            image: image_dimensions(&self.head, &self.jpeg),
+            upload: Upload {
+                field,
+                file_name,
+                size: self.size,
+                sha256: hex::encode(self.hasher.finalize()),
+                local_path,
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files named by `file://` URI (Local Bot API server)
+// ---------------------------------------------------------------------------------------------
+
+impl Shared {
+    /// Finds the `file:` URIs where the request's method takes files and, as a Local Bot API
+    /// server, reads them into `incoming.files`; a public server reads none and refuses them.
+    async fn read_local_files(&self, route: &Route, incoming: &mut Incoming) {
+        let Route::Bot { token, method } = route else {
+            return;
+        };
+        let spec = spec();
+        let Some(method) = spec.method(method) else {
+            return;
+        };
+        if *token != self.token || incoming.aborted {
+            return;
+        }
+        for (field, uri) in file_uris(spec, method, &incoming.fields) {
+            if !self.local {
+                incoming.local_refusals.push(LocalRefusal {
+                    description: "wrong file identifier/HTTP URL specified".to_owned(),
+                    detail: format!(
+                        "{field} is {}; only a Local Bot API server reads files from disk \
+                         (FakeBotBuilder::local_server), api.telegram.org takes uploads",
+                        shorten(&uri, 120)
+                    ),
+                });
+                continue;
+            }
+            match read_local_file(field, &uri).await {
+                Ok(part) => incoming.files.push(part),
+                Err(refusal) => incoming.local_refusals.push(refusal),
+            }
+        }
+    }
+}
+
+/// (where, URI) for every `file:` string where `method` takes a file: a parameter of type
+/// InputFile, or a file field (`media`, `thumbnail`, ...) of the objects in a structured one.
+fn file_uris(
+    spec: &Spec,
+    method: &MethodSpec,
+    fields: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (name, value) in fields {
+        let Some(field) = method.field(name) else {
+            continue;
+        };
+        if field.types.iter().any(|t| t == "InputFile") {
+            if value.starts_with("file:") {
+                found.push((name.clone(), value.clone()));
+            }
+            continue;
+        }
+        if field.types.iter().all(|t| is_scalar(t)) {
+            continue;
+        }
+        let Ok(json) = serde_json::from_str::<Value>(value) else {
+            continue;
+        };
+        let objects: Vec<(String, &Map<String, Value>)> = match &json {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(index, item)| Some((format!("{name}[{index}]"), item.as_object()?)))
+                .collect(),
+            Value::Object(object) => vec![(name.clone(), object)],
+            _ => Vec::new(),
+        };
+        for (at, object) in objects {
+            for (key, item) in object {
+                let Some(uri) = item.as_str().filter(|s| s.starts_with("file:")) else {
+                    continue;
+                };
+                if !spec.takes_files(key) {
+                    continue;
+                }
+                let position = if key == "media" {
+                    at.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                found.push((position, uri.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+/// Reads the file `uri` names as a Local Bot API server does: from disk, streaming, refusing it
+/// past the local limit.
+async fn read_local_file(field: String, uri: &str) -> Result<FilePart, LocalRefusal> {
+    use std::os::unix::ffi::OsStrExt;
+    use tokio::io::AsyncReadExt;
+
+    let path = local_path_of(uri).map_err(|detail| LocalRefusal {
+        description: "wrong file identifier/HTTP URL specified".to_owned(),
+        detail: format!("{field} is {}: {detail}", shorten(uri, 120)),
+    })?;
+    let shown = path.display().to_string();
+    let not_found = |why: String| LocalRefusal {
+        description: "file not found".to_owned(),
+        detail: format!("{field} names {shown:?}, which {why}"),
+    };
+    let too_big = |size: u64| LocalRefusal {
+        description: "file is too big".to_owned(),
+        detail: format!(
+            "{field} names {shown:?} of {size} bytes, over the local server's {LOCAL_MAX_FILE}"
+        ),
+    };
+    let metadata = tokio::fs::metadata(&path)
+        .await
+        .map_err(|e| not_found(format!("cannot be read: {e}")))?;
+    if !metadata.is_file() {
+        return Err(not_found("is no regular file".to_owned()));
+    }
+    if metadata.len() > LOCAL_MAX_FILE {
+        return Err(too_big(metadata.len()));
+    }
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| not_found(format!("cannot be opened: {e}")))?;
+    let mut sink = PartSink::new(false);
+    let mut buffer = vec![0u8; LOCAL_READ_CHUNK];
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .await
+            .map_err(|e| not_found(format!("cannot be read: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        sink.feed(&buffer[..read]);
+        if sink.size > LOCAL_MAX_FILE {
+            // It grew while being read.
+            return Err(too_big(sink.size));
+        }
+    }
+    let file_name = path
+        .file_name()
+        .map(|name| String::from_utf8_lossy(name.as_bytes()).into_owned());
+    Ok(sink.finish(field, file_name, Some(shown)))
+}
+
+/// The absolute path a `file:///path` or `file://localhost/path` URI names, percent-decoded;
+/// otherwise what is wrong with it. Only what RFC 3986 lets a path hold may appear raw.
+fn local_path_of(uri: &str) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::ffi::OsStringExt;
+
+    let Some(rest) = uri.strip_prefix("file://") else {
+        return Err("not a file:// URI; a local server wants file:///absolute/path".to_owned());
+    };
+    let encoded = match rest.strip_prefix("localhost") {
+        Some(path) if path.starts_with('/') => path,
+        _ if rest.starts_with('/') => rest,
+        _ => {
+            let host = rest.split('/').next().unwrap_or_default();
+            return Err(format!(
+                "it names the host {host:?} rather than an absolute path; \
+                 a local server wants file:///absolute/path"
+            ));
+        }
+    };
+    let bytes = encoded.as_bytes();
+    let mut path = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'%' {
+            let escape = encoded
+                .get(i + 1..i + 3)
+                .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
+            let Some(hex) = escape else {
+                return Err(format!(
+                    "the '%' at byte {i} of the path starts no %XX escape; encode it as %25"
+                ));
+            };
+            let decoded = u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+            if decoded == 0 {
+                return Err(format!("the path holds a NUL byte (%00) at byte {i}"));
+            }
+            path.push(decoded);
+            i += 3;
+            continue;
+        }
+        if !(byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&byte)) {
+            let shown = encoded[i..].chars().next().unwrap_or_default();
+            return Err(format!(
+                "the path holds a raw {shown:?} at byte {i}; a URI must percent-encode it"
+            ));
+        }
+        path.push(byte);
+        i += 1;
+    }
+    Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(path)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1244,6 +1544,8 @@ struct Refusal {
     violation: bool,
     /// `parameters.retry_after` of the answer.
     retry_after: Option<u64>,
+    /// For a violation: what the fake found, beyond the answer's words.
+    detail: Option<String>,
 }
 
 impl Refusal {
@@ -1262,6 +1564,7 @@ fn refused(description: impl Into<String>) -> Refusal {
         description: format!("Bad Request: {}", description.into()),
         violation: false,
         retry_after: None,
+        detail: None,
     }
 }
 
@@ -1351,6 +1654,12 @@ impl Shared {
         }
         // api.telegram.org's nginx refuses an oversized upload before the Bot API reads a thing.
         if let Some((part, size)) = &incoming.oversized {
+            if self.local {
+                flags.push(format!(
+                    "multipart part \"{part}\" is over {LOCAL_MAX_FILE} bytes ({size} read), the local server's file limit"
+                ));
+                return error(400, "Bad Request: file is too big");
+            }
             flags.push(format!(
                 "multipart part \"{part}\" is over {MAX_UPLOAD} bytes ({size} read), the upload limit for bots"
             ));
@@ -1408,7 +1717,10 @@ impl Shared {
             Err(refusal) => {
                 if refusal.violation {
                     let reason = refusal.description.trim_start_matches("Bad Request: ");
-                    flags.push(reason.to_owned());
+                    flags.push(match &refusal.detail {
+                        Some(detail) => format!("{reason} ({detail})"),
+                        None => reason.to_owned(),
+                    });
                 }
                 refusal.outcome()
             }
@@ -1433,6 +1745,13 @@ impl Shared {
             ),
             _ => None,
         };
+        // The server reads the files before it sends anything.
+        if let Some(local) = incoming.local_refusals.first() {
+            return Err(Refusal {
+                detail: Some(local.detail.clone()),
+                ..broken(local.description.clone())
+            });
+        }
         let parse_mode = incoming.fields.get("parse_mode").map(String::as_str);
         let text = match incoming.fields.get("text") {
             // Other methods' `text` (answerCallbackQuery, ...) has other limits.
@@ -1476,13 +1795,16 @@ impl Shared {
                     "sendDocument" => ("document", MediaKind::Document),
                     _ => ("animation", MediaKind::Animation),
                 };
-                let part = incoming.file(field).or_else(|| {
-                    incoming
-                        .fields
-                        .get(field)
-                        .and_then(|value| value.strip_prefix("attach://"))
-                        .and_then(|name| incoming.file(name))
-                });
+                let part = incoming
+                    .file(field)
+                    .or_else(|| {
+                        incoming
+                            .fields
+                            .get(field)
+                            .and_then(|value| value.strip_prefix("attach://"))
+                            .and_then(|name| incoming.file(name))
+                    })
+                    .or_else(|| incoming.local(field));
                 let file = match part {
                     Some(part) => store_upload(world, part, kind)?,
                     None => {
@@ -1589,7 +1911,7 @@ impl Shared {
         }
         // Everything is checked before the first message, so a refused album posts nothing.
         let mut prepared = Vec::new();
-        for (item, kind) in items.iter().zip(&kinds) {
+        for (index, (item, kind)) in items.iter().zip(&kinds).enumerate() {
             let kind = MediaKind::of_input_media(kind);
             let parse_mode = item.get("parse_mode").and_then(Value::as_str);
             let caption = match item.get("caption").and_then(Value::as_str) {
@@ -1605,6 +1927,7 @@ impl Shared {
             let file = match media
                 .strip_prefix("attach://")
                 .and_then(|name| incoming.file(name))
+                .or_else(|| incoming.local(&format!("media[{index}]")))
             {
                 Some(part) => store_upload(world, part, kind)?,
                 None => file_by_reference(world, media, kind)?,
@@ -2542,6 +2865,16 @@ impl Spec {
         }
     }
 
+    /// Whether some object's field named `key` takes a file (`media`, `thumbnail`, ...).
+    fn takes_files(&self, key: &str) -> bool {
+        self.types.values().any(|ty| match ty {
+            TypeSpec::Object { fields, .. } => fields.iter().any(|f| {
+                f.name == key && (f.takes_attach || f.types.iter().any(|t| t == "InputFile"))
+            }),
+            TypeSpec::Union(_) => false,
+        })
+    }
+
     fn method(&self, name: &str) -> Option<&MethodSpec> {
         self.methods.get(name).or_else(|| {
             self.lowercase
@@ -2580,7 +2913,14 @@ fn check_params(spec: &Spec, method: &MethodSpec, incoming: &Incoming) -> Vec<St
             Some(field) => checker.text_param(name, value, &field.types),
         }
     }
-    for part in &incoming.files {
+    // Files read from disk are named by parameters, which are checked as text.
+    let parts = || {
+        incoming
+            .files
+            .iter()
+            .filter(|f| f.upload.local_path.is_none())
+    };
+    for part in parts() {
         let name = &part.upload.field;
         if let Some(field) = method.field(name)
             && !field.types.iter().any(|t| t == "InputFile")
@@ -2608,7 +2948,7 @@ fn check_params(spec: &Spec, method: &MethodSpec, incoming: &Incoming) -> Vec<St
             ));
         }
     }
-    for part in &incoming.files {
+    for part in parts() {
         let name = &part.upload.field;
         if method.field(name).is_none() && !checker.refs.iter().any(|(_, r)| r == name) {
             checker.problems.push(format!(
