@@ -501,3 +501,16 @@ fn over_50_mb_is_refused_without_a_local_server() {
         "{report}"
     );
 }
+
+#[test]
+fn a_photo_telegram_refuses_goes_again_as_a_document_once() {
+    let o = Office::new();
+    // Forced to a photo although it is far too tall: Telegram answers PHOTO_INVALID_DIMENSIONS.
+    o.drop_file("tall.png", &png(100, 2500));
+    o.drop_file("tall.yaml", b"caption: tall\nsend_as: photo\n");
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    let methods: Vec<String> = o.bot.requests().iter().map(|r| r.method.clone()).filter(|m| m != "getMe").collect();
+    assert_eq!(methods, vec!["sendPhoto", "sendDocument"]);
+    assert_eq!(o.bot.chat_messages(NEWS).len(), 1);
+}
