@@ -116,6 +116,8 @@ pub struct Config {
     pub timezone: jiff::tz::TimeZone,
     pub timezone_name: String,
     pub language: Language,
+    /// The token is written in the config itself (not `${VAR}` or `token_file`).
+    pub literal_token: bool,
 }
 
 impl fmt::Debug for Config {
@@ -187,7 +189,19 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&text, path, &|name| std::env::var(name).ok())
+    let config = parse(&text, path, &|name| std::env::var(name).ok())?;
+    if config.literal_token {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o044 != 0
+        {
+            tracing::warn!(
+                config = %path.display(),
+                "the config holds the bot token and other users can read it: run `chmod 600` on it, or move the token to `token_file`"
+            );
+        }
+    }
+    Ok(config)
 }
 
 /// Parses config text; `env` looks up `${VAR}`. `path` is where the text came from: relative
@@ -429,6 +443,7 @@ pub fn parse(
         timezone,
         timezone_name,
         language: raw.language.unwrap_or(Language::En),
+        literal_token: telegram.token.as_deref().is_some_and(|t| !t.contains("${")),
     })
 }
 

@@ -1149,7 +1149,8 @@ fn refuse(config: &Config, journal: &Journal, r: Refusal) -> Handled {
 }
 
 /// Turns bundles whose deliveries all ended into archived or failed ones. Runs at start, after
-/// every finished delivery, and every 30 s (to retry a move that failed, say on a full disk).
+/// every finished delivery, every 30 s, and sooner (1 s, doubling to 60 s) while a move fails,
+/// say on a full disk.
 async fn finisher(
     config: Arc<Config>,
     journal: Arc<Journal>,
@@ -1157,12 +1158,23 @@ async fn finisher(
     counters: Arc<Counters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    // A move that failed (full disk, missing permission) is retried soon, then less often.
+    let mut retry = Duration::from_secs(1);
     loop {
         let cfg = config.clone();
         let j = journal.clone();
         let c = counters.clone();
-        let _ = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c)).await;
+        let stuck = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c))
+            .await
+            .unwrap_or(false);
+        let wait = if stuck {
+            let w = retry;
+            retry = (retry * 2).min(Duration::from_secs(60));
+            w
+        } else {
+            retry = Duration::from_secs(1);
+            Duration::from_secs(30)
+        };
         enum Event {
             Stop,
             Done(Option<Ended>),
@@ -1172,7 +1184,7 @@ async fn finisher(
             biased;
             _ = shutdown.wait_for(|s| *s) => Event::Stop,
             msg = done_rx.recv() => Event::Done(msg.map(|(_, e)| e)),
-            _ = tick.tick() => Event::Tick,
+            _ = tokio::time::sleep(wait) => Event::Tick,
         };
         match event {
             Event::Stop => return,
@@ -1184,21 +1196,29 @@ async fn finisher(
                 let cfg = config.clone();
                 let j = journal.clone();
                 let c = counters.clone();
-                let _ = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c)).await;
+                let stuck = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c))
+                    .await
+                    .unwrap_or(false);
+                if stuck {
+                    // `once`: posted but not moved; the next run moves it (never reposts it).
+                    counters.left.fetch_add(1, Ordering::Relaxed);
+                }
                 return;
             }
         }
     }
 }
 
-fn finish_all(config: &Config, journal: &Journal, counters: &Counters) {
+/// Moves every finished bundle; true when some could not be moved yet.
+fn finish_all(config: &Config, journal: &Journal, counters: &Counters) -> bool {
     let finished = match journal.finished_bundles() {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "cannot read finished bundles from the journal");
-            return;
+            return true;
         }
     };
+    let mut stuck = false;
     for f in finished {
         match finish_one(config, journal, &f) {
             Ok(archived) => {
@@ -1210,10 +1230,12 @@ fn finish_all(config: &Config, journal: &Journal, counters: &Counters) {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
-                tracing::warn!(bundle = %f.name, error = %e, "cannot move the bundle yet; will retry")
+                stuck = true;
+                tracing::warn!(bundle = %f.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry")
             }
         }
     }
+    stuck
 }
 
 fn finish_one(config: &Config, journal: &Journal, f: &Finished) -> Result<bool, String> {

@@ -196,3 +196,39 @@ fn a_restart_resumes_a_post_that_was_being_retried() {
     });
     assert_eq!(o.bot.chat_messages(NEWS).len(), 1);
 }
+
+#[test]
+fn sigterm_during_an_upload_stops_within_seconds_and_the_post_goes_out_after_restart() {
+    let o = Office::new();
+    o.bot.fail_next("sendDocument", Fault::Hang);
+    let mut big = pdf("big");
+    big.resize(8 * 1024 * 1024, b'x');
+    o.drop_file("big.pdf", &big);
+    o.drop_file("big.yaml", b"caption: big\n");
+    let mut d = o.run();
+    wait_until(LONG, "the upload in flight", || {
+        o.bot
+            .requests()
+            .iter()
+            .any(|r| r.method == "sendDocument" && r.status == 0)
+    });
+    let start = std::time::Instant::now();
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit(Duration::from_secs(5)).success(), "{}", d.log());
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // Nothing half-archived: the bundle waits, whole, in the work folder.
+    assert!(o.files("archive").is_empty(), "{:?}", o.files("archive"));
+    let waiting: Vec<String> = o
+        .files("inbox")
+        .into_iter()
+        .filter(|f| f.starts_with(".dropcast/"))
+        .collect();
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(o.bot.chat_messages(NEWS).len(), 1);
+    assert_eq!(
+        std::fs::read(o.archive_month().join("big.pdf")).unwrap(),
+        big
+    );
+}
