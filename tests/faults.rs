@@ -232,3 +232,22 @@ fn sigterm_during_an_upload_stops_within_seconds_and_the_post_goes_out_after_res
         big
     );
 }
+
+#[test]
+fn a_connection_reset_is_retried_and_posts_once() {
+    let o = Office::new();
+    o.bot.fail_next("sendDocument", Fault::Reset);
+    o.bot.fail_next("sendDocument", Fault::Reset);
+    bundle(&o, "a");
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        o.bot
+            .requests()
+            .iter()
+            .filter(|r| r.method == "sendDocument")
+            .count(),
+        3
+    );
+    assert_eq!(o.bot.chat_messages(NEWS).len(), 1);
+}

@@ -139,6 +139,9 @@ pub enum Fault {
     Status(u16, String),
     /// Accept the request and never answer, until the fake is dropped.
     Hang,
+    /// Cut the connection instead of answering, as a reset or a dying proxy does: the client
+    /// gets no answer and nothing is posted.
+    Reset,
     /// For `sendMediaGroup`, what Telegram does when flood control strikes mid-album: the
     /// album is checked as usual, its first `sent` items (at most all) become messages, which
     /// count against the flood limits, and the answer is
@@ -980,6 +983,8 @@ enum Outcome {
     Answer(u16, Value),
     Html(u16, String),
     Hang,
+    /// Cut the connection: headers, then a body that breaks off.
+    Reset,
     /// The client went away before the request was complete: nobody to answer.
     Gone,
 }
@@ -1030,6 +1035,7 @@ impl Fault {
             ),
             Fault::Status(code, description) => error(*code, description),
             Fault::Hang => Outcome::Hang,
+            Fault::Reset => Outcome::Reset,
         }
     }
 }
@@ -1048,6 +1054,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         )
             .into_response(),
         Outcome::Hang => std::future::pending().await,
+        Outcome::Reset => {
+            let broken = futures_util::stream::once(async {
+                Err::<axum::body::Bytes, _>(std::io::Error::other("connection reset by the fake"))
+            });
+            (
+                [(header::CONTENT_LENGTH, "100")],
+                axum::body::Body::from_stream(broken),
+            )
+                .into_response()
+        }
         Outcome::Gone => StatusCode::BAD_REQUEST.into_response(),
     }
 }
@@ -1618,7 +1634,7 @@ impl Shared {
         let (status, response) = match &outcome {
             Outcome::Answer(code, body) => (*code, body.clone()),
             Outcome::Html(code, page) => (*code, Value::String(page.clone())),
-            Outcome::Hang | Outcome::Gone => (0, Value::Null),
+            Outcome::Hang | Outcome::Reset | Outcome::Gone => (0, Value::Null),
         };
         for flag in flags {
             world
