@@ -47,6 +47,34 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check the token, the channels, the bot's rights, the folders, the journal: each ok or why not.
+    Doctor {
+        /// Config file (default: $DROPCAST_CONFIG, else ./dropcast.yaml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Show what is waiting, scheduled, retrying, failed, and the last posts.
+    Status {
+        /// Config file (default: $DROPCAST_CONFIG, else ./dropcast.yaml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a working folder: inbox/, archive/, failed/, scheduled/ and a commented
+    /// dropcast.yaml. Never overwrites anything.
+    Init {
+        /// The folder to set up (created if missing).
+        dir: PathBuf,
+    },
+    /// Print shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// Validate the config and the given sidecars; post nothing.
     Check {
         /// Config file (default: $DROPCAST_CONFIG, else ./dropcast.yaml).
@@ -98,7 +126,126 @@ pub fn main(cli: Cli) -> ExitCode {
             },
         ),
         Command::Check { config, files } => check(config.as_deref(), &files),
+        Command::Init { dir } => init(&dir),
+        Command::Doctor { config } => doctor(config.as_deref()),
+        Command::Status { config, json } => status(config.as_deref(), json),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "dropcast", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("dropcast: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
+}
+
+fn doctor(flag: Option<&Path>) -> ExitCode {
+    let config = match load(flag) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dropcast: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let checks = rt.block_on(crate::doctor::run(&config));
+    print!("{}", crate::redact::redact(&crate::doctor::render(&checks)));
+    if checks.iter().all(|c| c.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn status(flag: Option<&Path>, json: bool) -> ExitCode {
+    let config = match load(flag) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match crate::status::read(&config) {
+        Ok(s) if json => {
+            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(s) => {
+            print!("{}", crate::status::render(&s));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dropcast: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The config `init` writes.
+const CONFIG_TEMPLATE: &str = include_str!("templates/dropcast.yaml");
+
+fn init(dir: &Path) -> ExitCode {
+    let mut made = Vec::new();
+    for sub in ["inbox", "archive", "failed", "scheduled"] {
+        let p = dir.join(sub);
+        if !p.is_dir() {
+            if let Err(e) = std::fs::create_dir_all(&p) {
+                eprintln!("dropcast: cannot create {}: {e}", p.display());
+                return ExitCode::from(1);
+            }
+            made.push(format!("{}/", p.display()));
+        }
+    }
+    let config = dir.join("dropcast.yaml");
+    let wrote_config = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&config)
+    {
+        Ok(mut f) => {
+            use std::io::Write;
+            if let Err(e) = f.write_all(CONFIG_TEMPLATE.as_bytes()) {
+                eprintln!("dropcast: cannot write {}: {e}", config.display());
+                return ExitCode::from(1);
+            }
+            made.push(config.display().to_string());
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+        Err(e) => {
+            eprintln!("dropcast: cannot write {}: {e}", config.display());
+            return ExitCode::from(1);
+        }
+    };
+    for m in &made {
+        println!("created {m}");
+    }
+    if !wrote_config {
+        println!(
+            "kept the existing {} (init never overwrites)",
+            config.display()
+        );
+    }
+    let c = config.display();
+    println!(
+        "\nNext steps:\n\
+         1. Put the bot token from @BotFather into {token} (then `chmod 600 {token}`).\n\
+         2. Write your channel in {c} (`news: \"@your_channel\"`) and make the bot an admin there with the right to post.\n\
+         3. Run `dropcast doctor --config {c}`, then `dropcast run --config {c}` (or install examples/dropcast.service).",
+        token = dir.join("token").display()
+    );
+    ExitCode::SUCCESS
 }
 
 fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {

@@ -143,6 +143,33 @@ type DeliveryRow = (
     Option<i64>,
 );
 
+/// An open delivery that has failed at least once.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Retrying {
+    pub bundle: String,
+    pub chat: String,
+    pub attempts: i64,
+    pub last_error: String,
+}
+
+/// A bundle that ended in `failed/` or was cancelled.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failure {
+    pub bundle: String,
+    pub state: String,
+    pub problem: String,
+    pub at: i64,
+}
+
+/// A post that went out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Posted {
+    pub bundle: String,
+    pub chat: String,
+    pub link: String,
+    pub at: i64,
+}
+
 /// The journal. Cheap to share behind an `Arc`; every call is one short transaction.
 pub struct Journal {
     path: PathBuf,
@@ -624,6 +651,71 @@ impl Journal {
             all.extend(self.files(id)?);
         }
         Ok(all)
+    }
+
+    /// Deliveries that failed at least once and are still open: (bundle, chat, attempts, last error).
+    pub fn retrying(&self) -> Result<Vec<Retrying>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT b.name, d.chat, d.attempts, COALESCE(d.last_error, '') FROM deliveries d
+                 JOIN bundles b ON b.id = d.bundle_id
+                 WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready' AND d.last_error IS NOT NULL
+                 ORDER BY d.id",
+            )?;
+            st.query_map([], |r| {
+                Ok(Retrying {
+                    bundle: r.get(0)?,
+                    chat: r.get(1)?,
+                    attempts: r.get(2)?,
+                    last_error: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The most recent bundles that went to `failed/` (or were cancelled), newest first:
+    /// (name, state, problem as stored, when).
+    pub fn recent_failures(&self, limit: usize) -> Result<Vec<Failure>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT b.name, b.state, COALESCE(b.problem,
+                        (SELECT d.problem FROM deliveries d WHERE d.bundle_id = b.id AND d.problem IS NOT NULL LIMIT 1), ''),
+                        COALESCE(b.done_at, b.created_at)
+                 FROM bundles b WHERE b.state IN ('failed', 'refused', 'cancelled')
+                 ORDER BY COALESCE(b.done_at, b.created_at) DESC, b.id DESC LIMIT ?1",
+            )?;
+            st.query_map(params![limit as i64], |r| {
+                Ok(Failure {
+                    bundle: r.get(0)?,
+                    state: r.get(1)?,
+                    problem: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The most recent messages sent, newest first: (bundle, chat, link, when).
+    pub fn recent_posts(&self, limit: usize) -> Result<Vec<Posted>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT b.name, d.chat, m.link, m.sent_at FROM messages m
+                 JOIN deliveries d ON d.id = m.delivery_id JOIN bundles b ON b.id = d.bundle_id
+                 WHERE m.idx = (SELECT MIN(idx) FROM messages x WHERE x.delivery_id = m.delivery_id) AND m.part = 0
+                 ORDER BY m.sent_at DESC, m.rowid DESC LIMIT ?1",
+            )?;
+            st.query_map(params![limit as i64], |r| {
+                Ok(Posted {
+                    bundle: r.get(0)?,
+                    chat: r.get(1)?,
+                    link: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
     }
 
     /// Counts of bundles by state, for summaries.

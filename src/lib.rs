@@ -20,13 +20,14 @@
 //!   receipts and reports.
 //! - [`messages`]: every clerk-facing sentence, in English and Italian.
 //! - [`pipeline`]: wires the stages together and shuts them down.
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line; [`doctor`] and [`status`] are its two reports for the IT person.
 //! - [`redact`]: masks anything shaped like a bot token in text that leaves the process.
 
 pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod deliver;
+pub mod doctor;
 pub mod journal;
 pub mod messages;
 pub mod pipeline;
@@ -37,5 +38,6 @@ pub mod render;
 pub mod settle;
 pub mod sidecar;
 pub mod spool;
+pub mod status;
 pub mod telegram;
 pub mod watch;

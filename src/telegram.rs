@@ -91,6 +91,26 @@ pub struct BotInfo {
     pub username: String,
 }
 
+/// A chat as `getChat` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatInfo {
+    pub id: i64,
+    /// `channel`, `supergroup`, `group` or `private`.
+    pub kind: String,
+    pub title: String,
+    pub username: Option<String>,
+}
+
+/// A member's standing in a chat, as `getChatMember` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// `creator`, `administrator`, `member`, `restricted`, `left` or `kicked`.
+    pub status: String,
+    pub can_post_messages: bool,
+    pub can_pin_messages: bool,
+    pub can_edit_messages: bool,
+}
+
 /// A message Telegram created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sent {
@@ -322,6 +342,41 @@ impl Client {
                 description: format!("pinChatMessage answered {other} instead of true"),
             }),
         }
+    }
+
+    /// What Telegram knows about a chat (`getChat`).
+    pub async fn get_chat(&self, chat: &str) -> Result<ChatInfo, TelegramError> {
+        let mut body = Map::new();
+        body.insert("chat_id".into(), chat_id_value(chat));
+        let result = self.call_json("getChat", &Value::Object(body)).await?;
+        let c: ChatInfoDe = parse_result(result)?;
+        Ok(ChatInfo {
+            id: c.id,
+            kind: c.kind,
+            title: c.title.unwrap_or_default(),
+            username: c.username,
+        })
+    }
+
+    /// The bot's (or any user's) standing in a chat (`getChatMember`).
+    pub async fn get_chat_member(
+        &self,
+        chat: &str,
+        user_id: i64,
+    ) -> Result<MemberInfo, TelegramError> {
+        let mut body = Map::new();
+        body.insert("chat_id".into(), chat_id_value(chat));
+        body.insert("user_id".into(), Value::from(user_id));
+        let result = self
+            .call_json("getChatMember", &Value::Object(body))
+            .await?;
+        let m: MemberDe = parse_result(result)?;
+        Ok(MemberInfo {
+            status: m.status,
+            can_post_messages: m.can_post_messages.unwrap_or(false),
+            can_pin_messages: m.can_pin_messages.unwrap_or(false),
+            can_edit_messages: m.can_edit_messages.unwrap_or(false),
+        })
     }
 
     fn url(&self, method: &str) -> String {
@@ -812,6 +867,28 @@ struct ChatDe {
     id: i64,
     #[serde(default)]
     username: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChatInfoDe {
+    id: i64,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct MemberDe {
+    status: String,
+    #[serde(default)]
+    can_post_messages: Option<bool>,
+    #[serde(default)]
+    can_pin_messages: Option<bool>,
+    #[serde(default)]
+    can_edit_messages: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]

@@ -1,0 +1,193 @@
+//! `dropcast status`: what is waiting, scheduled, retrying, failed, and the last posts, read
+//! from the journal and the inbox without a running daemon.
+
+use std::path::PathBuf;
+
+use crate::bundle::{self, Filter, Kind};
+use crate::config::Config;
+use crate::journal::{Failure, Journal, JournalError, Posted, Retrying};
+use crate::watch::{self, Root};
+
+/// A file in an inbox that is not posted yet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Waiting {
+    pub file: String,
+    pub why: String,
+}
+
+/// A bundle waiting in `scheduled/`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScheduledPost {
+    pub bundle: String,
+    pub publish_at: String,
+}
+
+/// Everything `status` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub waiting: Vec<Waiting>,
+    pub scheduled: Vec<ScheduledPost>,
+    pub retrying: Vec<Retrying>,
+    pub failed: Vec<FailedPost>,
+    pub recent: Vec<RecentPost>,
+}
+
+/// A bundle in `failed/`, with its reason in words.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FailedPost {
+    pub bundle: String,
+    pub reason: String,
+    pub at: String,
+}
+
+/// A post that went out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecentPost {
+    pub bundle: String,
+    pub channel: String,
+    pub link: String,
+    pub at: String,
+}
+
+/// Reads the status. A state folder without a journal yet shows an empty history.
+pub fn read(config: &Config) -> Result<Status, JournalError> {
+    let journal = if config.state_dir.join(crate::journal::FILE_NAME).exists() {
+        Some(Journal::open(&config.state_dir)?)
+    } else {
+        None
+    };
+    let local = |secs: i64| {
+        jiff::Timestamp::from_second(secs)
+            .map(|t| {
+                t.to_zoned_datetime(config.timezone.clone())
+                    .strftime("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let (scheduled, retrying, failures, posts): (_, _, Vec<Failure>, Vec<Posted>) = match &journal {
+        Some(j) => (
+            j.scheduled()?,
+            j.retrying()?,
+            j.recent_failures(20)?,
+            j.recent_posts(20)?,
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+    };
+    Ok(Status {
+        waiting: waiting(config),
+        scheduled: scheduled
+            .into_iter()
+            .map(|s| ScheduledPost {
+                bundle: s.name,
+                publish_at: local(s.publish_at),
+            })
+            .collect(),
+        retrying,
+        failed: failures
+            .into_iter()
+            .map(|f| FailedPost {
+                bundle: f.bundle,
+                reason: if f.state == "cancelled" {
+                    format!("cancelled: {}", crate::deliver::de(&f.problem).summary())
+                } else {
+                    crate::deliver::de(&f.problem).summary()
+                },
+                at: local(f.at),
+            })
+            .collect(),
+        recent: posts
+            .into_iter()
+            .map(|p| RecentPost {
+                bundle: p.bundle,
+                channel: p.chat,
+                link: p.link,
+                at: local(p.at),
+            })
+            .collect(),
+    })
+}
+
+/// Media files and sidecars in the inboxes, with the likely reason they wait.
+fn waiting(config: &Config) -> Vec<Waiting> {
+    let filter = Filter::new(&config.accept, &config.ignore);
+    let own: Vec<PathBuf> = config
+        .own_folders()
+        .iter()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
+        .collect();
+    let mut out = Vec::new();
+    for inbox in &config.inboxes {
+        let path = std::fs::canonicalize(&inbox.path).unwrap_or_else(|_| inbox.path.clone());
+        let mut skip = own.clone();
+        skip.push(path.join(".dropcast"));
+        let root = Root {
+            path: path.clone(),
+            recursive: inbox.recursive,
+            skip,
+        };
+        let files = watch::scan(&root, &filter);
+        let names: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+        for (p, _) in &files {
+            let Some(rel) = root.relative(p) else {
+                continue;
+            };
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let dir = p.parent().unwrap_or(&path);
+            let why = match filter.classify(&rel) {
+                Kind::Media(_) => {
+                    let has_sidecar = bundle::sidecar_names(name)
+                        .iter()
+                        .any(|s| names.contains(&dir.join(s)));
+                    if has_sidecar || inbox.sidecar == crate::config::SidecarPolicy::Optional {
+                        "settling: posted once it has not changed for a moment"
+                    } else {
+                        "waiting for its sidecar (NAME.yaml)"
+                    }
+                }
+                Kind::Sidecar => "settling, or waiting for the files it names",
+                Kind::Ignored => continue,
+            };
+            out.push(Waiting {
+                file: rel,
+                why: why.into(),
+            });
+        }
+    }
+    out
+}
+
+/// The status as text for a person.
+pub fn render(s: &Status) -> String {
+    let mut out = String::new();
+    let section = |out: &mut String, title: &str, n: usize| {
+        out.push_str(&format!("{title} ({n})\n"));
+    };
+    section(&mut out, "Waiting in the inbox", s.waiting.len());
+    for w in &s.waiting {
+        out.push_str(&format!("  {}: {}\n", w.file, w.why));
+    }
+    section(&mut out, "Scheduled", s.scheduled.len());
+    for p in &s.scheduled {
+        out.push_str(&format!("  {} at {}\n", p.bundle, p.publish_at));
+    }
+    section(&mut out, "Retrying", s.retrying.len());
+    for r in &s.retrying {
+        out.push_str(&format!(
+            "  {} → {}: {} attempts, last error: {}\n",
+            r.bundle, r.chat, r.attempts, r.last_error
+        ));
+    }
+    section(&mut out, "Failed (latest)", s.failed.len());
+    for f in &s.failed {
+        out.push_str(&format!("  {} ({}): {}\n", f.bundle, f.at, f.reason));
+    }
+    section(&mut out, "Recent posts", s.recent.len());
+    for p in &s.recent {
+        out.push_str(&format!(
+            "  {} {} → {} {}\n",
+            p.at, p.bundle, p.channel, p.link
+        ));
+    }
+    out
+}

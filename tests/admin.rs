@@ -1,0 +1,170 @@
+//! The IT person's commands: init, doctor, status, completions, man.
+
+mod common;
+
+use common::fake_bot::FakeBot;
+use common::*;
+
+#[test]
+fn init_sets_up_a_folder_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = dir.path().join("office");
+    let out = std::process::Command::new(BIN)
+        .arg("init")
+        .arg(&office)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for sub in ["inbox", "archive", "failed", "scheduled"] {
+        assert!(office.join(sub).is_dir(), "{sub}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Next steps") && stdout.contains("3. Run `dropcast doctor"),
+        "{stdout}"
+    );
+    let config = office.join("dropcast.yaml");
+    std::fs::write(&config, "my own config\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("init")
+        .arg(&office)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kept the existing"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "my own config\n");
+}
+
+#[test]
+fn the_config_init_writes_works_once_token_and_channel_are_filled_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = dir.path().join("office");
+    assert!(
+        std::process::Command::new(BIN)
+            .arg("init")
+            .arg(&office)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let config = office.join("dropcast.yaml");
+    // Without a token it says exactly what is missing.
+    let out = std::process::Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("token_file"), "{}", text(&out));
+    std::fs::write(office.join("token"), format!("{TOKEN}\n")).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn doctor_checks_token_channels_folders_and_journal() {
+    let o = Office::new();
+    let out = o.cmd(&["doctor"]);
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("ok   token: the bot is @dropcast_test_bot"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ok   channel news (@town_news)"),
+        "{report}"
+    );
+    assert!(report.contains("can post"), "{report}");
+    assert!(
+        report.contains("watching") && report.contains("kernel events"),
+        "{report}"
+    );
+    assert!(report.contains("ok   journal: none yet"), "{report}");
+    assert!(report.contains("MB free"), "{report}");
+    o.assert_token_never_written();
+}
+
+#[test]
+fn doctor_says_what_is_wrong() {
+    let bot = FakeBot::start("111111:another-token-entirely-aaaaaaaaaaaaaaaa");
+    let o = Office::with_bot(bot, "");
+    let out = o.cmd(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("FAIL token: Telegram refused the token"),
+        "{}",
+        text(&out)
+    );
+
+    let o = Office::new();
+    o.edit_config("private: -1009876543210", "private: \"@gone_channel\"");
+    std::fs::remove_dir_all(o.path("inbox")).unwrap();
+    let out = o.cmd(&["doctor"]);
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("FAIL channel private (@gone_channel)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("does not exist (is the share mounted?)"),
+        "{report}"
+    );
+    o.assert_token_never_written();
+}
+
+#[test]
+fn status_shows_waiting_scheduled_failed_and_recent_posts() {
+    let o = Office::new();
+    o.drop_file("posted.yaml", b"text: posted\n");
+    o.drop_file("bad.yaml", b"captoin: x\n");
+    o.drop_file(
+        "later.yaml",
+        format!("text: later\npublish_at: {}\n", local_in(3600)).as_bytes(),
+    );
+    o.drop_file("orphan.pdf", &pdf("o"));
+    o.once();
+    let out = o.cmd(&["status"]);
+    let s = text(&out);
+    assert!(out.status.success(), "{s}");
+    assert!(s.contains("orphan.pdf: waiting for its sidecar"), "{s}");
+    assert!(
+        s.contains("Scheduled (1)") && s.contains("later.yaml at "),
+        "{s}"
+    );
+    assert!(
+        s.contains("Failed (latest) (1)") && s.contains("bad.yaml"),
+        "{s}"
+    );
+    assert!(s.contains("https://t.me/town_news/1"), "{s}");
+    let out = o.cmd(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scheduled"].as_array().unwrap().len(), 1);
+    assert_eq!(v["recent"][0]["link"], "https://t.me/town_news/1");
+    assert_eq!(v["waiting"][0]["file"], "orphan.pdf");
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_command_definitions() {
+    let out = std::process::Command::new(BIN)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let bash = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        bash.contains("doctor") && bash.contains("--dry-run"),
+        "{bash}"
+    );
+    let out = std::process::Command::new(BIN).arg("man").output().unwrap();
+    let man = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        man.contains(".TH dropcast") && man.contains("status"),
+        "{man}"
+    );
+}
