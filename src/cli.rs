@@ -263,10 +263,34 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let config_path = config.file.clone();
+    let reload = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reload_flag = reload.clone();
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            wait_for_signal().await;
+            loop {
+                match wait_for_signal().await {
+                    Signal::Stop => break,
+                    // SIGHUP: a config that does not validate is refused and the running one
+                    // stays; a good one is taken by a clean stop and a fresh start (the journal
+                    // resumes every post), so no work is dropped.
+                    Signal::Reload if opts.once => {}
+                    Signal::Reload => match config::load(&config_path) {
+                        Ok(_) => {
+                            tracing::info!(
+                                "reloading the config: stopping cleanly, then starting again"
+                            );
+                            reload_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                            break;
+                        }
+                        Err(e) => tracing::error!(
+                            error = %crate::redact::redact(&e.to_string()),
+                            "the new config has errors: keeping the running one"
+                        ),
+                    },
+                }
+            }
             tracing::info!("stopping: finishing or abandoning the request in flight");
             let _ = tx.send(true);
             wait_for_signal().await;
@@ -275,6 +299,10 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
         });
         pipeline::run(config, opts, rx).await
     });
+    if reload.load(std::sync::atomic::Ordering::SeqCst) && result.is_ok() {
+        rt.shutdown_timeout(std::time::Duration::from_secs(2));
+        return restart();
+    }
     // Tasks blocked in file IO must not hold the exit.
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
@@ -302,19 +330,40 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
     }
 }
 
-async fn wait_for_signal() {
+enum Signal {
+    Stop,
+    Reload,
+}
+
+async fn wait_for_signal() -> Signal {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return Signal::Stop;
     };
     tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => Signal::Stop,
+        _ = tokio::signal::ctrl_c() => Signal::Stop,
+        _ = hup.recv() => Signal::Reload,
     }
+}
+
+/// Replaces this process with a fresh `dropcast` with the same arguments (same pid, so systemd
+/// keeps tracking it).
+fn restart() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()
+        .ok()
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(std::env::args_os().next().unwrap_or_default()));
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    eprintln!("dropcast: cannot restart after the config reload: {err}");
+    ExitCode::from(1)
 }
 
 fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
