@@ -297,7 +297,16 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
             tracing::warn!("second signal: exiting at once");
             std::process::exit(130);
         });
-        pipeline::run(config, opts, rx).await
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        if let Some(addr) = config.http_listen.filter(|_| !opts.once) {
+            match crate::web::serve(addr, config.clone(), metrics.clone(), rx.clone()).await {
+                Ok(bound) => tracing::info!(address = %bound, "status page at http://{bound}/"),
+                Err(e) => {
+                    return Err(pipeline::PipelineError::Http { addr, source: e });
+                }
+            }
+        }
+        pipeline::run(config, opts, metrics, rx).await
     });
     if reload.load(std::sync::atomic::Ordering::SeqCst) && result.is_ok() {
         rt.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -116,6 +116,8 @@ pub struct Config {
     pub timezone: jiff::tz::TimeZone,
     pub timezone_name: String,
     pub language: Language,
+    /// The status page, `/metrics` and `/healthz`; `None` (the default) means off.
+    pub http_listen: Option<std::net::SocketAddr>,
     /// The token is written in the config itself (not `${VAR}` or `token_file`).
     pub literal_token: bool,
 }
@@ -444,6 +446,24 @@ pub fn parse(
         timezone_name,
         language: raw.language.unwrap_or(Language::En),
         literal_token: telegram.token.as_deref().is_some_and(|t| !t.contains("${")),
+        http_listen: match raw.http {
+            None => None,
+            Some(h) => {
+                let l = expand("listen", &h.listen)?;
+                // `:8080` or `8080` alone means the loopback address: the page is for this server.
+                let full = match l.strip_prefix(':') {
+                    Some(port) => format!("127.0.0.1:{port}"),
+                    None if l.chars().all(|c| c.is_ascii_digit()) => format!("127.0.0.1:{l}"),
+                    None => l.clone(),
+                };
+                Some(full.parse().map_err(|_| {
+                    invalid(format!(
+                        "{}: `{l}` is not an address; write it like 127.0.0.1:8080",
+                        at("listen")
+                    ))
+                })?)
+            }
+        },
     })
 }
 
@@ -551,6 +571,13 @@ struct Raw {
     uncertain: Option<Uncertain>,
     timezone: Option<String>,
     language: Option<Language>,
+    http: Option<RawHttp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: String,
 }
 
 #[derive(Deserialize)]
@@ -656,6 +683,20 @@ mod tests {
         assert_eq!(c.language, Language::It);
         assert_eq!(c.accept, vec!["docx"]);
         assert!(!c.pacing);
+        assert_eq!(c.http_listen, None);
+        let with = |l: &str| {
+            parse_ok(&format!("{MINIMAL}http: {{listen: \"{l}\"}}\n"))
+                .http_listen
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(with(":8080"), "127.0.0.1:8080");
+        assert_eq!(with("9090"), "127.0.0.1:9090");
+        assert_eq!(with("0.0.0.0:80"), "0.0.0.0:80");
+        check_err(
+            &format!("{MINIMAL}http: {{listen: nowhere}}\n"),
+            &["not an address", "line 4"],
+        );
     }
 
     #[test]

@@ -106,6 +106,7 @@ pub struct Deliverer {
     /// `None`: retry forever (`run`); `Some(n)`: give up after n attempts and leave the delivery
     /// for the next run (`once`).
     pub max_attempts: Option<u32>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How a delivery attempt ended for the caller.
@@ -142,6 +143,9 @@ pub async fn sender(
             }
             r = work => r,
         };
+        d.metrics
+            .queue_depth
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         match ended {
             Ok((bundle_id, ended)) => {
                 let _ = done.send((bundle_id, ended));
@@ -203,6 +207,7 @@ async fn deliver(
         d.journal.begin_message(delivery_id, index)?;
         let msg = delivery.plan.messages[index].clone();
         let result = d.client.send(&chat, &msg, delivery.plan.options).await;
+        record_metrics(d, &msg, &result);
         if result.is_ok() {
             sent(d, chat_second, chat_minute, weight);
         }
@@ -303,6 +308,39 @@ async fn deliver(
         tracing::info!(channel = %chat, link = %m.link, "posted");
     }
     finish(DeliveryOutcome::Sent)
+}
+
+fn record_metrics(
+    d: &Deliverer,
+    msg: &OutMessage,
+    result: &Result<Vec<crate::telegram::Sent>, TelegramError>,
+) {
+    use crate::metrics::Metrics;
+    use std::sync::atomic::Ordering;
+    let m = &d.metrics;
+    match result {
+        Ok(sent) => {
+            Metrics::add(&m.messages_sent, sent.len() as u64);
+            m.last_post.store(crate::journal::now(), Ordering::Relaxed);
+            let paths: Vec<&std::path::Path> = match msg {
+                OutMessage::Media { path, .. } => vec![path],
+                OutMessage::Album { items } => items.iter().map(|i| i.path.as_path()).collect(),
+                OutMessage::Text { .. } => vec![],
+            };
+            let bytes: u64 = paths
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|md| md.len())
+                .sum();
+            Metrics::add(&m.upload_bytes, bytes);
+        }
+        Err(TelegramError::RetryAfter { .. }) => {
+            Metrics::add(&m.rate_limited, 1);
+            Metrics::add(&m.retries, 1);
+        }
+        Err(TelegramError::Transient { .. }) => Metrics::add(&m.retries, 1),
+        Err(TelegramError::Permanent { .. }) => {}
+    }
 }
 
 /// Turns the photos of a message into documents, once; false when there were none.

@@ -21,6 +21,8 @@
 //! - [`messages`]: every clerk-facing sentence, in English and Italian.
 //! - [`pipeline`]: wires the stages together and shuts them down.
 //! - [`cli`]: the command line; [`doctor`] and [`status`] are its two reports for the IT person.
+//! - [`metrics`] and [`web`]: counters, and the optional read-only status page, `/metrics`,
+//!   `/healthz`.
 //! - [`redact`]: masks anything shaped like a bot token in text that leaves the process.
 
 pub mod bundle;
@@ -30,6 +32,7 @@ pub mod deliver;
 pub mod doctor;
 pub mod journal;
 pub mod messages;
+pub mod metrics;
 pub mod pipeline;
 pub mod post;
 pub mod prepare;
@@ -41,3 +44,4 @@ pub mod spool;
 pub mod status;
 pub mod telegram;
 pub mod watch;
+pub mod web;

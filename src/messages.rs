@@ -57,7 +57,7 @@ impl Problem {
     /// One line for logs and summaries (always English: logs are for the IT person).
     pub fn summary(&self) -> String {
         let r = self.report(Language::En);
-        format!("{}: {}", r.what, r.why)
+        format!("{}: {}", r.what.trim_end_matches('.'), r.why)
     }
 
     pub fn report(&self, lang: Language) -> Report {

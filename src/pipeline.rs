@@ -21,6 +21,7 @@ use crate::config::{Config, SidecarPolicy};
 use crate::deliver::{self, Deliverer, Ended, Pacing};
 use crate::journal::{DeliveryOutcome, FileRecord, Finished, Journal, JournalError, NewBundle};
 use crate::messages::{self, Problem};
+use crate::metrics::Metrics;
 use crate::post::OutMessage;
 use crate::prepare::{self, Candidate, Prepared, Refusal};
 use crate::settle::Tracker;
@@ -44,6 +45,11 @@ pub enum PipelineError {
     Watch {
         path: PathBuf,
         source: notify::Error,
+    },
+    #[error("cannot serve the status page on {addr}: {source}")]
+    Http {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
     },
     #[error("telegram refused the bot token: {0}")]
     Token(TelegramError),
@@ -74,17 +80,25 @@ struct Counters {
     posted: AtomicU64,
     failed: AtomicU64,
     left: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 /// Runs dropcast until `shutdown` turns true (or, with `once`, until the inbox is done).
 pub async fn run(
     config: Arc<Config>,
     opts: Options,
+    metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Summary, PipelineError> {
+    metrics
+        .started
+        .store(crate::journal::now(), Ordering::Relaxed);
     let roots = roots(&config)?;
     let filter = Arc::new(Filter::new(&config.accept, &config.ignore));
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters {
+        metrics: metrics.clone(),
+        ..Counters::default()
+    });
 
     let backend = if opts.dry_run {
         None
@@ -131,6 +145,7 @@ pub async fn run(
         pacing: Pacing::new(config.pacing, config.pacing_scale),
         uncertain: config.uncertain,
         max_attempts: if opts.once { Some(5) } else { None },
+        metrics: metrics.clone(),
     });
     tasks.spawn(preparer(
         config.clone(),
@@ -700,6 +715,7 @@ async fn preparer(
                     chat: &str,
                     shutdown: &watch::Receiver<bool>| {
         let Some(d) = &deliverer else { return };
+        d.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         let tx = senders.entry(chat.to_string()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(deliver::sender(
@@ -853,15 +869,21 @@ fn handle_candidate(
     };
     let result = result.and_then(|p| check_duplicates(p, config, journal));
     match result {
-        Ok(p) => match enter(config, root, journal, p, seq) {
-            Ok(d) => Handled::Ready(d),
-            Err(e) => {
-                tracing::error!(error = %e, "journal error: the bundle stays in the inbox");
-                Handled::LeftInPlace
+        Ok(p) => {
+            if p.publish_at.is_some() {
+                Metrics::add(&counters.metrics.bundles_scheduled, 1);
             }
-        },
+            match enter(config, root, journal, p, seq) {
+                Ok(d) => Handled::Ready(d),
+                Err(e) => {
+                    tracing::error!(error = %e, "journal error: the bundle stays in the inbox");
+                    Handled::LeftInPlace
+                }
+            }
+        }
         Err(r) => {
             counters.failed.fetch_add(1, Ordering::Relaxed);
+            Metrics::add(&counters.metrics.bundles_refused, 1);
             refuse(config, journal, r)
         }
     }
@@ -1222,12 +1244,13 @@ fn finish_all(config: &Config, journal: &Journal, counters: &Counters) -> bool {
     for f in finished {
         match finish_one(config, journal, &f) {
             Ok(archived) => {
-                let counter = if archived {
-                    &counters.posted
+                let (counter, metric) = if archived {
+                    (&counters.posted, &counters.metrics.bundles_archived)
                 } else {
-                    &counters.failed
+                    (&counters.failed, &counters.metrics.bundles_failed)
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
+                Metrics::add(metric, 1);
             }
             Err(e) => {
                 stuck = true;
