@@ -510,7 +510,13 @@ fn a_photo_telegram_refuses_goes_again_as_a_document_once() {
     o.drop_file("tall.yaml", b"caption: tall\nsend_as: photo\n");
     let out = o.once();
     assert!(out.status.success(), "{}", text(&out));
-    let methods: Vec<String> = o.bot.requests().iter().map(|r| r.method.clone()).filter(|m| m != "getMe").collect();
+    let methods: Vec<String> = o
+        .bot
+        .requests()
+        .iter()
+        .map(|r| r.method.clone())
+        .filter(|m| m != "getMe")
+        .collect();
     assert_eq!(methods, vec!["sendPhoto", "sendDocument"]);
     assert_eq!(o.bot.chat_messages(NEWS).len(), 1);
 }
