@@ -306,6 +306,9 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
                 }
             }
         }
+        if opts.once && !opts.dry_run && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            tokio::spawn(progress(metrics.clone()));
+        }
         pipeline::run(config, opts, metrics, rx).await
     });
     if reload.load(std::sync::atomic::Ordering::SeqCst) && result.is_ok() {
@@ -317,6 +320,9 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
     match result {
         Ok(summary) => {
             if opts.once {
+                if !opts.dry_run && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                    println!();
+                }
                 let verb = if opts.dry_run { "would post" } else { "posted" };
                 println!(
                     "{verb} {}, failed {}, still waiting {}",
@@ -336,6 +342,26 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
                 _ => ExitCode::from(1),
             }
         }
+    }
+}
+
+/// A one-line progress display for `once` on a terminal: a large backlog is not a silent wait.
+async fn progress(m: Arc<crate::metrics::Metrics>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let line = format!(
+            "\r{} posted, {} failed, {} in the queue, {} messages sent ",
+            m.bundles_archived.load(Relaxed),
+            m.bundles_failed.load(Relaxed) + m.bundles_refused.load(Relaxed),
+            m.queue_depth.load(Relaxed).max(0),
+            m.messages_sent.load(Relaxed),
+        );
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.flush();
     }
 }
 

@@ -303,7 +303,7 @@ async fn watcher_loop(
                 continue;
             }
             if tracker.confirm(&path, stamp, now.into_std(), settle) {
-                tracing::debug!(file = %path.display(), "settled");
+                tracing::info!(file = %path.display(), "settled");
             }
         }
         let (cands, wait_until) = pair(
@@ -407,7 +407,9 @@ fn full_scan(
     for root in roots {
         for (path, stamp) in watching::scan(root, filter) {
             if !claimed.contains(&path) {
-                tracker.observe(&path, Some(stamp), now);
+                if tracker.observe(&path, Some(stamp), now) {
+                    tracing::info!(file = %path.display(), "seen");
+                }
             }
             seen.insert(path);
         }
@@ -435,7 +437,9 @@ fn observe_path(
     if filter.classify(&rel) == Kind::Ignored {
         return;
     }
-    tracker.observe(path, watching::stamp(path), now);
+    if tracker.observe(path, watching::stamp(path), now) {
+        tracing::info!(file = %path.display(), "seen");
+    }
 }
 
 /// The `attachments:` of settled sidecars, cached by stamp so a sidecar is parsed once.

@@ -49,17 +49,19 @@ pub struct Tracker {
 
 impl Tracker {
     /// Records what a scan or an event saw; `None` means the file is gone (or not a regular file).
-    pub fn observe(&mut self, path: &Path, stamp: Option<Stamp>, now: Instant) {
+    /// Returns true when the file is new to the tracker.
+    pub fn observe(&mut self, path: &Path, stamp: Option<Stamp>, now: Instant) -> bool {
         let Some(stamp) = stamp else {
             self.entries.remove(path);
-            return;
+            return false;
         };
         match self.entries.get_mut(path) {
-            Some(e) if e.stamp == stamp => {}
+            Some(e) if e.stamp == stamp => false,
             Some(e) => {
                 e.stamp = stamp;
                 e.changed_at = now;
                 e.settled_at = None;
+                false
             }
             None => {
                 self.entries.insert(
@@ -71,6 +73,7 @@ impl Tracker {
                         settled_at: None,
                     },
                 );
+                true
             }
         }
     }

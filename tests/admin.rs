@@ -168,3 +168,82 @@ fn completions_and_man_page_come_from_the_command_definitions() {
         "{man}"
     );
 }
+
+#[test]
+fn logs_tell_each_event_in_one_line_and_json_on_request() {
+    let o = Office::new();
+    o.drop_file("a.yaml", b"text: hello\n");
+    o.drop_file("bad.yaml", b"captoin: x\n");
+    o.set_env("RUST_LOG", "info");
+    let out = o.cmd(&["--log-format", "json", "once"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut events = Vec::new();
+    for line in stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        events.push(
+            v["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        if v["fields"]["message"] == "posted" {
+            assert_eq!(v["fields"]["link"], "https://t.me/town_news/1", "{line}");
+        }
+        if v["fields"]["message"] == "refused: moving to failed/" {
+            assert!(
+                v["fields"]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("unknown key"),
+                "{line}"
+            );
+        }
+    }
+    for e in [
+        "seen",
+        "settled",
+        "ready to post",
+        "posted",
+        "archived",
+        "refused: moving to failed/",
+    ] {
+        assert!(events.iter().any(|x| x == e), "no {e:?} in {events:?}");
+    }
+    // RUST_LOG filters as usual.
+    let o = Office::new();
+    o.drop_file("a.yaml", b"text: hello\n");
+    o.set_env("RUST_LOG", "warn");
+    let out = o.once();
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("posted"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn once_shows_progress_on_a_terminal_only() {
+    let o = Office::new();
+    for i in 0..5 {
+        o.drop_file(&format!("n{i}.yaml"), format!("text: n{i}\n").as_bytes());
+    }
+    // `script` gives dropcast a terminal as stdout.
+    let cmd = format!("{BIN} once --config {}", o.config.display());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("in the queue") && shown.contains('\r'),
+        "{shown}"
+    );
+    assert!(shown.contains("posted 5, failed 0"), "{shown}");
+    // Not on a pipe.
+    o.drop_file("more.yaml", b"text: more\n");
+    let out = o.once();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("in the queue"));
+}
