@@ -406,10 +406,8 @@ fn full_scan(
     let mut seen = HashSet::new();
     for root in roots {
         for (path, stamp) in watching::scan(root, filter) {
-            if !claimed.contains(&path) {
-                if tracker.observe(&path, Some(stamp), now) {
-                    tracing::info!(file = %path.display(), "seen");
-                }
+            if !claimed.contains(&path) && tracker.observe(&path, Some(stamp), now) {
+                tracing::info!(file = %path.display(), "seen");
             }
             seen.insert(path);
         }
