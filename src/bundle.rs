@@ -143,6 +143,17 @@ impl Filter {
     }
 }
 
+/// Whether a junk name is a media file still being downloaded or copied
+/// (`notice.pdf.part`, `notice.pdf.crdownload`, `~notice.pdf.tmp`…), which a sidecar must wait for.
+pub fn is_partial_media(name: &str, filter: &Filter) -> bool {
+    let lower = name.to_ascii_lowercase();
+    JUNK_SUFFIXES
+        .iter()
+        .filter(|s| **s != "~")
+        .find_map(|s| lower.strip_suffix(s).map(|rest| &name[..rest.len()]))
+        .is_some_and(|rest| matches!(filter.classify(rest), Kind::Media(_)))
+}
+
 /// The names a media file's sidecar may have: `NAME.yaml`, `NAME.yml`, `NAME.pdf.yaml`,
 /// `NAME.pdf.yml`, in the order they are preferred.
 pub fn sidecar_names(media: &str) -> Vec<String> {
@@ -245,6 +256,16 @@ mod tests {
         check("old.pdf.bak", Kind::Ignored);
         check("sub/old.bak", Kind::Ignored);
         check("drafts/notice.pdf", Kind::Ignored);
+    }
+
+    #[test]
+    fn partial_downloads_of_media() {
+        let f = Filter::new(&[], &[]);
+        assert!(is_partial_media("notice.pdf.part", &f));
+        assert!(is_partial_media("notice.PDF.crdownload", &f));
+        assert!(!is_partial_media("memo.yaml~", &f));
+        assert!(!is_partial_media("memo.txt.tmp", &f));
+        assert!(!is_partial_media("notice.pdf", &f));
     }
 
     #[test]

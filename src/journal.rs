@@ -388,8 +388,10 @@ impl Journal {
             c.query_row(
                 "SELECT COALESCE((SELECT link FROM messages m WHERE m.delivery_id = d.id ORDER BY idx, part LIMIT 1), '')
                  FROM deliveries d JOIN bundles b ON b.id = d.bundle_id
-                 WHERE d.chat = ?1 AND b.digest = ?2 AND d.state = 'sent' AND d.finished_at >= ?3
-                 ORDER BY d.finished_at DESC LIMIT 1",
+                 WHERE d.chat = ?1 AND b.digest = ?2
+                   AND ((d.state = 'sent' AND d.finished_at >= ?3)
+                        OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
+                 ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1",
                 params![chat, digest, since],
                 |r| r.get(0),
             )

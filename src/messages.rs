@@ -42,6 +42,10 @@ pub enum Problem {
     AlbumInterrupted { channel: String },
     /// The clerk removed a scheduled bundle's file from `scheduled/`.
     Cancelled { file: String, removed: String },
+    /// The media file is a link, a FIFO or a device, not a regular file.
+    NotRegular { file: String },
+    /// The file name is not valid text (not UTF-8: an old encoding).
+    BadName { file: String },
     /// The file could not be read, or vanished, before it was posted.
     Unreadable { file: String, detail: String },
 }
@@ -315,6 +319,40 @@ impl Problem {
                         .to_string()
                 } else {
                     "To post it after all, drop all its files into the inbox again.".to_string()
+                },
+            ),
+            Problem::NotRegular { file } => (
+                if it {
+                    format!("{file} non è un file normale.")
+                } else {
+                    format!("{file} is not an ordinary file.")
+                },
+                if it {
+                    "È un collegamento (link), una coda o un dispositivo: per sicurezza dropcast pubblica solo file veri che si trovano nella cartella.".to_string()
+                } else {
+                    "It is a shortcut (link), a pipe or a device: for safety dropcast posts only real files that are in the folder itself.".to_string()
+                },
+                if it {
+                    "Copia nella cartella inbox il file vero al posto del collegamento, insieme al suo .yaml.".to_string()
+                } else {
+                    "Copy the real file into the inbox instead of the shortcut, together with its .yaml.".to_string()
+                },
+            ),
+            Problem::BadName { file } => (
+                if it {
+                    format!("Il nome del file {file} non si può leggere.")
+                } else {
+                    format!("The name of the file {file} cannot be read.")
+                },
+                if it {
+                    "Il nome contiene caratteri scritti con una vecchia codifica (non UTF-8), che Telegram e dropcast non possono mostrare.".to_string()
+                } else {
+                    "The name contains characters written in an old encoding (not UTF-8), which Telegram and dropcast cannot show.".to_string()
+                },
+                if it {
+                    "Rinomina il file (e il suo .yaml) usando lettere semplici, poi rimettili nella cartella inbox.".to_string()
+                } else {
+                    "Rename the file (and its .yaml) with plain letters, then drop them into the inbox again.".to_string()
                 },
             ),
             Problem::Unreadable { file, detail } => (

@@ -432,7 +432,7 @@ fn observe_path(
     let Some(rel) = root.relative(path) else {
         return;
     };
-    if filter.classify(&rel) == Kind::Ignored {
+    if filter.classify(&rel) == Kind::Ignored || !watching::no_links_between(&root.path, path) {
         return;
     }
     if tracker.observe(path, watching::stamp(path), now) {
@@ -540,8 +540,12 @@ fn pair(
             && filter.classify(&rel) == Kind::Sidecar
         {
             let dir = path.parent().unwrap_or(Path::new("/"));
+            let sidecar_name = file_name_of(path);
             for name in cache.get(path, tracker, config) {
-                attached.insert(dir.join(name));
+                // A sidecar that lists its own media file among the attachments means it once.
+                if !bundle::sidecar_names(&name).contains(&sidecar_name) {
+                    attached.insert(dir.join(name));
+                }
             }
         }
     }
@@ -557,6 +561,28 @@ fn pair(
             continue;
         };
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            // A name that is not UTF-8 cannot be paired reliably nor shown: refuse it alone.
+            let kind = filter.classify(&rel);
+            taken.insert(path.clone());
+            let problem = Problem::BadName {
+                file: file_name_of(path),
+            };
+            out.push(match kind {
+                Kind::Media(ty) => Candidate {
+                    inbox,
+                    media: Some((path.clone(), ty)),
+                    sidecar: None,
+                    attachments: Vec::new(),
+                    refuse: Some(problem),
+                },
+                _ => Candidate {
+                    inbox,
+                    media: None,
+                    sidecar: Some(path.clone()),
+                    attachments: Vec::new(),
+                    refuse: Some(problem),
+                },
+            });
             continue;
         };
         let dir = path.parent().unwrap_or(Path::new("/"));
@@ -617,20 +643,38 @@ fn pair(
             Kind::Sidecar => {
                 let stem = bundle::sidecar_stem(name, filter);
                 // A media file of the same stem, arrived or arriving, owns this sidecar.
-                let has_media = std::fs::read_dir(dir)
-                    .map(|entries| {
-                        entries.flatten().any(|e| {
-                            let n = e.file_name();
-                            let Some(n) = n.to_str() else { return false };
-                            n != name
-                                && n.starts_with(&stem)
-                                && n[stem.len()..].starts_with('.')
-                                && (matches!(filter.classify(n), Kind::Media(_))
-                                    || (Filter::is_junk(n) && !n.starts_with('.')))
-                        })
-                    })
-                    .unwrap_or(false);
+                // A media file of the same stem, arrived or arriving, owns this sidecar; one that
+                // is not a regular file (a link, a FIFO, a device) makes the bundle refused.
+                let mut has_media = false;
+                let mut not_regular = None;
+                for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                    let n = e.file_name();
+                    let Some(n) = n.to_str() else { continue };
+                    if n == name || !n.starts_with(&stem) || !n[stem.len()..].starts_with('.') {
+                        continue;
+                    }
+                    if matches!(filter.classify(n), Kind::Media(_)) {
+                        if e.file_type().is_ok_and(|t| t.is_file()) {
+                            has_media = true;
+                        } else {
+                            not_regular = Some(n.to_string());
+                        }
+                    } else if bundle::is_partial_media(n, filter) {
+                        has_media = true;
+                    }
+                }
                 if has_media {
+                    continue;
+                }
+                if let Some(file) = not_regular {
+                    taken.insert(path.clone());
+                    out.push(Candidate {
+                        inbox,
+                        media: None,
+                        sidecar: Some(path.clone()),
+                        attachments: Vec::new(),
+                        refuse: Some(Problem::NotRegular { file }),
+                    });
                     continue;
                 }
                 let grace = entry.settled_at.unwrap_or(now) + config.watch.settle;
@@ -644,7 +688,11 @@ fn pair(
         };
 
         // A sidecar with `attachments:` waits for all of them.
-        let names = cache.get(&sidecar, tracker, config);
+        let mut names = cache.get(&sidecar, tracker, config);
+        if let Some((m, _)) = &media {
+            let own = file_name_of(m);
+            names.retain(|n| *n != own);
+        }
         let sidecar_entry = tracker.get(&sidecar).copied();
         let (attachments, refuse) =
             match attachments_of(&names, dir, tracker, claimed, &taken, filter) {
@@ -850,6 +898,7 @@ fn handle_candidate(
             name: c.name(),
             problem: problem.clone(),
             files: c.paths(),
+            resettle: false,
         }),
         None => prepare::prepare(&c, config),
     };
@@ -870,6 +919,29 @@ fn handle_candidate(
         return Handled::LeftInPlace;
     };
     let result = result.and_then(|p| check_duplicates(p, config, journal));
+    // The files must still be the versions that were read: one rewritten meanwhile settles
+    // again; one removed takes the bundle to failed/ (its caption was meant for it).
+    let result = result.and_then(|p| match prepare::still_same(&p.files) {
+        Ok(()) => Ok(p),
+        Err(prepare::Changed::Rewritten) => Err(Refusal {
+            name: p.name.clone(),
+            problem: Problem::Unreadable {
+                file: p.name.clone(),
+                detail: "it changed while it was read".into(),
+            },
+            files: Vec::new(),
+            resettle: true,
+        }),
+        Err(prepare::Changed::Gone(file)) => Err(Refusal {
+            name: p.name.clone(),
+            problem: Problem::Unreadable {
+                file,
+                detail: "it was removed from the inbox while dropcast was taking it".into(),
+            },
+            files: p.files.iter().map(|f| f.path.clone()).collect(),
+            resettle: false,
+        }),
+    });
     match result {
         Ok(p) => {
             if p.publish_at.is_some() {
@@ -882,6 +954,10 @@ fn handle_candidate(
                     Handled::LeftInPlace
                 }
             }
+        }
+        Err(r) if r.resettle => {
+            tracing::info!(bundle = %r.name, "a file changed while it was read: it settles again");
+            Handled::Gone
         }
         Err(r) => {
             counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -909,6 +985,11 @@ fn check_duplicates(p: Prepared, config: &Config, journal: &Journal) -> Result<P
     for chat in &p.chats {
         match journal.find_duplicate(chat, &p.digest, since) {
             Ok(Some(link)) => {
+                let link = if link.is_empty() {
+                    "it is being posted right now".to_string()
+                } else {
+                    link
+                };
                 return Err(Refusal {
                     name: p.name.clone(),
                     problem: Problem::Duplicate {
@@ -916,6 +997,7 @@ fn check_duplicates(p: Prepared, config: &Config, journal: &Journal) -> Result<P
                         link,
                     },
                     files: p.files.iter().map(|f| f.path.clone()).collect(),
+                    resettle: false,
                 });
             }
             Ok(None) => {}

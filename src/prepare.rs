@@ -65,6 +65,52 @@ pub struct Hashed {
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
+    /// Inode, size, mtime and ctime of the file that was read, to notice a file replaced or
+    /// rewritten between reading and moving it.
+    pub identity: Option<Identity>,
+}
+
+/// What identifies one version of a file on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub inode: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl Identity {
+    pub fn of(meta: &std::fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            inode: meta.ino(),
+            size: meta.len(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+        }
+    }
+}
+
+/// A file is no longer the one that was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// It is gone.
+    Gone(String),
+    /// It was replaced or is still being written: let it settle again.
+    Rewritten,
+}
+
+/// Checks that every file is still exactly the version that was hashed.
+pub fn still_same(files: &[Hashed]) -> Result<(), Changed> {
+    for f in files {
+        let Some(id) = f.identity else { continue };
+        match std::fs::symlink_metadata(&f.path) {
+            Err(_) => return Err(Changed::Gone(file_name(&f.path))),
+            Ok(m) if Identity::of(&m) != id => return Err(Changed::Rewritten),
+            Ok(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// A bundle that passed every check: what to post, where, and the files' hashes.
@@ -86,6 +132,8 @@ pub struct Refusal {
     pub name: String,
     pub problem: Problem,
     pub files: Vec<PathBuf>,
+    /// Not a refusal after all: a file changed while it was read; let it settle again.
+    pub resettle: bool,
 }
 
 fn file_name(p: &Path) -> String {
@@ -126,11 +174,21 @@ fn hash(path: &Path) -> std::io::Result<(Hashed, Vec<u8>)> {
         hasher.update(&buf[..n]);
         size += n as u64;
     }
+    // The size the file has now, from the open file (which also makes NFS refresh it): a file
+    // still growing, or shrunk, was not complete; it settles again.
+    let meta = f.metadata()?;
+    if meta.len() != size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "the file changed while it was being read",
+        ));
+    }
     Ok((
         Hashed {
             path: path.to_path_buf(),
             sha256: hex::encode(hasher.finalize()),
             size,
+            identity: Some(Identity::of(&meta)),
         },
         head,
     ))
@@ -144,6 +202,7 @@ pub fn read_sidecar(path: &Path, config: &Config) -> Result<(Sidecar, Hashed), P
         detail: e.to_string(),
     };
     let (f, size) = open_regular(path).map_err(unreadable)?;
+    let identity = f.metadata().ok().map(|m| Identity::of(&m));
     if size > sidecar::MAX_SIDECAR_BYTES as u64 {
         return Err(Problem::BadSidecar {
             file: name.clone(),
@@ -173,6 +232,7 @@ pub fn read_sidecar(path: &Path, config: &Config) -> Result<(Sidecar, Hashed), P
         path: path.to_path_buf(),
         sha256: hex::encode(Sha256::digest(&bytes)),
         size: bytes.len() as u64,
+        identity,
     };
     Ok((parsed, hashed))
 }
@@ -229,6 +289,7 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
         name: name.clone(),
         problem,
         files: c.paths(),
+        resettle: false,
     };
     let inbox = &config.inboxes[c.inbox];
     let mut files = Vec::new();
@@ -262,7 +323,16 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
     let mut sources: Vec<&(PathBuf, MediaType)> = c.media.iter().collect();
     sources.extend(c.attachments.iter());
     for (path, ty) in sources {
-        let h = check_media(path, *ty, config).map_err(&refuse)?;
+        let h = check_media(path, *ty, config).map_err(|p| match p {
+            Some(p) => refuse(p),
+            None => Refusal {
+                resettle: true,
+                ..refuse(Problem::Unreadable {
+                    file: file_name(path),
+                    detail: "it changed while it was read".into(),
+                })
+            },
+        })?;
         media_files.push((h, *ty));
     }
     if !sidecar.buttons.is_empty() && media_files.len() > 1 {
@@ -349,20 +419,23 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
 
 /// Reads a media file through: not empty, content matching its extension, within the upload
 /// limit; returns its hash.
-fn check_media(path: &Path, ty: MediaType, config: &Config) -> Result<Hashed, Problem> {
+/// `Err(None)`: the file changed while it was read and must settle again.
+fn check_media(path: &Path, ty: MediaType, config: &Config) -> Result<Hashed, Option<Problem>> {
     let file = file_name(path);
-    let (h, head) = hash(path).map_err(|e| Problem::Unreadable {
-        file: file.clone(),
-        detail: e.to_string(),
+    let (h, head) = hash(path).map_err(|e| {
+        (e.kind() != std::io::ErrorKind::Interrupted).then(|| Problem::Unreadable {
+            file: file.clone(),
+            detail: e.to_string(),
+        })
     })?;
     if h.size == 0 {
-        return Err(Problem::EmptyFile { file });
+        return Err(Some(Problem::EmptyFile { file }));
     }
     if !ty.matches_content(&head) {
-        return Err(Problem::WrongContent {
+        return Err(Some(Problem::WrongContent {
             file,
             expected: ty.label().into(),
-        });
+        }));
     }
     let limit = if config.local_files {
         LOCAL_UPLOAD_LIMIT
@@ -370,11 +443,11 @@ fn check_media(path: &Path, ty: MediaType, config: &Config) -> Result<Hashed, Pr
         UPLOAD_LIMIT
     };
     if h.size > limit {
-        return Err(Problem::TooLarge {
+        return Err(Some(Problem::TooLarge {
             file,
             size_mb: h.size.div_ceil(1024 * 1024),
             limit_mb: limit / (1024 * 1024),
-        });
+        }));
     }
     Ok(h)
 }

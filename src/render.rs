@@ -963,6 +963,10 @@ fn check_open(
         "a" => match value("href") {
             None => return Err(missing("href")),
             Some("") => return Err(bad("href", "a url")),
+            // The value is still entity-encoded here; `&amp;` in a query is fine.
+            Some(url) if !allowed_url(&url.replace("&amp;", "&").replace("&quot;", "\"")) => {
+                return Err(bad("href", "an http, https, tg or mailto link"));
+            }
             Some(_) => {}
         },
         "code" => match value("class") {
@@ -1706,6 +1710,26 @@ mod tests {
             "<blockquote><blockquote>x</blockquote></blockquote>",
             &msg("blockquote", "blockquote", 12),
         );
+    }
+
+    #[test]
+    fn html_links_must_be_safe_to_open() {
+        for bad in [
+            r#"<a href="javascript:alert(1)">x</a>"#,
+            r#"<a href="JavaScript:x">x</a>"#,
+            r#"<a href="file:///etc/passwd">x</a>"#,
+            r#"<a href="/relative">x</a>"#,
+        ] {
+            let err = validate_html(bad).unwrap_err().to_string();
+            assert!(err.contains("http, https, tg or mailto"), "{bad}: {err}");
+        }
+        for good in [
+            r#"<a href="https://example.org/?a=1&amp;b=2">x</a>"#,
+            r#"<a href="tg://resolve?domain=town">x</a>"#,
+            r#"<a href="mailto:info@example.org">x</a>"#,
+        ] {
+            assert!(validate_html(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

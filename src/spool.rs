@@ -9,6 +9,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// A move or write that failed; the files stay where they were.
@@ -37,22 +38,48 @@ pub fn numbered(name: &OsStr, stem: &OsStr, n: usize) -> OsString {
     }
     let bytes = name.as_bytes();
     let stem_b = stem.as_bytes();
+    let companion = [".receipt.yaml", ".error.txt"]
+        .iter()
+        .find(|c| bytes.len() > c.len() && bytes.ends_with(c.as_bytes()))
+        .map(|c| bytes.len() - c.len());
     let cut = if !stem_b.is_empty()
         && bytes.len() > stem_b.len()
         && bytes.starts_with(stem_b)
         && bytes[stem_b.len()] == b'.'
     {
         stem_b.len()
+    } else if let Some(cut) = companion {
+        cut
     } else {
         match bytes.iter().rposition(|&b| b == b'.') {
             Some(0) | None => bytes.len(),
             Some(i) => i,
         }
     };
-    let mut out = bytes[..cut].to_vec();
-    out.extend_from_slice(format!(" ({n})").as_bytes());
+    let suffix = format!(" ({n})");
+    // Names are at most 255 bytes: a long name gives up the end of its stem, never its suffix.
+    let room = NAME_MAX.saturating_sub(suffix.len() + (bytes.len() - cut));
+    let head = shorten(&bytes[..cut], room);
+    let mut out = head.to_vec();
+    out.extend_from_slice(suffix.as_bytes());
     out.extend_from_slice(&bytes[cut..]);
-    std::ffi::OsStr::from_bytes(&out).to_os_string()
+    OsStr::from_bytes(&out).to_os_string()
+}
+
+/// The longest name a Linux filesystem takes, in bytes.
+const NAME_MAX: usize = 255;
+
+/// `bytes` cut to at most `max`, not inside a UTF-8 character.
+fn shorten(bytes: &[u8], max: usize) -> &[u8] {
+    if bytes.len() <= max {
+        return bytes;
+    }
+    let mut end = max;
+    // Step back over UTF-8 continuation bytes (10xxxxxx) so a character is never split.
+    while end > 0 && bytes[end] & 0xC0 == 0x80 {
+        end -= 1;
+    }
+    &bytes[..end]
 }
 
 /// Moves several files into `dir` under names that share one free suffix (`notice (2).pdf`,
@@ -165,8 +192,20 @@ fn rename_noreplace(src: &Path, dest: &Path) -> io::Result<()> {
 }
 
 fn copy_then_remove(src: &Path, dest: &Path) -> Result<(), SpoolError> {
-    let mut from = File::open(src).map_err(err("cannot read", src))?;
+    // Never block on a FIFO or follow a link: only a regular file is copied.
+    let mut from = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(src)
+        .map_err(err("cannot read", src))?;
     let meta = from.metadata().map_err(err("cannot read", src))?;
+    if !meta.is_file() {
+        return Err(SpoolError {
+            action: "cannot copy (not a regular file)",
+            path: src.to_path_buf(),
+            source: io::Error::other("not a regular file"),
+        });
+    }
     let mut to = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -174,6 +213,14 @@ fn copy_then_remove(src: &Path, dest: &Path) -> Result<(), SpoolError> {
         .map_err(err("cannot create", dest))?;
     let copied = io::copy(&mut from, &mut to)
         .and_then(|_| {
+            // Someone still writing into the source: the copy is not the file. Fail, keep both
+            // sources intact, and let the next attempt copy the finished file.
+            let after = from.metadata()?;
+            if after.len() != meta.len() || after.modified().ok() != meta.modified().ok() {
+                return Err(io::Error::other(
+                    "the file changed while it was being copied",
+                ));
+            }
             if let Ok(m) = meta.modified() {
                 let _ = to.set_modified(m);
             }
@@ -208,9 +255,16 @@ pub fn write_new(dir: &Path, name: &OsStr, contents: &[u8]) -> Result<PathBuf, S
         let path = dir.join(numbered(name, OsStr::new(""), n));
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
-                f.write_all(contents)
-                    .and_then(|_| f.sync_all())
-                    .map_err(err("cannot write", &path))?;
+                if let Err(e) = f.write_all(contents).and_then(|_| f.sync_all()) {
+                    // Our own half-written file (a full disk): never leave it behind.
+                    drop(f);
+                    let _ = fs::remove_file(&path);
+                    return Err(SpoolError {
+                        action: "cannot write",
+                        path,
+                        source: e,
+                    });
+                }
                 sync_dir(&path);
                 return Ok(path);
             }
@@ -228,7 +282,8 @@ pub fn write_new(dir: &Path, name: &OsStr, contents: &[u8]) -> Result<PathBuf, S
 
 /// `notice.pdf` → `notice.receipt.yaml`-style companion names: `stem` + `.` + `suffix`.
 pub fn companion(stem: &OsStr, suffix: &str) -> OsString {
-    let mut s = stem.to_os_string();
+    let room = NAME_MAX.saturating_sub(suffix.len() + 1);
+    let mut s = OsStr::from_bytes(shorten(stem.as_bytes(), room)).to_os_string();
     s.push(".");
     s.push(suffix);
     s
@@ -255,6 +310,16 @@ mod tests {
         check_numbered("README", "", 2, "README (2)");
         check_numbered(".hidden", "", 2, ".hidden (2)");
         check_numbered("a.b.c", "", 2, "a.b (2).c");
+        check_numbered("x.receipt.yaml", "other", 2, "x (2).receipt.yaml");
+        check_numbered("x.error.txt", "", 3, "x (3).error.txt");
+        // At most 255 bytes, cut in the stem, never inside a character.
+        let long = format!("{}.pdf", "é".repeat(125));
+        let n = numbered(OsStr::new(&long), OsStr::new(""), 2);
+        assert!(n.len() <= 255, "{}", n.len());
+        assert!(n.to_str().unwrap().ends_with("é (2).pdf"));
+        let c = companion(OsStr::new(&"k".repeat(254)), "receipt.yaml");
+        assert_eq!(c.len(), 255);
+        assert!(c.to_str().unwrap().ends_with("k.receipt.yaml"));
     }
 
     #[test]
@@ -312,7 +377,7 @@ mod tests {
         let a = write_new(t.path(), OsStr::new("x.error.txt"), b"1").unwrap();
         let b = write_new(t.path(), OsStr::new("x.error.txt"), b"2").unwrap();
         assert_eq!(a, t.path().join("x.error.txt"));
-        assert_eq!(b, t.path().join("x.error (2).txt"));
+        assert_eq!(b, t.path().join("x (2).error.txt"));
         assert_eq!(fs::read(a).unwrap(), b"1");
     }
 }
@@ -392,7 +457,18 @@ pub fn archive(
         .iter()
         .map(|f| (f.current.as_path(), f.name.as_os_str()))
         .collect();
-    let (_, n) = move_group(&pairs, &dir, &stem, &[&receipt_name])?;
+    // A retry after a failure (say the receipt hit a full disk) finds the files already moved:
+    // the receipt then takes the suffix they got.
+    let moved_before = files.iter().filter(|f| !f.current.exists()).find_map(|f| {
+        (1..=1000).find(|k| {
+            fs::symlink_metadata(dir.join(numbered(&f.name, &stem, *k)))
+                .is_ok_and(|m| m.len() == f.size)
+        })
+    });
+    let n = match (pairs.is_empty(), moved_before) {
+        (true, Some(k)) => k,
+        _ => move_group(&pairs, &dir, &stem, &[&receipt_name])?.1,
+    };
     let receipt = Receipt {
         bundle: name,
         posted_at: when.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),

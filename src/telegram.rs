@@ -493,8 +493,18 @@ impl Client {
                 .token
                 .scrub(&format!("cannot open {}: {e}", path.display())),
         };
-        let file = tokio::fs::File::open(path).await.map_err(cannot_open)?;
-        let len = file.metadata().await.map_err(cannot_open)?.len();
+        // Never follow a symlink, never block on a FIFO or device: only a regular file goes.
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .await
+            .map_err(cannot_open)?;
+        let meta = file.metadata().await.map_err(cannot_open)?;
+        if !meta.is_file() {
+            return Err(cannot_open(io::Error::other("not a regular file")));
+        }
+        let len = meta.len();
         // `take` keeps the body at the announced length even if the file grows meanwhile; a file
         // that shrinks makes the request fail, which is transient.
         let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), UPLOAD_CHUNK);
@@ -1011,7 +1021,14 @@ pub fn photo_acceptable(size: u64, dims: Option<(u32, u32)>) -> bool {
 /// Reads at most 64 KB. A JPEG is walked segment by segment with seeks, so a large EXIF or XMP
 /// block before the frame header costs a few bytes, not its size.
 pub fn image_dimensions(path: &Path) -> io::Result<Option<(u32, u32)>> {
-    let file = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Ok(None);
+    }
     dimensions_of(file)
 }
 

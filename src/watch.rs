@@ -33,21 +33,23 @@ pub struct Root {
 }
 
 impl Root {
-    /// The path relative to the root as text, when it is inside, valid UTF-8, and not in a
-    /// skipped folder.
+    /// The path relative to the root as text (lossy for names that are not UTF-8), when it is
+    /// inside and not in a skipped or junk folder.
     pub fn relative(&self, path: &Path) -> Option<String> {
         let rel = path.strip_prefix(&self.path).ok()?;
         if self.skip.iter().any(|s| path.starts_with(s)) {
             return None;
         }
-        let rel = rel.to_str()?;
+        // Names that are not UTF-8 (old encodings from some copiers and NAS boxes) are seen
+        // too, so that they can be refused with an explanation rather than sit unnoticed.
+        let rel = rel.to_string_lossy();
         if !self.recursive && rel.contains('/') {
             return None;
         }
         if rel.split('/').any(Filter::is_junk) {
             return None;
         }
-        Some(rel.to_string())
+        Some(rel.into_owned())
     }
 }
 
@@ -92,6 +94,24 @@ pub fn scan(root: &Root, filter: &Filter) -> Vec<(PathBuf, Stamp)> {
     out
 }
 
+/// Whether every folder between the root and `path` is a real folder, not a symlink: a link in
+/// the inbox may point anywhere, and nothing outside the inbox is ever read.
+pub fn no_links_between(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return false;
+    };
+    let mut dir = root.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_dir() => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// The current stamp of a path, not following symlinks.
 pub fn stamp(path: &Path) -> Option<Stamp> {
     std::fs::symlink_metadata(path)
@@ -108,7 +128,7 @@ pub struct Native {
 /// paths are dropped and a rescan is requested instead, which loses nothing.
 pub fn native(roots: &[Root], tx: mpsc::Sender<Signal>) -> notify::Result<Native> {
     let overflow = Arc::new(AtomicBool::new(false));
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+    let handler = move |res: notify::Result<notify::Event>| {
         let signal = match res {
             Ok(ev) if ev.need_rescan() => Signal::Rescan,
             Ok(ev) => Signal::Paths(ev.paths),
@@ -119,7 +139,12 @@ pub fn native(roots: &[Root], tx: mpsc::Sender<Signal>) -> notify::Result<Native
             let _ = tx.try_send(Signal::Rescan);
             overflow.store(false, Ordering::Relaxed);
         }
-    })?;
+    };
+    // A symlinked folder in the inbox leads outside it: never watch through links.
+    let mut watcher = notify::RecommendedWatcher::new(
+        handler,
+        notify::Config::default().with_follow_symlinks(false),
+    )?;
     for root in roots {
         let mode = if root.recursive {
             RecursiveMode::Recursive
@@ -242,6 +267,20 @@ mod tests {
             ..root
         };
         assert_eq!(scan(&flat, &Filter::new(&[], &[])).len(), 2);
+    }
+
+    #[test]
+    fn links_between_root_and_file_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let inbox = t.path().join("inbox");
+        std::fs::create_dir_all(inbox.join("real")).unwrap();
+        std::os::unix::fs::symlink(&outside, inbox.join("linked")).unwrap();
+        assert!(no_links_between(&inbox, &inbox.join("a.pdf")));
+        assert!(no_links_between(&inbox, &inbox.join("real/a.pdf")));
+        assert!(!no_links_between(&inbox, &inbox.join("linked/a.pdf")));
+        assert!(!no_links_between(&inbox, &outside.join("a.pdf")));
     }
 
     #[test]
