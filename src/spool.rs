@@ -459,12 +459,16 @@ pub fn archive(
         .collect();
     // A retry after a failure (say the receipt hit a full disk) finds the files already moved:
     // the receipt then takes the suffix they got.
-    let moved_before = files.iter().filter(|f| !f.current.exists()).find_map(|f| {
-        (1..=1000).find(|k| {
-            fs::symlink_metadata(dir.join(numbered(&f.name, &stem, *k)))
-                .is_ok_and(|m| m.len() == f.size)
+    let moved_before = if pairs.is_empty() {
+        last_suffix(&dir, |k| {
+            files.iter().all(|f| {
+                fs::symlink_metadata(dir.join(numbered(&f.name, &stem, k)))
+                    .is_ok_and(|m| m.len() == f.size)
+            })
         })
-    });
+    } else {
+        None
+    };
     let n = match (pairs.is_empty(), moved_before) {
         (true, Some(k)) => k,
         _ => move_group(&pairs, &dir, &stem, &[&receipt_name])?.1,
@@ -482,10 +486,24 @@ pub fn archive(
             })
             .collect(),
     };
+    let receipt_path = dir.join(numbered(&receipt_name, &stem, n));
+    if moved_before.is_some() && fs::metadata(&receipt_path).is_ok_and(|m| m.len() > 0) {
+        // Written before a crash stopped the journal from recording it: nothing to redo.
+        return Ok(dir);
+    }
     let mut text = crate::messages::receipt_header(lang, name);
     text.push_str(&serde_yaml::to_string(&receipt).unwrap_or_default());
     write_new(&dir, &numbered(&receipt_name, &stem, n), text.as_bytes())?;
     Ok(dir)
+}
+
+/// The highest ` (k)` suffix under which `present(k)` holds: the most recent bundle of that
+/// name, which on a retry is the one this process moved before it was interrupted.
+fn last_suffix(dir: &Path, present: impl Fn(usize) -> bool) -> Option<usize> {
+    if !dir.is_dir() {
+        return None;
+    }
+    (1..=1000).rev().find(|k| present(*k))
 }
 
 /// Moves a refused bundle's files to `failed/` and writes `NAME.error.txt` there.
@@ -502,6 +520,25 @@ pub fn fail(
         .filter(|(p, _)| fs::symlink_metadata(p).is_ok())
         .map(|(p, n)| (p.as_path(), n.as_os_str()))
         .collect();
+    if pairs.is_empty() && !files.is_empty() {
+        // A retry after a crash: the files are in failed/ already; write the report once.
+        let k = last_suffix(failed_root, |k| {
+            files
+                .iter()
+                .all(|(_, n)| fs::symlink_metadata(failed_root.join(numbered(n, &stem, k))).is_ok())
+        });
+        if let Some(k) = k {
+            let path = failed_root.join(numbered(&report_name, &stem, k));
+            if !fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+                write_new(
+                    failed_root,
+                    &numbered(&report_name, &stem, k),
+                    report.as_bytes(),
+                )?;
+            }
+            return Ok(failed_root.to_path_buf());
+        }
+    }
     let (_, n) = move_group(&pairs, failed_root, &stem, &[&report_name])?;
     write_new(
         failed_root,
