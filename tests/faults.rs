@@ -251,3 +251,33 @@ fn a_connection_reset_is_retried_and_posts_once() {
     );
     assert_eq!(o.bot.chat_messages(NEWS).len(), 1);
 }
+
+#[test]
+fn a_missing_or_damaged_journal_stops_dropcast_with_an_explanation() {
+    let o = Office::new();
+    bundle(&o, "a");
+    assert!(o.once().status.success());
+    // Damaged: garbage where the journal was.
+    let journal = o.path("state/journal.sqlite");
+    std::fs::write(&journal, vec![0x42u8; 8192]).unwrap();
+    let _ = std::fs::remove_file(o.path("state/journal.sqlite-wal"));
+    let _ = std::fs::remove_file(o.path("state/journal.sqlite-shm"));
+    bundle(&o, "b");
+    let out = o.once();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("is damaged"), "{}", text(&out));
+    // Missing: dropcast does not start over from an empty journal (that could repost).
+    std::fs::remove_file(&journal).unwrap();
+    let out = o.once();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("is missing"), "{}", text(&out));
+    assert_eq!(
+        o.bot.chat_messages(NEWS).len(),
+        1,
+        "nothing posted without a journal"
+    );
+    assert!(
+        o.inbox("b.pdf").exists(),
+        "the new bundle waits in the inbox"
+    );
+}
