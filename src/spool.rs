@@ -250,26 +250,37 @@ fn sync_dir(path: &Path) {
 /// Writes a new file (receipt, report) without ever replacing one; picks ` (n)` if needed.
 pub fn write_new(dir: &Path, name: &OsStr, contents: &[u8]) -> Result<PathBuf, SpoolError> {
     fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
+    // Written whole under a hidden temporary name, then renamed into place without replacing
+    // anything: a crash or a full disk leaves either no receipt or a complete one.
+    let tmp = dir.join(format!(
+        ".dropcast-{}-{}.tmp",
+        std::process::id(),
+        jiff::Timestamp::now().as_nanosecond()
+    ));
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(contents).and_then(|_| f.sync_all()));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(SpoolError {
+            action: "cannot write",
+            path: dir.join(name),
+            source: e,
+        });
+    }
     let mut n = 1;
     loop {
         let path = dir.join(numbered(name, OsStr::new(""), n));
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                if let Err(e) = f.write_all(contents).and_then(|_| f.sync_all()) {
-                    // Our own half-written file (a full disk): never leave it behind.
-                    drop(f);
-                    let _ = fs::remove_file(&path);
-                    return Err(SpoolError {
-                        action: "cannot write",
-                        path,
-                        source: e,
-                    });
-                }
+        match rename_noreplace(&tmp, &path) {
+            Ok(()) => {
                 sync_dir(&path);
                 return Ok(path);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
             Err(e) => {
+                let _ = fs::remove_file(&tmp);
                 return Err(SpoolError {
                     action: "cannot write",
                     path,

@@ -290,17 +290,15 @@ fn unanswered_since(requests: &[Recorded], start: Instant) -> bool {
 fn wait_for(o: &Office, limit: Duration, cond: impl Fn(&[Recorded]) -> bool) -> bool {
     let give_up = Instant::now() + limit;
     let held = std::cell::Cell::new(false);
-    o.bot.wait_until(
-        limit + Duration::from_secs(5),
-        "a kill moment",
-        |requests| {
-            if cond(requests) {
-                held.set(true);
-                return true;
-            }
-            Instant::now() >= give_up
-        },
-    );
+    // The fake checks `cond` on every request it records and once more at the deadline, where
+    // the give-up makes it hold.
+    o.bot.wait_until(limit, "a kill moment", |requests| {
+        if cond(requests) {
+            held.set(true);
+            return true;
+        }
+        Instant::now() >= give_up
+    });
     held.get()
 }
 
@@ -389,6 +387,9 @@ struct Soak {
     /// When each `dropcast run` was started: requests after `starts[k]` came from run k or later.
     starts: Vec<Instant>,
     lives: Vec<Daemon>,
+    seed: u64,
+    /// `resend` or `fail`, to tell the two soaks' lines apart.
+    tag: &'static str,
     kills: usize,
     /// Hangs queued on the fake (each makes one request go unanswered).
     hangs: usize,
@@ -397,7 +398,7 @@ struct Soak {
 }
 
 impl Soak {
-    fn new(s: &Settings, uncertain: &str) -> Soak {
+    fn new(s: &Settings, uncertain: &'static str) -> Soak {
         let o = Office::with(&format!(
             "watch: {{settle: 200ms, poll_interval: 200ms, rescan_interval: 5m}}\nuncertain: {uncertain}\n"
         ));
@@ -421,6 +422,8 @@ impl Soak {
             rng,
             starts: Vec::new(),
             lives: Vec::new(),
+            seed: s.seed,
+            tag: uncertain,
             kills: 0,
             hangs: 0,
             problems: Vec::new(),
@@ -450,20 +453,18 @@ impl Soak {
             let start = self.starts[life];
             let mode = self.rng.below(100);
             let rng = &mut self.rng;
-            if mode < 20 {
+            let (what, pause) = if mode < 20 {
                 // Anywhere in the first 300 ms: start-up, recovery, settling, entering bundles
-                // into the journal and the work folder. The pause is the point: it picks the
-                // moment of the kill.
-                std::thread::sleep(Duration::from_micros(rng.below(300_000)));
+                // into the journal and the work folder.
+                ("early".to_owned(), rng.below(300_000))
             } else if mode < 35 {
                 // A request that never answers: the kill finds it in flight for sure.
                 self.hangs += 1;
                 self.o.bot.fail_next("sendDocument", Fault::Hang);
-                wait_for(&self.o, Duration::from_secs(5), |r| {
+                let hung = wait_for(&self.o, Duration::from_secs(3), |r| {
                     unanswered_since(r, start)
                 });
-                // The pause picks the moment of the kill.
-                std::thread::sleep(Duration::from_micros(rng.below(50_000)));
+                (format!("hang (hung: {hung})"), rng.below(50_000))
             } else {
                 // After a random number of posts, spread so that the kills cover the backlog.
                 // The fake wakes this thread as it answers a post, before dropcast has read the
@@ -471,8 +472,9 @@ impl Soak {
                 // kill between the two, a longer one anywhere.
                 let posted = posts_since(&self.o.bot.requests(), self.starts[0]);
                 let left = total.saturating_sub(posted) as u64;
-                let target = 1 + rng.below(2 * left / (kills - k) as u64 + 1) as usize;
-                wait_for(&self.o, Duration::from_secs(5), |r| {
+                let spread = (2 * left / (kills - k) as u64 + 1).min(left.max(1));
+                let target = 1 + rng.below(spread) as usize;
+                let reached = wait_for(&self.o, Duration::from_secs(2), |r| {
                     posts_since(r, start) >= target
                 });
                 let pause = if rng.percent(50) {
@@ -480,9 +482,15 @@ impl Soak {
                 } else {
                     rng.below(100_000)
                 };
-                // The pause is the point: it picks the moment of the kill.
-                std::thread::sleep(Duration::from_micros(pause));
-            }
+                (format!("after {target} posts (reached: {reached})"), pause)
+            };
+            // The pause is the point: it picks the moment of the kill.
+            std::thread::sleep(Duration::from_micros(pause));
+            println!(
+                "  [{tag}] kill {k}: run {life}, {what}, {pause} µs later, {:.0} ms after its start",
+                start.elapsed().as_secs_f64() * 1000.0,
+                tag = self.tag
+            );
             let d = &mut self.lives[life];
             // The journal survived the previous kill: dropcast is still running, not stopped by
             // a journal error.
@@ -575,6 +583,16 @@ impl Soak {
                 lost.len(),
                 out.files
             ));
+        }
+        // Receipts and reports are whole files, never empty ones.
+        let empty: Vec<String> = out
+            .companions
+            .iter()
+            .map(|(folder, rel)| format!("{folder}/{rel}"))
+            .filter(|c| std::fs::metadata(o.path(c)).is_ok_and(|m| m.len() == 0))
+            .collect();
+        if !empty.is_empty() {
+            problems.push(format!("empty receipts or reports: {empty:?}"));
         }
         // One receipt or report per bundle, never a second one.
         let mut by_bundle: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -875,10 +893,11 @@ fn report(
     got.sort();
     let lost = multiset_minus(&soak.inputs, &got).len();
     println!(
-        "soak figures: {} bundles ({files} files), {} kills ({} hangs queued), {} runs, \
+        "soak [{}] figures: {} bundles ({files} files), {} kills ({} hangs queued), {} runs, \
          {} requests ({sends} posts, {unanswered} unanswered), {caught} kills caught a request \
          in flight, {} duplicates, {uncertain} failed as uncertain, {lost} files lost, {} \
          problems, {:.1} s",
+        soak.tag,
         soak.bundles.len(),
         soak.kills,
         soak.hangs,
@@ -889,7 +908,17 @@ fn report(
         began.elapsed().as_secs_f64()
     );
     for d in duplicates {
-        println!("  duplicate: {d}");
+        println!("  [{}] duplicate: {d}", soak.tag);
+    }
+    if !soak.problems.is_empty() && std::env::var_os("SOAK_KEEP").is_some() {
+        // The office (folders, journal, every run's log) for a post-mortem.
+        let keep = std::env::temp_dir().join(format!("soak-{}", soak.seed));
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(soak.o.dir.path())
+            .arg(&keep)
+            .status();
+        println!("soak office kept in {} ({copied:?})", keep.display());
     }
     assert!(
         soak.problems.is_empty(),
