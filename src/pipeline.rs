@@ -105,6 +105,7 @@ pub async fn run(
     } else {
         let journal = Arc::new(Journal::open(&config.state_dir)?);
         recover(&journal);
+        spool::sweep_temporaries(&config.archive, &config.failed);
         let client = Client::new(&config.api_url, config.token.clone())
             .map_err(PipelineError::Telegram)?
             .with_local_files(config.local_files)

@@ -291,6 +291,30 @@ pub fn write_new(dir: &Path, name: &OsStr, contents: &[u8]) -> Result<PathBuf, S
     }
 }
 
+/// Removes the temporary files [`write_new`] leaves when dropcast is killed mid-write: dropcast's
+/// own hidden `.dropcast-*.tmp` files in `failed/` and in `archive/YYYY/MM/`, never anything else.
+pub fn sweep_temporaries(archive: &Path, failed: &Path) {
+    let is_ours = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(".dropcast-") && n.ends_with(".tmp"))
+    };
+    let mut dirs = vec![failed.to_path_buf()];
+    for year in fs::read_dir(archive).into_iter().flatten().flatten() {
+        for month in fs::read_dir(year.path()).into_iter().flatten().flatten() {
+            dirs.push(month.path());
+        }
+    }
+    for dir in dirs {
+        for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if is_ours(&p) && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(&p);
+            }
+        }
+    }
+}
+
 /// `notice.pdf` → `notice.receipt.yaml`-style companion names: `stem` + `.` + `suffix`.
 pub fn companion(stem: &OsStr, suffix: &str) -> OsString {
     let room = NAME_MAX.saturating_sub(suffix.len() + 1);
@@ -380,6 +404,38 @@ mod tests {
         assert!(copy_then_remove(&src, &dest).is_err());
         assert_eq!(fs::read(&src).unwrap(), b"again");
         assert_eq!(fs::read(&dest).unwrap(), b"%PDF-1.4 data");
+    }
+
+    #[test]
+    fn only_our_temporaries_are_swept() {
+        let t = tempfile::tempdir().unwrap();
+        let month = t.path().join("archive/2026/11");
+        let failed = t.path().join("failed");
+        fs::create_dir_all(&month).unwrap();
+        fs::create_dir_all(&failed).unwrap();
+        for p in [
+            month.join(".dropcast-1-2.tmp"),
+            failed.join(".dropcast-3-4.tmp"),
+        ] {
+            fs::write(&p, b"").unwrap();
+        }
+        for p in [
+            month.join("a.pdf"),
+            failed.join(".dropcast-notes.txt"),
+            failed.join("x.tmp"),
+        ] {
+            fs::write(&p, b"keep").unwrap();
+        }
+        sweep_temporaries(&t.path().join("archive"), &failed);
+        assert!(!month.join(".dropcast-1-2.tmp").exists());
+        assert!(!failed.join(".dropcast-3-4.tmp").exists());
+        for p in [
+            month.join("a.pdf"),
+            failed.join(".dropcast-notes.txt"),
+            failed.join("x.tmp"),
+        ] {
+            assert_eq!(fs::read(&p).unwrap(), b"keep");
+        }
     }
 
     #[test]

@@ -513,7 +513,22 @@ impl Soak {
         self.lives[life].wait_log("watching", Duration::from_secs(30));
         let limit =
             Duration::from_secs(60) + Duration::from_millis(100) * self.bundles.len() as u32;
-        wait_until(limit, "every bundle archived or failed", || self.done());
+        let deadline = std::time::Instant::now() + limit;
+        while !self.done() {
+            if std::time::Instant::now() > deadline {
+                // Show what is stuck before failing: the inbox, the work folders, the last log.
+                let office = self.o.path("");
+                let mut left = Vec::new();
+                walk_paths(&office.join("inbox"), &mut left);
+                let log = self.lives[life].log();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                panic!(
+                    "timed out after {limit:?} waiting for every bundle archived or failed\nleft in inbox: {left:#?}\nlast log lines:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let d = &mut self.lives[life];
         d.signal(libc::SIGTERM);
         let status = d.wait_exit(Duration::from_secs(10));
@@ -926,4 +941,15 @@ fn report(
         soak.problems.len(),
         soak.problems.join("\n\n")
     );
+}
+
+fn walk_paths(dir: &std::path::Path, out: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            walk_paths(&p, out);
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
 }
