@@ -709,11 +709,12 @@ impl Office {
         std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
         std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
         let bot = FakeBot::builder(TOKEN).channel(CHANNEL, CHANNEL_ID).start();
+        let inbox = dir.path().join("inbox").into();
         Office {
             dir,
             bot,
             runs: Default::default(),
-            inbox: Default::default(),
+            inbox,
         }
     }
 
@@ -761,6 +762,11 @@ impl Office {
     /// Writes one bundle (the PDF, then its sidecar); returns when the last byte was written.
     fn drop_bundle(&self, name: &str, seed: usize) -> Instant {
         let dir = self.inbox.borrow().clone();
+        assert!(
+            dir.is_absolute() && dir.is_dir(),
+            "no inbox at {}",
+            dir.display()
+        );
         std::fs::write(dir.join(format!("{name}.pdf")), pdf_of_size(seed, 4096)).unwrap();
         std::fs::write(dir.join(format!("{name}.yaml")), sidecar(seed)).unwrap();
         Instant::now()
