@@ -68,13 +68,18 @@ fn main() {
         if s.wants(name) {
             let t = Instant::now();
             part(&s, &mut rows);
-            // Flush what the part left (its office's deletion) so the next part's fsyncs do not
-            // wait behind it.
+            // Write back what the part left, so that the next part's fsyncs do not wait for it.
             // SAFETY: sync(2) has no preconditions.
             unsafe { libc::sync() };
             println!("   ({name}: {:.0} s)", t.elapsed().as_secs_f64());
         }
     }
+    let t = Instant::now();
+    let n = empty_trash();
+    println!(
+        "   (deleted {n} offices in {:.0} s)",
+        t.elapsed().as_secs_f64()
+    );
     println!("\n{}", rows.table());
     println!("total time {:.0} s", total.elapsed().as_secs_f64());
     let missed = rows.missed();
@@ -505,7 +510,8 @@ fn large_share(s: &Settings, rows: &mut Rows) {
         "4",
         &format!("CPU per rescan of {made} entries (`mode: poll`)"),
         per_scan,
-        150.0,
+        // 150 ms per 100,000 entries; the short form's smaller share gets its share of it.
+        150.0 * made as f64 / 100_000.0,
         "ms",
         "—".into(),
     ));
@@ -686,9 +692,28 @@ fn idle(s: &Settings, rows: &mut Rows) {
 // The office
 // ---------------------------------------------------------------------------------------------
 
+/// Offices are deleted at the end of the bench, not when a measurement is done with them:
+/// deleting thousands of files slows what comes next (on ext4 without a journal, as on the
+/// machine in BENCHMARKS.md, every new inode is checked against the recently deleted ones for
+/// 60 s and more, which made creating dropcast's receipts and work folders several times dearer).
+static TRASH: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Deletes the offices of the bench; returns how many.
+fn empty_trash() -> usize {
+    let dirs: Vec<PathBuf> = TRASH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .drain(..)
+        .collect();
+    for dir in &dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    dirs.len()
+}
+
 /// A temporary office: inbox, archive, state, a token file, and a fake Telegram.
 struct Office {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     bot: FakeBot,
     runs: std::cell::Cell<usize>,
     /// The inbox the config names.
@@ -697,19 +722,18 @@ struct Office {
 
 impl Office {
     fn new(root: &Path) -> Office {
-        let mut dir = tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix("dropcast-bench-")
             .tempdir_in(root)
-            .expect("create the bench office");
-        // `BENCH_KEEP=1` keeps every office (logs, journal, archive) for a look afterwards.
-        if std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1") {
-            dir.disable_cleanup(true);
-            println!("   office kept: {}", dir.path().display());
+            .expect("create the bench office")
+            .keep();
+        if keep_offices() {
+            println!("   office kept: {}", dir.display());
         }
-        std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
-        std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
+        std::fs::create_dir_all(dir.join("inbox")).unwrap();
+        std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
         let bot = FakeBot::builder(TOKEN).channel(CHANNEL, CHANNEL_ID).start();
-        let inbox = dir.path().join("inbox").into();
+        let inbox = dir.join("inbox").into();
         Office {
             dir,
             bot,
@@ -719,7 +743,7 @@ impl Office {
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.dir.join(rel)
     }
 
     fn config(&self) -> PathBuf {
@@ -783,7 +807,7 @@ impl Office {
             .args(args)
             .arg("--config")
             .arg(self.config())
-            .current_dir(self.dir.path())
+            .current_dir(&self.dir)
             .env_remove("RUST_LOG")
             .env_remove("DROPCAST_CONFIG")
             .env_remove("DROPCAST_PACING_SCALE");
@@ -856,6 +880,26 @@ impl Office {
             "a bundle was posted twice or without its file"
         );
     }
+}
+
+impl Drop for Office {
+    fn drop(&mut self) {
+        if keep_offices() {
+            return;
+        }
+        TRASH
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(self.dir.clone());
+        if std::thread::panicking() {
+            empty_trash();
+        }
+    }
+}
+
+/// `BENCH_KEEP=1` keeps every office (logs, journal, archive) for a look afterwards.
+fn keep_offices() -> bool {
+    std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1")
 }
 
 /// A small but real-looking PDF of exactly `size` bytes, distinct per `seed`.
