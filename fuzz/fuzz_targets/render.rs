@@ -22,8 +22,8 @@ fuzz_target!(|data: &[u8]| {
     let source = String::from_utf8_lossy(source);
     let limits = [1 + n % MAX_LIMIT, 1 + n % 40];
 
-    let markdown = render(&source, Format::Markdown)
-        .unwrap_or_else(|err| panic!("markdown refused: {err}"));
+    let markdown =
+        render(&source, Format::Markdown).unwrap_or_else(|err| panic!("markdown refused: {err}"));
     assert_eq!(markdown.parse_mode.as_deref(), Some("HTML"));
     let again = render(&markdown.text, Format::Html)
         .unwrap_or_else(|err| panic!("markdown gave html Telegram refuses: {err}\n{markdown:?}"));
@@ -58,10 +58,8 @@ fn check_rendered(r: &Rendered, limits: &[usize]) {
         let parts = split(r, limit);
         for part in &parts {
             assert_eq!(part.parse_mode, r.parse_mode, "{part:?}");
-            if is_html {
-                if let Err(err) = render(&part.text, Format::Html) {
-                    panic!("part refused: {err}\n{part:?}\nof {r:?}, limit {limit}");
-                }
+            if is_html && let Err(err) = render(&part.text, Format::Html) {
+                panic!("part refused: {err}\n{part:?}\nof {r:?}, limit {limit}");
             }
             let shown = visible_text(part);
             let shown = shown.trim();
@@ -80,9 +78,15 @@ fn check_rendered(r: &Rendered, limits: &[usize]) {
             .flat_map(|p| visible_text(p).chars().collect::<Vec<_>>())
             .filter(|c| !c.is_whitespace())
             .collect();
-        assert_eq!(joined, all, "characters lost or added, limit {limit}, {r:?}");
+        assert_eq!(
+            joined, all,
+            "characters lost or added, limit {limit}, {r:?}"
+        );
         if visible_len(r) <= limit {
-            assert!(parts.len() <= 1, "{r:?} fits in {limit} but is split: {parts:?}");
+            assert!(
+                parts.len() <= 1,
+                "{r:?} fits in {limit} but is split: {parts:?}"
+            );
         }
     }
 }
