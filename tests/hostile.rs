@@ -143,6 +143,7 @@ fn once(o: &Office) -> Output {
             let _ = child.kill();
             break child.wait().unwrap();
         }
+        // The poll interval of a wait with a deadline, not a pause to let things happen.
         std::thread::sleep(Duration::from_millis(20));
     };
     Output {
@@ -162,6 +163,7 @@ fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         if start.elapsed() > limit {
             return false;
         }
+        // The poll interval of a wait with a deadline, not a pause to let things happen.
         std::thread::sleep(Duration::from_millis(20));
     }
 }

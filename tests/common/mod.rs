@@ -261,6 +261,7 @@ fn wait_with_deadline(mut child: Child, limit: Duration) -> Output {
                 String::from_utf8_lossy(&err.join().unwrap_or_default())
             );
         }
+        // The poll interval of a wait with a deadline, not a pause to let things happen.
         std::thread::sleep(Duration::from_millis(20));
     };
     Output {
