@@ -306,7 +306,7 @@ impl Journal {
     /// Bundles waiting for their publish time, earliest first.
     pub fn scheduled(&self) -> Result<Vec<Scheduled>, JournalError> {
         let rows: Vec<(i64, String, i64)> = self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, name, publish_at FROM bundles WHERE state = 'scheduled' ORDER BY publish_at, id",
             )?;
             st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -386,8 +386,10 @@ impl Journal {
     ) -> Result<Option<String>, JournalError> {
         self.with(|c| {
             c.query_row(
+                // CROSS JOIN keeps bundles as the outer loop, so the digest index finds the few
+                // bundles with these files instead of every delivery ever made to the channel.
                 "SELECT COALESCE((SELECT link FROM messages m WHERE m.delivery_id = d.id ORDER BY idx, part LIMIT 1), '')
-                 FROM deliveries d JOIN bundles b ON b.id = d.bundle_id
+                 FROM bundles b CROSS JOIN deliveries d ON d.bundle_id = b.id
                  WHERE d.chat = ?1 AND b.digest = ?2
                    AND ((d.state = 'sent' AND d.finished_at >= ?3)
                         OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
@@ -402,7 +404,7 @@ impl Journal {
     /// Deliveries not finished yet, oldest bundle first.
     pub fn open_deliveries(&self) -> Result<Vec<Delivery>, JournalError> {
         let ids: Vec<i64> = self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT d.id FROM deliveries d JOIN bundles b ON b.id = d.bundle_id
                  WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready'
                  ORDER BY d.bundle_id, d.id",
@@ -439,7 +441,7 @@ impl Journal {
 
     fn messages(&self, delivery_id: i64) -> Result<Vec<SentMessage>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT idx, part, message_id, chat_id, link FROM messages WHERE delivery_id = ?1 ORDER BY idx, part",
             )?;
             st.query_map(params![delivery_id], |r| {
@@ -458,7 +460,7 @@ impl Journal {
     /// The deliveries of one bundle that are still open, as (id, chat).
     pub fn deliveries_of(&self, bundle_id: i64) -> Result<Vec<(i64, String)>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, chat FROM deliveries WHERE bundle_id = ?1 AND state IN ('pending', 'in_flight') ORDER BY id",
             )?;
             st.query_map(params![bundle_id], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -552,10 +554,28 @@ impl Journal {
         })
     }
 
+    /// Those of `ids` whose deliveries have all ended but whose files have not been moved yet.
+    pub fn finished_among(&self, ids: &[i64]) -> Result<Vec<Finished>, JournalError> {
+        let ids: Vec<i64> = self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT b.id FROM bundles b WHERE b.id = ?1 AND b.state = 'ready' AND NOT EXISTS
+                 (SELECT 1 FROM deliveries d WHERE d.bundle_id = b.id AND d.state NOT IN ('sent', 'failed'))",
+            )?;
+            let mut out = Vec::new();
+            for id in ids {
+                if let Some(id) = st.query_row(params![id], |r| r.get(0)).optional()? {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        })?;
+        ids.into_iter().map(|id| self.finished(id)).collect()
+    }
+
     /// Bundles whose deliveries have all ended but whose files have not been moved yet.
     pub fn finished_bundles(&self) -> Result<Vec<Finished>, JournalError> {
         let ids: Vec<i64> = self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT b.id FROM bundles b WHERE b.state = 'ready' AND NOT EXISTS
                  (SELECT 1 FROM deliveries d WHERE d.bundle_id = b.id AND d.state NOT IN ('sent', 'failed'))
                  ORDER BY b.id",
@@ -576,7 +596,7 @@ impl Journal {
         let files = self.files(bundle_id)?;
         let rows: Vec<DeliveryRow> =
             self.with(|c| {
-                let mut st = c.prepare(
+                let mut st = c.prepare_cached(
                     "SELECT id, chat, state, problem, pin_state, finished_at FROM deliveries WHERE bundle_id = ?1 ORDER BY id",
                 )?;
                 st.query_map(params![bundle_id], |r| {
@@ -609,7 +629,7 @@ impl Journal {
     /// The files of a bundle.
     pub fn files(&self, bundle_id: i64) -> Result<Vec<FileRecord>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT original, work, sha256, size FROM files WHERE bundle_id = ?1 ORDER BY id",
             )?;
             st.query_map(params![bundle_id], |r| {
@@ -643,7 +663,7 @@ impl Journal {
     /// Every file the journal holds in a work folder (bundles not archived or failed yet).
     pub fn waiting_files(&self) -> Result<Vec<FileRecord>, JournalError> {
         let ids: Vec<i64> = self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id FROM bundles WHERE state IN ('ready', 'scheduled') ORDER BY id",
             )?;
             st.query_map([], |r| r.get(0))?.collect()
@@ -658,7 +678,7 @@ impl Journal {
     /// Deliveries that failed at least once and are still open: (bundle, chat, attempts, last error).
     pub fn retrying(&self) -> Result<Vec<Retrying>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT b.name, d.chat, d.attempts, COALESCE(d.last_error, '') FROM deliveries d
                  JOIN bundles b ON b.id = d.bundle_id
                  WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready' AND d.last_error IS NOT NULL
@@ -680,7 +700,7 @@ impl Journal {
     /// (name, state, problem as stored, when).
     pub fn recent_failures(&self, limit: usize) -> Result<Vec<Failure>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT b.name, b.state, COALESCE(b.problem,
                         (SELECT d.problem FROM deliveries d WHERE d.bundle_id = b.id AND d.problem IS NOT NULL LIMIT 1), ''),
                         COALESCE(b.done_at, b.created_at)
@@ -702,7 +722,7 @@ impl Journal {
     /// The most recent messages sent, newest first: (bundle, chat, link, when).
     pub fn recent_posts(&self, limit: usize) -> Result<Vec<Posted>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT b.name, d.chat, m.link, m.sent_at FROM messages m
                  JOIN deliveries d ON d.id = m.delivery_id JOIN bundles b ON b.id = d.bundle_id
                  WHERE m.idx = (SELECT MIN(idx) FROM messages x WHERE x.delivery_id = m.delivery_id) AND m.part = 0
@@ -723,8 +743,9 @@ impl Journal {
     /// Counts of bundles by state, for summaries.
     pub fn counts(&self) -> Result<Vec<(String, i64)>, JournalError> {
         self.with(|c| {
-            let mut st =
-                c.prepare("SELECT state, COUNT(*) FROM bundles GROUP BY state ORDER BY state")?;
+            let mut st = c.prepare_cached(
+                "SELECT state, COUNT(*) FROM bundles GROUP BY state ORDER BY state",
+            )?;
             st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
         })
     }
@@ -777,6 +798,7 @@ CREATE TABLE IF NOT EXISTS messages(
 ) STRICT;
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(state, bundle_id);
 CREATE INDEX IF NOT EXISTS deliveries_dup ON deliveries(chat, finished_at);
+CREATE INDEX IF NOT EXISTS deliveries_bundle ON deliveries(bundle_id);
 CREATE INDEX IF NOT EXISTS bundles_state ON bundles(state);
 CREATE INDEX IF NOT EXISTS bundles_digest ON bundles(digest);
 ";

@@ -318,7 +318,12 @@ async fn watcher_loop(
             opts.once,
         );
         for c in cands {
-            claimed.extend(c.paths());
+            // A claimed file leaves the tracker, so that the passes over it (settling, pairing)
+            // cost what is still waiting, not what is being posted.
+            for p in c.paths() {
+                tracker.remove(&p);
+                claimed.insert(p);
+            }
             in_progress += 1;
             if cand_tx.send(c).is_err() {
                 return Ok(());
@@ -368,18 +373,22 @@ async fn watcher_loop(
                     sig = sig_rx.try_recv().ok();
                 }
             }
-            Some((paths, keep)) = back_rx.recv() => {
-                in_progress = in_progress.saturating_sub(1);
-                if !keep {
-                    for p in &paths {
-                        claimed.remove(p);
-                        tracker.remove(p);
+            Some(back) = back_rx.recv() => {
+                let now = Instant::now().into_std();
+                let mut back = Some(back);
+                // Drain what came back meanwhile: a backlog costs one pass per batch.
+                while let Some((paths, keep)) = back.take() {
+                    in_progress = in_progress.saturating_sub(1);
+                    if !keep {
+                        for p in &paths {
+                            claimed.remove(p);
+                        }
+                        // Anything left in place (a move that failed) is seen again now.
+                        for p in &paths {
+                            observe_path(&mut tracker, roots, filter, &claimed, p, now);
+                        }
                     }
-                    // Anything left in place (a move that failed) is seen again by the next scan.
-                    let now = Instant::now().into_std();
-                    for p in &paths {
-                        observe_path(&mut tracker, roots, filter, &claimed, p, now);
-                    }
+                    back = back_rx.try_recv().ok();
                 }
             }
             _ = tokio::time::sleep_until(wake) => {}
@@ -413,7 +422,7 @@ fn full_scan(
             seen.insert(path);
         }
     }
-    tracker.retain(|p| seen.contains(p) || claimed.contains(p));
+    tracker.retain(|p| seen.contains(p));
 }
 
 fn observe_path(
@@ -593,7 +602,7 @@ fn pair(
                 let sidecar = bundle::sidecar_names(name)
                     .into_iter()
                     .map(|n| dir.join(n))
-                    .find(|p| tracker.get(p).is_some());
+                    .find(|p| tracker.get(p).is_some() || claimed.contains(p));
                 match sidecar {
                     Some(s) if claimed.contains(&s) || taken.contains(&s) => continue,
                     Some(s) if tracker.get(&s).is_some_and(|e| e.settled_at.is_some()) => {
@@ -1267,11 +1276,15 @@ async fn finisher(
 ) {
     // A move that failed (full disk, missing permission) is retried soon, then less often.
     let mut retry = Duration::from_secs(1);
+    // At start (and on every tick) every finished bundle in the journal is looked at; after a
+    // delivery ends, only the bundles whose deliveries just ended.
+    let mut only: Option<Vec<i64>> = None;
     loop {
         let cfg = config.clone();
         let j = journal.clone();
         let c = counters.clone();
-        let stuck = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c))
+        let ids = only.take();
+        let stuck = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c, ids.as_deref()))
             .await
             .unwrap_or(false);
         let wait = if stuck {
@@ -1284,26 +1297,41 @@ async fn finisher(
         };
         enum Event {
             Stop,
-            Done(Option<Ended>),
+            Done(Option<(i64, Ended)>),
             Tick,
         }
         let event = tokio::select! {
             biased;
             _ = shutdown.wait_for(|s| *s) => Event::Stop,
-            msg = done_rx.recv() => Event::Done(msg.map(|(_, e)| e)),
+            msg = done_rx.recv() => Event::Done(msg),
             _ = tokio::time::sleep(wait) => Event::Tick,
         };
         match event {
             Event::Stop => return,
-            Event::Done(Some(Ended::Left(_))) => {
-                counters.left.fetch_add(1, Ordering::Relaxed);
+            Event::Done(Some(first)) => {
+                // Take every delivery that ended meanwhile: a backlog is finished in batches.
+                let mut ids = Vec::new();
+                let mut next = Some(first);
+                while let Some((bundle_id, ended)) = next.take() {
+                    match ended {
+                        Ended::Left(_) => {
+                            counters.left.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ended::Finished(_) => ids.push(bundle_id),
+                    }
+                    next = done_rx.try_recv().ok();
+                }
+                // After a failed move, the retry looks at everything again.
+                if !stuck {
+                    only = Some(ids);
+                }
             }
-            Event::Done(Some(_)) | Event::Tick => {}
+            Event::Tick => {}
             Event::Done(None) => {
                 let cfg = config.clone();
                 let j = journal.clone();
                 let c = counters.clone();
-                let stuck = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c))
+                let stuck = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c, None))
                     .await
                     .unwrap_or(false);
                 if stuck {
@@ -1316,9 +1344,17 @@ async fn finisher(
     }
 }
 
-/// Moves every finished bundle; true when some could not be moved yet.
-fn finish_all(config: &Config, journal: &Journal, counters: &Counters) -> bool {
-    let finished = match journal.finished_bundles() {
+/// Moves every finished bundle (or those among `only`); true when some could not be moved yet.
+fn finish_all(
+    config: &Config,
+    journal: &Journal,
+    counters: &Counters,
+    only: Option<&[i64]>,
+) -> bool {
+    let finished = match only.map_or_else(
+        || journal.finished_bundles(),
+        |ids| journal.finished_among(ids),
+    ) {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "cannot read finished bundles from the journal");
