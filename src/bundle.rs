@@ -126,9 +126,18 @@ impl Filter {
         if Self::is_junk(name) || self.is_ignored(relative) {
             return Kind::Ignored;
         }
+        self.by_extension(name)
+    }
+
+    /// What a file name's extension alone makes it (no junk or `ignore:` check): a cheap first
+    /// look for scans of big folders full of other files.
+    pub fn by_extension(&self, name: &str) -> Kind {
         let Some((_, ext)) = name.rsplit_once('.') else {
             return Kind::Ignored;
         };
+        if ext.len() > 8 {
+            return Kind::Ignored;
+        }
         let ext = ext.to_ascii_lowercase();
         match ext.as_str() {
             "yaml" | "yml" => Kind::Sidecar,

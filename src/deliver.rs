@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::Uncertain;
-use crate::journal::{DeliveryOutcome, Journal, JournalError, SentMessage};
+use crate::journal::{DeliveryOutcome, Journal, JournalError, SentMessage, Write};
 use crate::messages::Problem;
 use crate::post::{MediaKind, OutMessage};
 use crate::telegram::{Client, TelegramError};
@@ -118,6 +118,47 @@ pub enum Ended {
     Left(String),
 }
 
+/// Journal writes that wait for the sender's next commit, and the bundles to report once they
+/// are durable. They are committed with the next request's `Begin` when that request follows at
+/// once; before any wait (pacing, a retry, an empty queue, shutdown) they are committed alone.
+/// Either way nothing is requested between an answer and the commit that records it.
+#[derive(Default)]
+struct Staged {
+    writes: Vec<Write>,
+    done: Vec<(i64, Ended)>,
+}
+
+impl Staged {
+    fn flush(
+        &mut self,
+        d: &Deliverer,
+        done: &mpsc::UnboundedSender<(i64, Ended)>,
+    ) -> Result<(), JournalError> {
+        d.journal.commit(&mut self.writes)?;
+        for ended in self.done.drain(..) {
+            let _ = done.send(ended);
+        }
+        Ok(())
+    }
+
+    /// Commits the staged writes followed by `w`, then reports the bundles they finished.
+    fn commit_with(
+        &mut self,
+        d: &Deliverer,
+        w: Write,
+        done: &mpsc::UnboundedSender<(i64, Ended)>,
+    ) -> Result<(), JournalError> {
+        self.writes.push(w);
+        d.journal.commit(&mut self.writes).inspect_err(|_| {
+            self.writes.pop();
+        })?;
+        for ended in self.done.drain(..) {
+            let _ = done.send(ended);
+        }
+        Ok(())
+    }
+}
+
 /// Runs one channel's sender: delivers each delivery id in order, reports each bundle id whose
 /// delivery finished on `done`. Stops when `queue` closes or `shutdown` fires.
 pub async fn sender(
@@ -128,28 +169,52 @@ pub async fn sender(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (mut chat_second, mut chat_minute) = d.pacing.windows();
+    let mut staged = Staged::default();
     loop {
-        let id = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|s| *s) => return,
-            id = queue.recv() => match id { Some(id) => id, None => return },
+        let next = match queue.try_recv() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                if let Err(e) = staged.flush(&d, &done) {
+                    tracing::error!(channel = %chat, error = %e, "journal error: stopping this channel's sender");
+                    return;
+                }
+                tokio::select! {
+                    biased;
+                    _ = shutdown.wait_for(|s| *s) => return,
+                    id = queue.recv() => id,
+                }
+            }
         };
-        let work = deliver(&d, id, &mut chat_second, &mut chat_minute);
+        let Some(id) = next else {
+            let _ = staged.flush(&d, &done);
+            return;
+        };
+        let work = deliver(
+            &d,
+            id,
+            &mut chat_second,
+            &mut chat_minute,
+            &mut staged,
+            &done,
+        );
         let ended = tokio::select! {
             biased;
-            _ = shutdown.wait_for(|s| *s) => {
-                tracing::info!(channel = %chat, "shutting down: the request in flight is abandoned and will be checked at the next start");
-                return;
+            _ = shutdown.wait_for(|s| *s) => None,
+            r = work => Some(r),
+        };
+        let Some(ended) = ended else {
+            tracing::info!(channel = %chat, "shutting down: the request in flight is abandoned and will be checked at the next start");
+            // What was answered before the shutdown is recorded before leaving.
+            if let Err(e) = staged.flush(&d, &done) {
+                tracing::error!(channel = %chat, error = %e, "journal error while shutting down");
             }
-            r = work => r,
+            return;
         };
         d.metrics
             .queue_depth
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         match ended {
-            Ok((bundle_id, ended)) => {
-                let _ = done.send((bundle_id, ended));
-            }
+            Ok((bundle_id, ended)) => staged.done.push((bundle_id, ended)),
             Err(e) => {
                 tracing::error!(channel = %chat, error = %e, "journal error: stopping this channel's sender");
                 return;
@@ -169,19 +234,36 @@ fn is_uncertain(e: &TelegramError) -> bool {
     matches!(e, TelegramError::Transient { description } if description.contains("timed out") || description.contains("timeout"))
 }
 
-/// Delivers one delivery: every message not yet recorded as sent, then the pin.
+/// Delivers one delivery: every message not yet recorded as sent, then the pin. Its last writes
+/// (the answer, the end of the delivery) stay in `staged` for the sender to commit.
 async fn deliver(
     d: &Deliverer,
     delivery_id: i64,
     chat_second: &mut Window,
     chat_minute: &mut Window,
+    staged: &mut Staged,
+    done: &mpsc::UnboundedSender<(i64, Ended)>,
 ) -> Result<(i64, Ended), JournalError> {
     let mut delivery = d.journal.delivery(delivery_id)?;
     let bundle_id = delivery.bundle_id;
     let chat = delivery.chat.clone();
-    let finish = |outcome: DeliveryOutcome| -> Result<(i64, Ended), JournalError> {
-        d.journal.finish_delivery(delivery_id, &outcome)?;
-        Ok((bundle_id, Ended::Finished(outcome)))
+    let finish =
+        |staged: &mut Staged, outcome: DeliveryOutcome| -> Result<(i64, Ended), JournalError> {
+            staged.writes.push(Write::Finish {
+                delivery_id,
+                outcome: outcome.clone(),
+            });
+            Ok((bundle_id, Ended::Finished(outcome)))
+        };
+    let attempt_error = |staged: &mut Staged, e: &TelegramError| {
+        staged.commit_with(
+            d,
+            Write::AttemptError {
+                delivery_id,
+                error: e.to_string(),
+            },
+            done,
+        )
     };
 
     if let Some(index) = delivery.in_flight {
@@ -190,7 +272,7 @@ async fn deliver(
             let p = Problem::Uncertain {
                 channel: chat.clone(),
             };
-            return finish(DeliveryOutcome::Failed(ser(&p)));
+            return finish(staged, DeliveryOutcome::Failed(ser(&p)));
         }
     }
 
@@ -203,8 +285,8 @@ async fn deliver(
             OutMessage::Album { items } => items.len(),
             _ => 1,
         };
-        pace(d, chat_second, chat_minute, weight).await;
-        d.journal.begin_message(delivery_id, index)?;
+        pace(d, chat_second, chat_minute, weight, staged, done).await?;
+        staged.commit_with(d, Write::Begin { delivery_id, index }, done)?;
         let msg = delivery.plan.messages[index].clone();
         let result = d.client.send(&chat, &msg, delivery.plan.options).await;
         record_metrics(d, &msg, &result);
@@ -224,40 +306,38 @@ async fn deliver(
                         link: s.link(),
                     })
                     .collect();
-                d.journal.record_messages(delivery_id, &messages)?;
+                staged.writes.push(Write::Sent {
+                    delivery_id,
+                    messages: messages.clone(),
+                });
                 delivery.sent.extend(messages);
                 index += 1;
                 attempts = 0;
                 backoff = Duration::from_secs(1);
             }
             Err(e) if e.is_photo_rejected() => {
+                attempt_error(staged, &e)?;
                 if as_documents(&mut delivery.plan.messages[index]) {
                     tracing::info!(channel = %chat, error = %e, "telegram refused the image as a photo: sending it as a document");
-                    d.journal
-                        .record_attempt_error(delivery_id, &e.to_string())?;
                     continue;
                 }
-                d.journal
-                    .record_attempt_error(delivery_id, &e.to_string())?;
-                return finish(refused(&chat, &e));
+                return finish(staged, refused(&chat, &e));
             }
             Err(TelegramError::Permanent { code, description }) => {
                 let e = TelegramError::Permanent { code, description };
                 tracing::warn!(channel = %chat, error = %e, "telegram refused the post");
-                d.journal
-                    .record_attempt_error(delivery_id, &e.to_string())?;
-                return finish(refused(&chat, &e));
+                attempt_error(staged, &e)?;
+                return finish(staged, refused(&chat, &e));
             }
             Err(e) if album_interrupted(&delivery.plan.messages[index], &e) => {
                 // Telegram posted part of the album before refusing the rest, and does not say
                 // which part. Sending it again would repeat those items: a person decides.
                 tracing::warn!(channel = %chat, error = %e, "telegram stopped in the middle of an album");
-                d.journal
-                    .record_attempt_error(delivery_id, &e.to_string())?;
+                attempt_error(staged, &e)?;
                 let p = Problem::AlbumInterrupted {
                     channel: chat.clone(),
                 };
-                return finish(DeliveryOutcome::Failed(ser(&p)));
+                return finish(staged, DeliveryOutcome::Failed(ser(&p)));
             }
             Err(e) => {
                 if is_uncertain(&e) && d.uncertain == Uncertain::Fail {
@@ -265,10 +345,9 @@ async fn deliver(
                     let p = Problem::Uncertain {
                         channel: chat.clone(),
                     };
-                    return finish(DeliveryOutcome::Failed(ser(&p)));
+                    return finish(staged, DeliveryOutcome::Failed(ser(&p)));
                 }
-                d.journal
-                    .record_attempt_error(delivery_id, &e.to_string())?;
+                attempt_error(staged, &e)?;
                 attempts += 1;
                 let wait = match &e {
                     TelegramError::RetryAfter { seconds, .. } => {
@@ -285,6 +364,7 @@ async fn deliver(
                     return Ok((bundle_id, Ended::Left(e.to_string())));
                 }
                 tracing::warn!(channel = %chat, error = %e, retry_in = ?wait, "sending failed: retry scheduled");
+                staged.flush(d, done)?;
                 tokio::time::sleep(wait).await;
             }
         }
@@ -294,20 +374,23 @@ async fn deliver(
         && !delivery.pin_done
         && let Some(first) = delivery.sent.first()
     {
-        pace(d, chat_second, chat_minute, 1).await;
+        pace(d, chat_second, chat_minute, 1, staged, done).await?;
+        // The post is recorded before the pin request goes out.
+        staged.flush(d, done)?;
         let silent = delivery.plan.options.silent;
-        match d.client.pin(&chat, first.message_id, silent).await {
-            Ok(()) => d.journal.record_pin(delivery_id, None)?,
+        let error = match d.client.pin(&chat, first.message_id, silent).await {
+            Ok(()) => None,
             Err(e) => {
                 tracing::warn!(channel = %chat, error = %e, "the post went out but could not be pinned");
-                d.journal.record_pin(delivery_id, Some(&e.to_string()))?
+                Some(e.to_string())
             }
-        }
+        };
+        staged.writes.push(Write::Pin { delivery_id, error });
     }
     for m in &delivery.sent {
         tracing::info!(channel = %chat, link = %m.link, "posted");
     }
-    finish(DeliveryOutcome::Sent)
+    finish(staged, DeliveryOutcome::Sent)
 }
 
 fn record_metrics(
@@ -387,10 +470,18 @@ pub fn de(s: &str) -> Problem {
     })
 }
 
-/// Waits until `n` messages may go to this chat and reserves them in the global window.
-async fn pace(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window, n: usize) {
+/// Waits until `n` messages may go to this chat and reserves them in the global window. Staged
+/// writes are committed before any wait.
+async fn pace(
+    d: &Deliverer,
+    chat_second: &mut Window,
+    chat_minute: &mut Window,
+    n: usize,
+    staged: &mut Staged,
+    done: &mpsc::UnboundedSender<(i64, Ended)>,
+) -> Result<(), JournalError> {
     if !d.pacing.enabled {
-        return;
+        return Ok(());
     }
     loop {
         let now = Instant::now();
@@ -398,6 +489,7 @@ async fn pace(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window,
             .next_free(now, n)
             .max(chat_minute.next_free(now, n));
         if chat_free > now {
+            staged.flush(d, done)?;
             tokio::time::sleep_until(chat_free).await;
             continue;
         }
@@ -410,10 +502,11 @@ async fn pace(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window,
             free
         };
         if global_free > now {
+            staged.flush(d, done)?;
             tokio::time::sleep_until(global_free).await;
             continue;
         }
-        return;
+        return Ok(());
     }
 }
 

@@ -170,6 +170,32 @@ pub struct Posted {
     pub at: i64,
 }
 
+/// A write to a delivery's record. A sender may keep the writes that follow an answer and commit
+/// them with the `Begin` of its next request, so that back-to-back posts cost one flush each; it
+/// commits them at once whenever it would otherwise wait (pacing, a retry, an empty queue).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// The request for message `index` is about to go out.
+    Begin { delivery_id: i64, index: usize },
+    /// Telegram accepted the request: the messages it created.
+    Sent {
+        delivery_id: i64,
+        messages: Vec<SentMessage>,
+    },
+    /// The request failed and nothing was posted.
+    AttemptError { delivery_id: i64, error: String },
+    /// The pin worked (`None`) or failed.
+    Pin {
+        delivery_id: i64,
+        error: Option<String>,
+    },
+    /// The delivery ended.
+    Finish {
+        delivery_id: i64,
+        outcome: DeliveryOutcome,
+    },
+}
+
 /// The journal. Cheap to share behind an `Arc`; every call is one short transaction.
 pub struct Journal {
     path: PathBuf,
@@ -268,14 +294,25 @@ impl Journal {
 
     /// Records a bundle that is ready to post, with one pending delivery per chat.
     pub fn insert_bundle(&self, b: &NewBundle) -> Result<i64, JournalError> {
-        let plan =
-            serde_json::to_string(&b.plan).map_err(|e| JournalError::Decode(e.to_string()))?;
+        Ok(self.insert_bundles(std::slice::from_ref(b))?[0])
+    }
+
+    /// Records several ready bundles in one transaction (one flush for a whole batch).
+    pub fn insert_bundles(&self, bundles: &[NewBundle]) -> Result<Vec<i64>, JournalError> {
+        let plans = bundles
+            .iter()
+            .map(|b| serde_json::to_string(&b.plan))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| JournalError::Decode(e.to_string()))?;
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO bundles(name, state, plan, digest, repost, created_at, publish_at)
-                 VALUES (?1, ?6, ?2, ?3, ?4, ?5, ?7)",
-                params![
+            let mut ids = Vec::with_capacity(bundles.len());
+            for (b, plan) in bundles.iter().zip(plans) {
+                tx.prepare_cached(
+                    "INSERT INTO bundles(name, state, plan, digest, repost, created_at, publish_at)
+                     VALUES (?1, ?6, ?2, ?3, ?4, ?5, ?7)",
+                )?
+                .execute(params![
                     b.name,
                     plan,
                     b.digest,
@@ -283,23 +320,24 @@ impl Journal {
                     now(),
                     if b.publish_at.is_some() { "scheduled" } else { "ready" },
                     b.publish_at
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            for f in &b.files {
-                tx.execute(
-                    "INSERT INTO files(bundle_id, original, work, sha256, size) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, path_bytes(&f.original), path_bytes(&f.work), f.sha256, f.size as i64],
-                )?;
-            }
-            for chat in &b.chats {
-                tx.execute(
-                    "INSERT INTO deliveries(bundle_id, chat, state) VALUES (?1, ?2, 'pending')",
-                    params![id, chat],
-                )?;
+                ])?;
+                let id = tx.last_insert_rowid();
+                for f in &b.files {
+                    tx.prepare_cached(
+                        "INSERT INTO files(bundle_id, original, work, sha256, size) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![id, path_bytes(&f.original), path_bytes(&f.work), f.sha256, f.size as i64])?;
+                }
+                for chat in &b.chats {
+                    tx.prepare_cached(
+                        "INSERT INTO deliveries(bundle_id, chat, state) VALUES (?1, ?2, 'pending')",
+                    )?
+                    .execute(params![id, chat])?;
+                }
+                ids.push(id);
             }
             tx.commit()?;
-            Ok(id)
+            Ok(ids)
         })
     }
 
@@ -388,12 +426,7 @@ impl Journal {
             c.query_row(
                 // CROSS JOIN keeps bundles as the outer loop, so the digest index finds the few
                 // bundles with these files instead of every delivery ever made to the channel.
-                "SELECT COALESCE((SELECT link FROM messages m WHERE m.delivery_id = d.id ORDER BY idx, part LIMIT 1), '')
-                 FROM bundles b CROSS JOIN deliveries d ON d.bundle_id = b.id
-                 WHERE d.chat = ?1 AND b.digest = ?2
-                   AND ((d.state = 'sent' AND d.finished_at >= ?3)
-                        OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
-                 ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1",
+                DUPLICATE,
                 params![chat, digest, since],
                 |r| r.get(0),
             )
@@ -418,12 +451,9 @@ impl Journal {
     pub fn delivery(&self, id: i64) -> Result<Delivery, JournalError> {
         let (bundle_id, chat, plan, in_flight, pin_done): (i64, String, String, Option<i64>, bool) =
             self.with(|c| {
-                c.query_row(
-                    "SELECT d.bundle_id, d.chat, b.plan, d.in_flight, d.pin_state IS NOT NULL
-                     FROM deliveries d JOIN bundles b ON b.id = d.bundle_id WHERE d.id = ?1",
-                    params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
+                c.query_row(DELIVERY, params![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
             })?;
         let plan: Plan =
             serde_json::from_str(&plan).map_err(|e| JournalError::Decode(e.to_string()))?;
@@ -441,9 +471,7 @@ impl Journal {
 
     fn messages(&self, delivery_id: i64) -> Result<Vec<SentMessage>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT idx, part, message_id, chat_id, link FROM messages WHERE delivery_id = ?1 ORDER BY idx, part",
-            )?;
+            let mut st = c.prepare_cached(MESSAGES)?;
             st.query_map(params![delivery_id], |r| {
                 Ok(SentMessage {
                     index: r.get::<_, i64>(0)? as usize,
@@ -460,9 +488,7 @@ impl Journal {
     /// The deliveries of one bundle that are still open, as (id, chat).
     pub fn deliveries_of(&self, bundle_id: i64) -> Result<Vec<(i64, String)>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, chat FROM deliveries WHERE bundle_id = ?1 AND state IN ('pending', 'in_flight') ORDER BY id",
-            )?;
+            let mut st = c.prepare_cached(OPEN_OF_BUNDLE)?;
             st.query_map(params![bundle_id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect()
         })
@@ -482,13 +508,7 @@ impl Journal {
 
     /// Written before a request: if dropcast dies now, the message is "uncertain".
     pub fn begin_message(&self, delivery_id: i64, index: usize) -> Result<(), JournalError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE deliveries SET state = 'in_flight', in_flight = ?2, attempts = attempts + 1 WHERE id = ?1",
-                params![delivery_id, index as i64],
-            )
-            .map(|_| ())
-        })
+        self.commit(&mut vec![Write::Begin { delivery_id, index }])
     }
 
     /// Written right after Telegram accepted a request: the messages it created.
@@ -497,42 +517,26 @@ impl Journal {
         delivery_id: i64,
         sent: &[SentMessage],
     ) -> Result<(), JournalError> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            for m in sent {
-                tx.execute(
-                    "INSERT INTO messages(delivery_id, idx, part, message_id, chat_id, link, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![delivery_id, m.index as i64, m.part as i64, m.message_id, m.chat_id, m.link, now()],
-                )?;
-            }
-            tx.execute(
-                "UPDATE deliveries SET state = 'pending', in_flight = NULL WHERE id = ?1",
-                params![delivery_id],
-            )?;
-            tx.commit()
-        })
+        self.commit(&mut vec![Write::Sent {
+            delivery_id,
+            messages: sent.to_vec(),
+        }])
     }
 
     /// Written when a request failed and nothing was posted: the message is no longer in flight.
     pub fn record_attempt_error(&self, delivery_id: i64, error: &str) -> Result<(), JournalError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE deliveries SET state = 'pending', in_flight = NULL, last_error = ?2 WHERE id = ?1",
-                params![delivery_id, error],
-            )
-            .map(|_| ())
-        })
+        self.commit(&mut vec![Write::AttemptError {
+            delivery_id,
+            error: error.to_string(),
+        }])
     }
 
     /// Written after the pin attempt (`error` is `None` when the pin worked).
     pub fn record_pin(&self, delivery_id: i64, error: Option<&str>) -> Result<(), JournalError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE deliveries SET pin_state = ?2 WHERE id = ?1",
-                params![delivery_id, error.unwrap_or("ok")],
-            )
-            .map(|_| ())
-        })
+        self.commit(&mut vec![Write::Pin {
+            delivery_id,
+            error: error.map(str::to_string),
+        }])
     }
 
     /// Ends a delivery.
@@ -541,26 +545,78 @@ impl Journal {
         delivery_id: i64,
         outcome: &DeliveryOutcome,
     ) -> Result<(), JournalError> {
-        let (state, problem) = match outcome {
-            DeliveryOutcome::Sent => ("sent", None),
-            DeliveryOutcome::Failed(p) => ("failed", Some(p.as_str())),
-        };
+        self.commit(&mut vec![Write::Finish {
+            delivery_id,
+            outcome: outcome.clone(),
+        }])
+    }
+
+    /// Makes `writes` durable in one transaction, in order, and empties the list. On an error
+    /// nothing of them is written and the list is kept.
+    pub fn commit(&self, writes: &mut Vec<Write>) -> Result<(), JournalError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
         self.with(|c| {
-            c.execute(
-                "UPDATE deliveries SET state = ?2, problem = ?3, in_flight = NULL, finished_at = ?4 WHERE id = ?1",
-                params![delivery_id, state, problem, now()],
-            )
-            .map(|_| ())
-        })
+            let tx = c.transaction()?;
+            for w in writes.iter() {
+                match w {
+                    Write::Begin { delivery_id, index } => {
+                        tx.prepare_cached(
+                            "UPDATE deliveries SET state = 'in_flight', in_flight = ?2, attempts = attempts + 1 WHERE id = ?1",
+                        )?
+                        .execute(params![delivery_id, *index as i64])?;
+                    }
+                    Write::Sent {
+                        delivery_id,
+                        messages,
+                    } => {
+                        for m in messages {
+                            tx.prepare_cached(
+                                "INSERT INTO messages(delivery_id, idx, part, message_id, chat_id, link, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            )?
+                            .execute(params![delivery_id, m.index as i64, m.part as i64, m.message_id, m.chat_id, m.link, now()])?;
+                        }
+                        tx.prepare_cached(
+                            "UPDATE deliveries SET state = 'pending', in_flight = NULL WHERE id = ?1",
+                        )?
+                        .execute(params![delivery_id])?;
+                    }
+                    Write::AttemptError { delivery_id, error } => {
+                        tx.prepare_cached(
+                            "UPDATE deliveries SET state = 'pending', in_flight = NULL, last_error = ?2 WHERE id = ?1",
+                        )?
+                        .execute(params![delivery_id, error])?;
+                    }
+                    Write::Pin { delivery_id, error } => {
+                        tx.prepare_cached("UPDATE deliveries SET pin_state = ?2 WHERE id = ?1")?
+                            .execute(params![delivery_id, error.as_deref().unwrap_or("ok")])?;
+                    }
+                    Write::Finish {
+                        delivery_id,
+                        outcome,
+                    } => {
+                        let (state, problem) = match outcome {
+                            DeliveryOutcome::Sent => ("sent", None),
+                            DeliveryOutcome::Failed(p) => ("failed", Some(p.as_str())),
+                        };
+                        tx.prepare_cached(
+                            "UPDATE deliveries SET state = ?2, problem = ?3, in_flight = NULL, finished_at = ?4 WHERE id = ?1",
+                        )?
+                        .execute(params![delivery_id, state, problem, now()])?;
+                    }
+                }
+            }
+            tx.commit()
+        })?;
+        writes.clear();
+        Ok(())
     }
 
     /// Those of `ids` whose deliveries have all ended but whose files have not been moved yet.
     pub fn finished_among(&self, ids: &[i64]) -> Result<Vec<Finished>, JournalError> {
         let ids: Vec<i64> = self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT b.id FROM bundles b WHERE b.id = ?1 AND b.state = 'ready' AND NOT EXISTS
-                 (SELECT 1 FROM deliveries d WHERE d.bundle_id = b.id AND d.state NOT IN ('sent', 'failed'))",
-            )?;
+            let mut st = c.prepare_cached(FINISHED_ONE)?;
             let mut out = Vec::new();
             for id in ids {
                 if let Some(id) = st.query_row(params![id], |r| r.get(0)).optional()? {
@@ -586,24 +642,23 @@ impl Journal {
     }
 
     fn finished(&self, bundle_id: i64) -> Result<Finished, JournalError> {
-        let name: String = self.with(|c| {
-            c.query_row(
-                "SELECT name FROM bundles WHERE id = ?1",
-                params![bundle_id],
-                |r| r.get(0),
-            )
-        })?;
+        let name: String =
+            self.with(|c| c.query_row(BUNDLE_NAME, params![bundle_id], |r| r.get(0)))?;
         let files = self.files(bundle_id)?;
-        let rows: Vec<DeliveryRow> =
-            self.with(|c| {
-                let mut st = c.prepare_cached(
-                    "SELECT id, chat, state, problem, pin_state, finished_at FROM deliveries WHERE bundle_id = ?1 ORDER BY id",
-                )?;
-                st.query_map(params![bundle_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-                })?
-                .collect()
-            })?;
+        let rows: Vec<DeliveryRow> = self.with(|c| {
+            let mut st = c.prepare_cached(DELIVERIES_OF_BUNDLE)?;
+            st.query_map(params![bundle_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect()
+        })?;
         let mut deliveries = Vec::new();
         for (id, chat, state, problem, pin, finished_at) in rows {
             deliveries.push(FinishedDelivery {
@@ -629,9 +684,7 @@ impl Journal {
     /// The files of a bundle.
     pub fn files(&self, bundle_id: i64) -> Result<Vec<FileRecord>, JournalError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT original, work, sha256, size FROM files WHERE bundle_id = ?1 ORDER BY id",
-            )?;
+            let mut st = c.prepare_cached(FILES_OF_BUNDLE)?;
             st.query_map(params![bundle_id], |r| {
                 Ok(FileRecord {
                     original: bytes_path(r.get(0)?),
@@ -657,6 +710,25 @@ impl Journal {
                 params![bundle_id, state, path_bytes(location), now()],
             )
             .map(|_| ())
+        })
+    }
+
+    /// Several bundles' files are in `archive/` or `failed/` now: one transaction for a batch.
+    pub fn mark_done_all(&self, done: &[(i64, &str, &Path)]) -> Result<(), JournalError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for (bundle_id, state, location) in done {
+                tx.prepare_cached(
+                    "UPDATE bundles SET state = ?2, location = ?3, done_at = ?4 WHERE id = ?1",
+                )?
+                .execute(params![
+                    bundle_id,
+                    state,
+                    path_bytes(location),
+                    now()
+                ])?;
+            }
+            tx.commit()
         })
     }
 
@@ -751,6 +823,37 @@ impl Journal {
     }
 }
 
+const DUPLICATE: &str = "SELECT COALESCE((SELECT link FROM messages m WHERE m.delivery_id = d.id ORDER BY idx, part LIMIT 1), '')
+    FROM bundles b CROSS JOIN deliveries d ON d.bundle_id = b.id
+    WHERE d.chat = ?1 AND b.digest = ?2
+    AND ((d.state = 'sent' AND d.finished_at >= ?3)
+    OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
+    ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1";
+const DELIVERY: &str = "SELECT d.bundle_id, d.chat, b.plan, d.in_flight, d.pin_state IS NOT NULL
+    FROM deliveries d JOIN bundles b ON b.id = d.bundle_id WHERE d.id = ?1";
+const MESSAGES: &str = "SELECT idx, part, message_id, chat_id, link FROM messages WHERE delivery_id = ?1 ORDER BY idx, part";
+const OPEN_OF_BUNDLE: &str = "SELECT id, chat FROM deliveries WHERE bundle_id = ?1 AND state IN ('pending', 'in_flight') ORDER BY id";
+const FINISHED_ONE: &str =
+    "SELECT b.id FROM bundles b WHERE b.id = ?1 AND b.state = 'ready' AND NOT EXISTS
+    (SELECT 1 FROM deliveries d WHERE d.bundle_id = b.id AND d.state NOT IN ('sent', 'failed'))";
+const BUNDLE_NAME: &str = "SELECT name FROM bundles WHERE id = ?1";
+const DELIVERIES_OF_BUNDLE: &str = "SELECT id, chat, state, problem, pin_state, finished_at FROM deliveries WHERE bundle_id = ?1 ORDER BY id";
+const FILES_OF_BUNDLE: &str =
+    "SELECT original, work, sha256, size FROM files WHERE bundle_id = ?1 ORDER BY id";
+
+/// The queries made once per bundle (or per delivery): each must use an index.
+#[cfg(test)]
+const PER_BUNDLE_QUERIES: &[&str] = &[
+    DUPLICATE,
+    DELIVERY,
+    MESSAGES,
+    OPEN_OF_BUNDLE,
+    FINISHED_ONE,
+    BUNDLE_NAME,
+    DELIVERIES_OF_BUNDLE,
+    FILES_OF_BUNDLE,
+];
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value ANY) STRICT;
 CREATE TABLE IF NOT EXISTS bundles(
@@ -799,6 +902,7 @@ CREATE TABLE IF NOT EXISTS messages(
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(state, bundle_id);
 CREATE INDEX IF NOT EXISTS deliveries_dup ON deliveries(chat, finished_at);
 CREATE INDEX IF NOT EXISTS deliveries_bundle ON deliveries(bundle_id);
+CREATE INDEX IF NOT EXISTS files_bundle ON files(bundle_id);
 CREATE INDEX IF NOT EXISTS bundles_state ON bundles(state);
 CREATE INDEX IF NOT EXISTS bundles_digest ON bundles(digest);
 ";
@@ -934,6 +1038,40 @@ mod tests {
             j.counts().unwrap(),
             vec![("cancelled".to_string(), 1), ("ready".to_string(), 1)]
         );
+    }
+
+    /// The queries made once per bundle must find their rows through an index: a scan of a
+    /// table that grows with every bundle makes a backlog quadratic (it did: files by bundle,
+    /// deliveries by bundle, duplicates by channel).
+    #[test]
+    fn per_bundle_queries_never_scan_a_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let plans: Vec<(String, String)> = j
+            .with(|c| {
+                let mut out = Vec::new();
+                for sql in PER_BUNDLE_QUERIES {
+                    let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let n = st.parameter_count();
+                    let args: Vec<i64> = vec![0; n];
+                    let rows: Vec<String> = st
+                        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?
+                        .collect::<Result<_, _>>()?;
+                    out.push((sql.to_string(), rows.join("; ")));
+                }
+                Ok(out)
+            })
+            .unwrap();
+        for (sql, plan) in plans {
+            // Searching deliveries by channel is a search, but of every post ever made there.
+            if sql == DUPLICATE {
+                assert!(plan.contains("bundles_digest"), "{plan}");
+            }
+            assert!(
+                !plan.contains("SCAN"),
+                "a per-bundle query scans a table:\n{sql}\n{plan}"
+            );
+        }
     }
 
     #[test]

@@ -231,7 +231,7 @@ fn recover(journal: &Journal) {
             if let Some(dir) = f.work.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            match spool::move_file(&f.original, &f.work) {
+            match spool::move_file(&f.original, &f.work, &mut spool::Syncs::now()) {
                 Ok(()) => {
                     tracing::info!(file = %f.original.display(), "resumed a bundle interrupted by a restart")
                 }
@@ -849,41 +849,62 @@ async fn preparer(
                 continue;
             }
         };
-        let paths = c.paths();
-        let cfg = config.clone();
-        let root = roots[c.inbox].path.clone();
+        // Take what else is waiting: a batch is recorded in the journal with one flush.
+        let mut batch = vec![c];
+        while batch.len() < PREPARE_BATCH {
+            match cand_rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        let paths: Vec<Vec<PathBuf>> = batch.iter().map(Candidate::paths).collect();
+        let n = batch.len();
+        let first = seq.fetch_add(n as u64, Ordering::Relaxed);
+        let (cfg, roots2) = (config.clone(), roots.clone());
         let journal = deliverer.as_ref().map(|d| d.journal.clone());
-        let n = seq.fetch_add(1, Ordering::Relaxed);
         let dry_run = deliverer.is_none();
         let counters2 = counters.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            handle_candidate(&cfg, &root, journal.as_deref(), c, n, dry_run, &counters2)
+        let results = tokio::task::spawn_blocking(move || {
+            handle_batch(
+                &cfg,
+                &roots2,
+                journal.as_deref(),
+                batch,
+                first,
+                dry_run,
+                &counters2,
+            )
         })
         .await
         .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "preparing a bundle panicked");
-            Handled::LeftInPlace
+            tracing::error!(error = %e, "preparing bundles panicked");
+            (0..n).map(|_| Handled::LeftInPlace).collect()
         });
-        match result {
-            Handled::Ready(deliveries) => {
-                if deliveries.is_empty() {
-                    // Scheduled: make sure the schedule check knows about it.
-                    next_schedule_check = Some(Instant::now());
+        for (paths, result) in paths.into_iter().zip(results) {
+            match result {
+                Handled::Ready(deliveries) => {
+                    if deliveries.is_empty() {
+                        // Scheduled: make sure the schedule check knows about it.
+                        next_schedule_check = Some(Instant::now());
+                    }
+                    for (id, chat) in deliveries {
+                        dispatch(&mut senders, id, &chat, &shutdown);
+                    }
+                    let _ = back_tx.send((paths, false));
                 }
-                for (id, chat) in deliveries {
-                    dispatch(&mut senders, id, &chat, &shutdown);
+                Handled::Gone => {
+                    let _ = back_tx.send((paths, false));
                 }
-                let _ = back_tx.send((paths, false));
-            }
-            Handled::Gone => {
-                let _ = back_tx.send((paths, false));
-            }
-            Handled::LeftInPlace => {
-                let _ = back_tx.send((paths, true));
+                Handled::LeftInPlace => {
+                    let _ = back_tx.send((paths, true));
+                }
             }
         }
     }
 }
+
+/// How many bundles the preparer takes into the journal at once, at most.
+const PREPARE_BATCH: usize = 64;
 
 enum Handled {
     /// In the journal and the work folder; deliveries to start.
@@ -894,15 +915,56 @@ enum Handled {
     LeftInPlace,
 }
 
-fn handle_candidate(
+/// Prepares a batch of candidates, refuses the bad ones, and enters the good ones into the
+/// journal together. Returns what happened to each, in order.
+fn handle_batch(
     config: &Config,
-    root: &Path,
+    roots: &[Root],
     journal: Option<&Journal>,
-    c: Candidate,
-    seq: u64,
+    batch: Vec<Candidate>,
+    first_seq: u64,
     dry_run: bool,
     counters: &Counters,
-) -> Handled {
+) -> Vec<Handled> {
+    let mut out: Vec<Option<Handled>> = Vec::with_capacity(batch.len());
+    let mut accepted = Vec::new();
+    // Two bundles of the same files in one batch: the second is a duplicate of the first.
+    let mut in_batch: HashSet<(String, String)> = HashSet::new();
+    for (i, c) in batch.into_iter().enumerate() {
+        let inbox = c.inbox;
+        match check_candidate(config, journal, c, dry_run, counters, &mut in_batch) {
+            Checked::Done(h) => out.push(Some(h)),
+            Checked::Accepted(p) => {
+                out.push(None);
+                accepted.push((i, inbox, p));
+            }
+        }
+    }
+    if let Some(journal) = journal {
+        let entered = enter(config, roots, journal, &accepted, first_seq);
+        for ((i, ..), h) in accepted.iter().zip(entered) {
+            out[*i] = Some(h);
+        }
+    }
+    out.into_iter()
+        .map(|h| h.unwrap_or(Handled::LeftInPlace))
+        .collect()
+}
+
+enum Checked {
+    Done(Handled),
+    /// Checked, not a duplicate, unchanged: to be entered into the journal.
+    Accepted(Prepared),
+}
+
+fn check_candidate(
+    config: &Config,
+    journal: Option<&Journal>,
+    c: Candidate,
+    dry_run: bool,
+    counters: &Counters,
+    in_batch: &mut HashSet<(String, String)>,
+) -> Checked {
     let result = match &c.refuse {
         Some(problem) => Err(Refusal {
             name: c.name(),
@@ -923,12 +985,12 @@ fn handle_candidate(
                 println!("would refuse {}: {}\n", r.name, r.problem.summary());
             }
         }
-        return Handled::LeftInPlace;
+        return Checked::Done(Handled::LeftInPlace);
     }
     let Some(journal) = journal else {
-        return Handled::LeftInPlace;
+        return Checked::Done(Handled::LeftInPlace);
     };
-    let result = result.and_then(|p| check_duplicates(p, config, journal));
+    let result = result.and_then(|p| check_duplicates(p, config, journal, in_batch));
     // The files must still be the versions that were read: one rewritten meanwhile settles
     // again; one removed takes the bundle to failed/ (its caption was meant for it).
     let result = result.and_then(|p| match prepare::still_same(&p.files) {
@@ -957,22 +1019,19 @@ fn handle_candidate(
             if p.publish_at.is_some() {
                 Metrics::add(&counters.metrics.bundles_scheduled, 1);
             }
-            match enter(config, root, journal, p, seq) {
-                Ok(d) => Handled::Ready(d),
-                Err(e) => {
-                    tracing::error!(error = %e, "journal error: the bundle stays in the inbox");
-                    Handled::LeftInPlace
-                }
+            for chat in &p.chats {
+                in_batch.insert((chat.clone(), p.digest.clone()));
             }
+            Checked::Accepted(p)
         }
         Err(r) if r.resettle => {
             tracing::info!(bundle = %r.name, "a file changed while it was read: it settles again");
-            Handled::Gone
+            Checked::Done(Handled::Gone)
         }
         Err(r) => {
             counters.failed.fetch_add(1, Ordering::Relaxed);
             Metrics::add(&counters.metrics.bundles_refused, 1);
-            refuse(config, journal, r)
+            Checked::Done(refuse(config, journal, r))
         }
     }
 }
@@ -987,13 +1046,23 @@ fn humanize(d: Duration) -> String {
     }
 }
 
-fn check_duplicates(p: Prepared, config: &Config, journal: &Journal) -> Result<Prepared, Refusal> {
+fn check_duplicates(
+    p: Prepared,
+    config: &Config,
+    journal: &Journal,
+    in_batch: &HashSet<(String, String)>,
+) -> Result<Prepared, Refusal> {
     if p.repost {
         return Ok(p);
     }
     let since = crate::journal::now() - config.duplicate_window.as_secs() as i64;
     for chat in &p.chats {
-        match journal.find_duplicate(chat, &p.digest, since) {
+        let found = if in_batch.contains(&(chat.clone(), p.digest.clone())) {
+            Ok(Some(String::new()))
+        } else {
+            journal.find_duplicate(chat, &p.digest, since)
+        };
+        match found {
             Ok(Some(link)) => {
                 let link = if link.is_empty() {
                     "it is being posted right now".to_string()
@@ -1017,15 +1086,46 @@ fn check_duplicates(p: Prepared, config: &Config, journal: &Journal) -> Result<P
     Ok(p)
 }
 
-/// Records the bundle in the journal, then moves its files into a work folder where a clerk's
-/// new file of the same name cannot touch them.
+/// Records bundles in the journal, then moves their files into work folders where a clerk's new
+/// file of the same name cannot touch them. Bundles to post now are recorded together (one
+/// flush); a scheduled one alone, as its name in `scheduled/` must be free when it is chosen.
 fn enter(
     config: &Config,
-    root: &Path,
+    roots: &[Root],
     journal: &Journal,
-    mut p: Prepared,
-    seq: u64,
-) -> Result<Vec<(i64, String)>, JournalError> {
+    accepted: &[(usize, usize, Prepared)],
+    first_seq: u64,
+) -> Vec<Handled> {
+    let mut out: Vec<Option<Handled>> = (0..accepted.len()).map(|_| None).collect();
+    let mut now_batch: Vec<(usize, NewBundle)> = Vec::new();
+    for (k, (_, inbox, p)) in accepted.iter().enumerate() {
+        let seq = first_seq + k as u64;
+        let b = new_bundle(config, &roots[*inbox].path, p, seq);
+        if p.publish_at.is_some() {
+            out[k] = Some(record_and_move(config, journal, &[(k, b)], accepted).remove(0));
+        } else {
+            now_batch.push((k, b));
+        }
+    }
+    if !now_batch.is_empty() {
+        for (k, h) in now_batch
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .zip(record_and_move(config, journal, &now_batch, accepted))
+        {
+            out[k] = Some(h);
+        }
+    }
+    out.into_iter()
+        .map(|h| h.unwrap_or(Handled::LeftInPlace))
+        .collect()
+}
+
+/// The journal record of a prepared bundle: where each file will wait, and the plan rewritten to
+/// send from there.
+fn new_bundle(config: &Config, root: &Path, p: &Prepared, seq: u64) -> NewBundle {
     let names: Vec<&std::ffi::OsStr> = p
         .files
         .iter()
@@ -1033,19 +1133,16 @@ fn enter(
         .collect();
     // Scheduled bundles wait where the clerk can see (and cancel) them; others in a hidden work
     // folder of their own. Either way the journal learns the paths before anything moves.
-    let (dir, work): (PathBuf, Vec<PathBuf>) = match p.publish_at {
+    let work: Vec<PathBuf> = match p.publish_at {
         Some(_) => {
             let stem = spool::bundle_stem(std::ffi::OsStr::new(&p.name));
-            let dir = config.scheduled.clone();
-            let work = spool::free_names(&dir, &names, &stem, &[]);
-            (dir, work)
+            spool::free_names(&config.scheduled, &names, &stem, &[])
         }
         None => {
             let dir = root
                 .join(".dropcast")
                 .join(format!("{}-{seq}", jiff::Timestamp::now().as_nanosecond()));
-            let work = names.iter().map(|n| dir.join(n)).collect();
-            (dir, work)
+            names.iter().map(|n| dir.join(n)).collect()
         }
     };
     let files: Vec<FileRecord> = p
@@ -1065,7 +1162,8 @@ fn enter(
             .find(|f| f.original == path)
             .map(|f| f.work.clone())
     };
-    for m in &mut p.plan.messages {
+    let mut plan = p.plan.clone();
+    for m in &mut plan.messages {
         match m {
             OutMessage::Media { path, .. } => {
                 if let Some(w) = moved_path(path) {
@@ -1082,39 +1180,80 @@ fn enter(
             OutMessage::Text { .. } => {}
         }
     }
-    let id = journal.insert_bundle(&NewBundle {
+    NewBundle {
         name: p.name.clone(),
-        files: files.clone(),
-        plan: p.plan.clone(),
+        files,
+        plan,
         digest: p.digest.clone(),
         chats: p.chats.clone(),
         repost: p.repost,
         publish_at: p.publish_at.map(|t| t.as_second()),
-    })?;
-    let moved = std::fs::create_dir_all(&dir)
-        .map_err(|e| e.to_string())
-        .and_then(|_| {
-            files
+    }
+}
+
+/// Records `bundles` in one transaction, then moves their files. The moves are not flushed: the
+/// journal holds both places, and a move that a crash undoes is made again at start (`recover`).
+fn record_and_move(
+    config: &Config,
+    journal: &Journal,
+    bundles: &[(usize, NewBundle)],
+    accepted: &[(usize, usize, Prepared)],
+) -> Vec<Handled> {
+    let records: Vec<NewBundle> = bundles.iter().map(|(_, b)| b.clone()).collect();
+    let ids = match journal.insert_bundles(&records) {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!(error = %e, "journal error: the bundles stay in the inbox");
+            return bundles.iter().map(|_| Handled::LeftInPlace).collect();
+        }
+    };
+    let mut syncs = spool::Syncs::recorded();
+    bundles
+        .iter()
+        .zip(ids)
+        .map(|((k, b), id)| {
+            let p = &accepted[*k].2;
+            let moved = b
+                .files
                 .iter()
-                .try_for_each(|f| spool::move_file(&f.original, &f.work).map_err(|e| e.to_string()))
-        });
-    if let Err(e) = moved {
-        tracing::warn!(bundle = %p.name, error = %e, "cannot take the files from the inbox");
-        let problem = Problem::Unreadable {
-            file: p.name.clone(),
-            detail: e,
-        };
-        journal.release(id)?;
-        journal.fail_open_deliveries(id, &deliver::ser(&problem))?;
-        return Ok(Vec::new());
-    }
-    if let Some(at) = p.publish_at {
-        let local = at.to_zoned_datetime(config.timezone.clone());
-        tracing::info!(bundle = %p.name, publish_at = %local.strftime("%Y-%m-%d %H:%M %Z"), "scheduled: waiting in scheduled/");
-        return Ok(Vec::new());
-    }
-    tracing::info!(bundle = %p.name, channels = %p.chats.join(", "), "ready to post");
-    journal.deliveries_of(id)
+                .try_for_each(|f| {
+                    if let Some(dir) = f.work.parent() {
+                        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                    }
+                    spool::move_file(&f.original, &f.work, &mut syncs).map_err(|e| e.to_string())
+                });
+            let result = match moved {
+                Err(e) => {
+                    tracing::warn!(bundle = %p.name, error = %e, "cannot take the files from the inbox");
+                    let problem = Problem::Unreadable {
+                        file: p.name.clone(),
+                        detail: e,
+                    };
+                    journal
+                        .release(id)
+                        .and_then(|_| journal.fail_open_deliveries(id, &deliver::ser(&problem)))
+                        .map(|_| Vec::new())
+                }
+                Ok(()) => {
+                    if let Some(at) = p.publish_at {
+                        let local = at.to_zoned_datetime(config.timezone.clone());
+                        tracing::info!(bundle = %p.name, publish_at = %local.strftime("%Y-%m-%d %H:%M %Z"), "scheduled: waiting in scheduled/");
+                        Ok(Vec::new())
+                    } else {
+                        tracing::info!(bundle = %p.name, channels = %p.chats.join(", "), "ready to post");
+                        journal.deliveries_of(id)
+                    }
+                }
+            };
+            match result {
+                Ok(d) => Handled::Ready(d),
+                Err(e) => {
+                    tracing::error!(error = %e, "journal error: the bundle stays in the inbox");
+                    Handled::LeftInPlace
+                }
+            }
+        })
+        .collect()
 }
 
 /// Releases scheduled bundles whose time has come and cancels those whose files were removed
@@ -1159,7 +1298,13 @@ fn check_scheduled(config: &Config, journal: &Journal) -> (Vec<(i64, String)>, O
                 .collect();
             if !left.is_empty() {
                 let report = report_for(config, &s.name, &problem, &left);
-                if let Err(e) = spool::fail(&config.failed, &s.name, &left, &report) {
+                if let Err(e) = spool::fail(
+                    &config.failed,
+                    &s.name,
+                    &left,
+                    &report,
+                    &mut spool::Syncs::now(),
+                ) {
                     tracing::warn!(bundle = %s.name, error = %e, "cannot move the rest of a cancelled post to failed/; will retry");
                     continue;
                 }
@@ -1239,7 +1384,13 @@ fn refuse(config: &Config, journal: &Journal, r: Refusal) -> Handled {
         .iter()
         .map(|p| (p.clone(), p.file_name().unwrap_or_default().to_os_string()))
         .collect();
-    match spool::fail(&config.failed, &r.name, &files, &report) {
+    match spool::fail(
+        &config.failed,
+        &r.name,
+        &files,
+        &report,
+        &mut spool::Syncs::now(),
+    ) {
         Ok(dir) => {
             let records: Vec<FileRecord> = r
                 .files
@@ -1362,27 +1513,61 @@ fn finish_all(
         }
     };
     let mut stuck = false;
-    for f in finished {
-        match finish_one(config, journal, &f) {
-            Ok(archived) => {
-                let (counter, metric) = if archived {
-                    (&counters.posted, &counters.metrics.bundles_archived)
-                } else {
-                    (&counters.failed, &counters.metrics.bundles_failed)
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                Metrics::add(metric, 1);
+    // A batch's moves are flushed once, then recorded in one transaction. A crash in between
+    // leaves bundles that are posted but not marked done: the next start moves them again, which
+    // finds their files already in place (see `spool::archive`).
+    for batch in finished.chunks(256) {
+        let mut syncs = spool::Syncs::batch();
+        let mut moved = Vec::new();
+        for f in batch {
+            match finish_one(config, f, &mut syncs) {
+                Ok(m) => moved.push(m),
+                Err(e) => {
+                    stuck = true;
+                    tracing::warn!(bundle = %f.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry")
+                }
             }
-            Err(e) => {
-                stuck = true;
-                tracing::warn!(bundle = %f.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry")
+        }
+        syncs.flush();
+        let done: Vec<(i64, &str, &Path)> = moved
+            .iter()
+            .map(|m| {
+                let state = if m.archived { "archived" } else { "failed" };
+                (m.bundle_id, state, m.location.as_path())
+            })
+            .collect();
+        if let Err(e) = journal.mark_done_all(&done) {
+            tracing::error!(error = %e, "cannot record moved bundles in the journal; will retry");
+            stuck = true;
+            continue;
+        }
+        for m in moved {
+            let (counter, metric) = if m.archived {
+                (&counters.posted, &counters.metrics.bundles_archived)
+            } else {
+                (&counters.failed, &counters.metrics.bundles_failed)
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            Metrics::add(metric, 1);
+            if let Some(dir) = m.work_dir {
+                // Our own empty work folder; never a user's file (remove_dir refuses non-empty
+                // folders).
+                let _ = std::fs::remove_dir(dir);
             }
         }
     }
     stuck
 }
 
-fn finish_one(config: &Config, journal: &Journal, f: &Finished) -> Result<bool, String> {
+/// A finished bundle whose files were moved.
+struct Moved {
+    bundle_id: i64,
+    archived: bool,
+    location: PathBuf,
+    work_dir: Option<PathBuf>,
+}
+
+fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<Moved, String> {
     let when = now_local(config);
     let all_sent = f
         .deliveries
@@ -1392,7 +1577,7 @@ fn finish_one(config: &Config, journal: &Journal, f: &Finished) -> Result<bool, 
         .files
         .first()
         .and_then(|r| r.work.parent().map(Path::to_path_buf));
-    let archived = if all_sent {
+    let (archived, location) = if all_sent {
         let files: Vec<spool::BundleFile> = f
             .files
             .iter()
@@ -1434,13 +1619,11 @@ fn finish_one(config: &Config, journal: &Journal, f: &Finished) -> Result<bool, 
             &f.name,
             &files,
             &channels,
+            syncs,
         )
         .map_err(|e| e.to_string())?;
-        journal
-            .mark_done(f.bundle_id, "archived", &dir)
-            .map_err(|e| e.to_string())?;
         tracing::info!(bundle = %f.name, archive = %dir.display(), "archived");
-        true
+        (true, dir)
     } else {
         let problems: Vec<Problem> = f
             .deliveries
@@ -1492,18 +1675,16 @@ fn finish_one(config: &Config, journal: &Journal, f: &Finished) -> Result<bool, 
                 )
             })
             .collect();
-        spool::fail(&config.failed, &f.name, &files, &report).map_err(|e| e.to_string())?;
-        journal
-            .mark_done(f.bundle_id, "failed", &config.failed)
-            .map_err(|e| e.to_string())?;
+        spool::fail(&config.failed, &f.name, &files, &report, syncs).map_err(|e| e.to_string())?;
         for p in &problems {
             tracing::warn!(bundle = %f.name, reason = %p.summary(), "failed: moved to failed/");
         }
-        false
+        (false, config.failed.clone())
     };
-    if let Some(dir) = work_dir {
-        // Our own empty work folder; never a user's file (remove_dir refuses non-empty folders).
-        let _ = std::fs::remove_dir(dir);
-    }
-    Ok(archived)
+    Ok(Moved {
+        bundle_id: f.bundle_id,
+        archived,
+        location,
+        work_dir,
+    })
 }

@@ -21,6 +21,62 @@ pub struct SpoolError {
     pub source: io::Error,
 }
 
+/// When the folders a move or a write changed are flushed to disk: at once, or once for a whole
+/// batch of bundles just before the journal records where their files went. Within a batch, every
+/// file's own data is still flushed before its name appears, and a copy across filesystems still
+/// flushes its destination before it removes the source: only the renames' folder flushes wait.
+#[derive(Debug)]
+pub struct Syncs(SyncMode);
+
+#[derive(Debug)]
+enum SyncMode {
+    Now,
+    Batch(std::collections::BTreeSet<PathBuf>),
+    Never,
+}
+
+impl Syncs {
+    /// Every folder is flushed as soon as it changes.
+    pub fn now() -> Syncs {
+        Syncs(SyncMode::Now)
+    }
+
+    /// Folders are collected, and flushed once each by [`Syncs::flush`].
+    pub fn batch() -> Syncs {
+        Syncs(SyncMode::Batch(Default::default()))
+    }
+
+    /// Renames are not flushed at all: for moves whose source and destination the journal
+    /// recorded before the move, so that a move a crash undoes is simply made again at start.
+    pub fn recorded() -> Syncs {
+        Syncs(SyncMode::Never)
+    }
+
+    /// The folder holding `path` changed.
+    fn changed(&mut self, path: &Path) {
+        match &mut self.0 {
+            SyncMode::Now => sync_dir(path),
+            SyncMode::Batch(dirs) => {
+                if let Some(dir) = path.parent() {
+                    dirs.insert(dir.to_path_buf());
+                }
+            }
+            SyncMode::Never => {}
+        }
+    }
+
+    /// Flushes every folder a batch changed.
+    pub fn flush(&mut self) {
+        if let SyncMode::Batch(dirs) = &mut self.0 {
+            for dir in std::mem::take(dirs) {
+                if let Ok(d) = File::open(&dir) {
+                    let _ = d.sync_all();
+                }
+            }
+        }
+    }
+}
+
 fn err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SpoolError + use<'a> {
     move |source| SpoolError {
         action,
@@ -90,6 +146,7 @@ pub fn move_group(
     dir: &Path,
     stem: &OsStr,
     extra: &[&OsStr],
+    syncs: &mut Syncs,
 ) -> Result<(Vec<PathBuf>, usize), SpoolError> {
     fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
     let mut n = 1;
@@ -104,7 +161,7 @@ pub fn move_group(
             let mut clash = false;
             for (src, name) in files {
                 let dest = dir.join(numbered(name, stem, n));
-                match move_file(src, &dest) {
+                match move_file(src, &dest, syncs) {
                     Ok(()) => moved.push(dest),
                     Err(e) if e.source.kind() == io::ErrorKind::AlreadyExists => {
                         clash = true;
@@ -119,7 +176,7 @@ pub fn move_group(
             // Someone took a name between our check and the move: the files already moved keep
             // this suffix; try the rest under another one. Rare enough to keep simple.
             let rest: Vec<(&Path, &OsStr)> = files[moved.len()..].to_vec();
-            let (more, _) = move_group(&rest, dir, stem, &[])?;
+            let (more, _) = move_group(&rest, dir, stem, &[], syncs)?;
             moved.extend(more);
             return Ok((moved, n));
         }
@@ -147,10 +204,10 @@ pub fn free_names(dir: &Path, names: &[&OsStr], stem: &OsStr, extra: &[&OsStr]) 
 }
 
 /// Moves one file to `dest`, which must not exist. Works across filesystems.
-pub fn move_file(src: &Path, dest: &Path) -> Result<(), SpoolError> {
+pub fn move_file(src: &Path, dest: &Path, syncs: &mut Syncs) -> Result<(), SpoolError> {
     match rename_noreplace(src, dest) {
         Ok(()) => {
-            sync_dir(dest);
+            syncs.changed(dest);
             Ok(())
         }
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => copy_then_remove(src, dest),
@@ -248,7 +305,12 @@ fn sync_dir(path: &Path) {
 }
 
 /// Writes a new file (receipt, report) without ever replacing one; picks ` (n)` if needed.
-pub fn write_new(dir: &Path, name: &OsStr, contents: &[u8]) -> Result<PathBuf, SpoolError> {
+pub fn write_new(
+    dir: &Path,
+    name: &OsStr,
+    contents: &[u8],
+    syncs: &mut Syncs,
+) -> Result<PathBuf, SpoolError> {
     fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
     // Written whole under a hidden temporary name, then renamed into place without replacing
     // anything: a crash or a full disk leaves either no receipt or a complete one.
@@ -275,7 +337,7 @@ pub fn write_new(dir: &Path, name: &OsStr, contents: &[u8]) -> Result<PathBuf, S
         let path = dir.join(numbered(name, OsStr::new(""), n));
         match rename_noreplace(&tmp, &path) {
             Ok(()) => {
-                sync_dir(&path);
+                syncs.changed(&path);
                 return Ok(path);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
@@ -377,6 +439,7 @@ mod tests {
             &archive,
             OsStr::new("notice"),
             &[OsStr::new("notice.receipt.yaml")],
+            &mut Syncs::now(),
         )
         .unwrap();
         assert_eq!(n, 2);
@@ -441,8 +504,8 @@ mod tests {
     #[test]
     fn write_new_picks_a_free_name() {
         let t = tempfile::tempdir().unwrap();
-        let a = write_new(t.path(), OsStr::new("x.error.txt"), b"1").unwrap();
-        let b = write_new(t.path(), OsStr::new("x.error.txt"), b"2").unwrap();
+        let a = write_new(t.path(), OsStr::new("x.error.txt"), b"1", &mut Syncs::now()).unwrap();
+        let b = write_new(t.path(), OsStr::new("x.error.txt"), b"2", &mut Syncs::now()).unwrap();
         assert_eq!(a, t.path().join("x.error.txt"));
         assert_eq!(b, t.path().join("x (2).error.txt"));
         assert_eq!(fs::read(a).unwrap(), b"1");
@@ -513,6 +576,7 @@ pub fn archive(
     name: &str,
     files: &[BundleFile],
     channels: &[ReceiptChannel],
+    syncs: &mut Syncs,
 ) -> Result<PathBuf, SpoolError> {
     let dir = archive_root
         .join(when.strftime("%Y").to_string())
@@ -538,7 +602,7 @@ pub fn archive(
     };
     let n = match (pairs.is_empty(), moved_before) {
         (true, Some(k)) => k,
-        _ => move_group(&pairs, &dir, &stem, &[&receipt_name])?.1,
+        _ => move_group(&pairs, &dir, &stem, &[&receipt_name], syncs)?.1,
     };
     let receipt = Receipt {
         bundle: name,
@@ -560,7 +624,12 @@ pub fn archive(
     }
     let mut text = crate::messages::receipt_header(lang, name);
     text.push_str(&serde_yaml::to_string(&receipt).unwrap_or_default());
-    write_new(&dir, &numbered(&receipt_name, &stem, n), text.as_bytes())?;
+    write_new(
+        &dir,
+        &numbered(&receipt_name, &stem, n),
+        text.as_bytes(),
+        syncs,
+    )?;
     Ok(dir)
 }
 
@@ -579,6 +648,7 @@ pub fn fail(
     name: &str,
     files: &[(PathBuf, OsString)],
     report: &str,
+    syncs: &mut Syncs,
 ) -> Result<PathBuf, SpoolError> {
     let stem = bundle_stem(OsStr::new(name));
     let report_name = companion(&stem, "error.txt");
@@ -601,16 +671,18 @@ pub fn fail(
                     failed_root,
                     &numbered(&report_name, &stem, k),
                     report.as_bytes(),
+                    syncs,
                 )?;
             }
             return Ok(failed_root.to_path_buf());
         }
     }
-    let (_, n) = move_group(&pairs, failed_root, &stem, &[&report_name])?;
+    let (_, n) = move_group(&pairs, failed_root, &stem, &[&report_name], syncs)?;
     write_new(
         failed_root,
         &numbered(&report_name, &stem, n),
         report.as_bytes(),
+        syncs,
     )?;
     Ok(failed_root.to_path_buf())
 }

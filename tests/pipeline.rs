@@ -228,6 +228,28 @@ fn the_same_files_are_not_posted_twice_unless_asked() {
     assert_eq!(o.bot.posts().len(), 2);
 }
 
+/// Bundles are taken into the journal in batches; two copies of the same files in one batch
+/// must still be caught (the journal does not know the first one yet when the second is checked).
+#[test]
+fn two_copies_dropped_together_are_posted_once() {
+    let o = Office::new();
+    for name in ["a", "b", "c"] {
+        o.drop_file(&format!("{name}.pdf"), &pdf("same"));
+        o.drop_file(&format!("{name}.yaml"), b"caption: hello\n");
+    }
+    let out = o.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(o.bot.posts().len(), 1);
+    let reports: Vec<String> = ["b", "c"]
+        .iter()
+        .map(|n| std::fs::read_to_string(o.path(&format!("failed/{n}.error.txt"))).unwrap())
+        .collect();
+    for r in &reports {
+        assert!(r.contains("being posted right now"), "{r}");
+    }
+    assert!(o.path("archive").exists());
+}
+
 #[test]
 fn dry_run_posts_nothing_and_moves_nothing() {
     let o = Office::new();
