@@ -135,9 +135,6 @@ impl Filter {
         let Some((_, ext)) = name.rsplit_once('.') else {
             return Kind::Ignored;
         };
-        if ext.len() > 8 {
-            return Kind::Ignored;
-        }
         let ext = ext.to_ascii_lowercase();
         match ext.as_str() {
             "yaml" | "yml" => Kind::Sidecar,

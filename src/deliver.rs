@@ -186,7 +186,9 @@ pub async fn sender(
             }
         };
         let Some(id) = next else {
-            let _ = staged.flush(&d, &done);
+            if let Err(e) = staged.flush(&d, &done) {
+                tracing::error!(channel = %chat, error = %e, "journal error: the last posts may be posted again at the next start");
+            }
             return;
         };
         let work = deliver(
@@ -217,6 +219,10 @@ pub async fn sender(
             Ok((bundle_id, ended)) => staged.done.push((bundle_id, ended)),
             Err(e) => {
                 tracing::error!(channel = %chat, error = %e, "journal error: stopping this channel's sender");
+                // What earlier answers said is still recorded if the journal takes it.
+                if let Err(e) = staged.flush(&d, &done) {
+                    tracing::error!(channel = %chat, error = %e, "journal error: the last posts may be posted again at the next start");
+                }
                 return;
             }
         }

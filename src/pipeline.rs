@@ -941,7 +941,7 @@ fn handle_batch(
         }
     }
     if let Some(journal) = journal {
-        let entered = enter(config, roots, journal, &accepted, first_seq);
+        let entered = enter(config, roots, journal, &accepted, first_seq, counters);
         for ((i, ..), h) in accepted.iter().zip(entered) {
             out[*i] = Some(h);
         }
@@ -990,16 +990,58 @@ fn check_candidate(
     let Some(journal) = journal else {
         return Checked::Done(Handled::LeftInPlace);
     };
-    let result = result.and_then(|p| check_duplicates(p, config, journal, in_batch));
-    // The files must still be the versions that were read: one rewritten meanwhile settles
-    // again; one removed takes the bundle to failed/ (its caption was meant for it).
-    let result = result.and_then(|p| match prepare::still_same(&p.files) {
-        Ok(()) => Ok(p),
+    if let Ok(p) = &result
+        && !p.repost
+        && p.chats
+            .iter()
+            .any(|chat| in_batch.contains(&(chat.clone(), p.digest.clone())))
+    {
+        // The same files as a bundle earlier in this batch, which the journal does not know yet:
+        // looked at again once it does (and posted, should the first one not make it).
+        tracing::info!(bundle = %p.name, "the same files are being taken in right now: looked at again shortly");
+        return Checked::Done(Handled::Gone);
+    }
+    let result = result.and_then(|p| check_duplicates(p, config, journal));
+    match result {
+        Ok(p) => {
+            if p.publish_at.is_some() {
+                Metrics::add(&counters.metrics.bundles_scheduled, 1);
+            }
+            for chat in &p.chats {
+                in_batch.insert((chat.clone(), p.digest.clone()));
+            }
+            Checked::Accepted(p)
+        }
+        Err(r) => Checked::Done(refuse_or_resettle(config, journal, counters, r)),
+    }
+}
+
+fn refuse_or_resettle(
+    config: &Config,
+    journal: &Journal,
+    counters: &Counters,
+    r: Refusal,
+) -> Handled {
+    if r.resettle {
+        tracing::info!(bundle = %r.name, "{}", r.problem.summary());
+        return Handled::Gone;
+    }
+    counters.failed.fetch_add(1, Ordering::Relaxed);
+    Metrics::add(&counters.metrics.bundles_refused, 1);
+    refuse(config, journal, r)
+}
+
+/// The files must still be the versions that were read, checked right before the journal records
+/// them: one rewritten meanwhile settles again; one removed takes the bundle to failed/ (its
+/// caption was meant for it).
+fn unchanged(p: &Prepared) -> Result<(), Refusal> {
+    match prepare::still_same(&p.files) {
+        Ok(()) => Ok(()),
         Err(prepare::Changed::Rewritten) => Err(Refusal {
             name: p.name.clone(),
             problem: Problem::Unreadable {
                 file: p.name.clone(),
-                detail: "it changed while it was read".into(),
+                detail: "it changed while it was read: it settles again".into(),
             },
             files: Vec::new(),
             resettle: true,
@@ -1013,26 +1055,6 @@ fn check_candidate(
             files: p.files.iter().map(|f| f.path.clone()).collect(),
             resettle: false,
         }),
-    });
-    match result {
-        Ok(p) => {
-            if p.publish_at.is_some() {
-                Metrics::add(&counters.metrics.bundles_scheduled, 1);
-            }
-            for chat in &p.chats {
-                in_batch.insert((chat.clone(), p.digest.clone()));
-            }
-            Checked::Accepted(p)
-        }
-        Err(r) if r.resettle => {
-            tracing::info!(bundle = %r.name, "a file changed while it was read: it settles again");
-            Checked::Done(Handled::Gone)
-        }
-        Err(r) => {
-            counters.failed.fetch_add(1, Ordering::Relaxed);
-            Metrics::add(&counters.metrics.bundles_refused, 1);
-            Checked::Done(refuse(config, journal, r))
-        }
     }
 }
 
@@ -1046,23 +1068,13 @@ fn humanize(d: Duration) -> String {
     }
 }
 
-fn check_duplicates(
-    p: Prepared,
-    config: &Config,
-    journal: &Journal,
-    in_batch: &HashSet<(String, String)>,
-) -> Result<Prepared, Refusal> {
+fn check_duplicates(p: Prepared, config: &Config, journal: &Journal) -> Result<Prepared, Refusal> {
     if p.repost {
         return Ok(p);
     }
     let since = crate::journal::now() - config.duplicate_window.as_secs() as i64;
     for chat in &p.chats {
-        let found = if in_batch.contains(&(chat.clone(), p.digest.clone())) {
-            Ok(Some(String::new()))
-        } else {
-            journal.find_duplicate(chat, &p.digest, since)
-        };
-        match found {
+        match journal.find_duplicate(chat, &p.digest, since) {
             Ok(Some(link)) => {
                 let link = if link.is_empty() {
                     "it is being posted right now".to_string()
@@ -1095,10 +1107,15 @@ fn enter(
     journal: &Journal,
     accepted: &[(usize, usize, Prepared)],
     first_seq: u64,
+    counters: &Counters,
 ) -> Vec<Handled> {
     let mut out: Vec<Option<Handled>> = (0..accepted.len()).map(|_| None).collect();
     let mut now_batch: Vec<(usize, NewBundle)> = Vec::new();
     for (k, (_, inbox, p)) in accepted.iter().enumerate() {
+        if let Err(r) = unchanged(p) {
+            out[k] = Some(refuse_or_resettle(config, journal, counters, r));
+            continue;
+        }
         let seq = first_seq + k as u64;
         let b = new_bundle(config, &roots[*inbox].path, p, seq);
         if p.publish_at.is_some() {
@@ -1472,6 +1489,9 @@ async fn finisher(
                     }
                     next = done_rx.try_recv().ok();
                 }
+                // A bundle for several channels ends once per channel: look at it once.
+                ids.sort_unstable();
+                ids.dedup();
                 // After a failed move, the retry looks at everything again.
                 if !stuck {
                     only = Some(ids);
@@ -1515,8 +1535,13 @@ fn finish_all(
     let mut stuck = false;
     // A batch's moves are flushed once, then recorded in one transaction. A crash in between
     // leaves bundles that are posted but not marked done: the next start moves them again, which
-    // finds their files already in place (see `spool::archive`).
-    for batch in finished.chunks(256) {
+    // finds their files already in place by their name's highest ` (n)` (see `spool::archive`).
+    // That holds only if one bundle of a name is between its move and the commit: a batch ends
+    // before a second bundle of the same name.
+    let mut rest: &[Finished] = &finished;
+    while !rest.is_empty() {
+        let (batch, tail) = rest.split_at(batch_len(rest.iter().map(|f| f.name.as_str()), 256));
+        rest = tail;
         let mut syncs = spool::Syncs::batch();
         let mut moved = Vec::new();
         for f in batch {
@@ -1557,6 +1582,17 @@ fn finish_all(
         }
     }
     stuck
+}
+
+/// How many of the next bundles (by name) make one finisher batch: at most `max`, at least one,
+/// and never two of the same name stem (`notice.pdf` and `notice.yaml` share `notice`).
+fn batch_len<'a>(names: impl Iterator<Item = &'a str>, max: usize) -> usize {
+    let mut seen = HashSet::new();
+    names
+        .take(max)
+        .take_while(|n| seen.insert(spool::bundle_stem(std::ffi::OsStr::new(n))))
+        .count()
+        .max(1)
 }
 
 /// A finished bundle whose files were moved.
@@ -1687,4 +1723,19 @@ fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result
         location,
         work_dir,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finisher_batch_never_holds_two_bundles_of_one_name() {
+        let len = |names: &[&str], max| batch_len(names.iter().copied(), max);
+        assert_eq!(len(&["a.pdf", "b.pdf", "c.pdf"], 256), 3);
+        assert_eq!(len(&["a.pdf", "b.pdf", "c.pdf"], 2), 2);
+        assert_eq!(len(&["a.pdf", "b.pdf", "a.pdf"], 256), 2);
+        assert_eq!(len(&["a.pdf", "a.yaml"], 256), 1);
+        assert_eq!(len(&["a.pdf"], 256), 1);
+    }
 }

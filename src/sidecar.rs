@@ -204,6 +204,13 @@ fn syntax_error(text: &str, err: &serde_yaml::Error) -> SidecarError {
         .split_once(", while ")
         .and_then(|(_, context)| mark_in(context))
         .or(here);
+    // Where an unclosed quote or bracket opened. serde_yaml leaves the context's position out
+    // when it is line 1, column 1 (or equal to the problem's, which for an unclosed opener, always
+    // before the end, cannot be): found by fuzzing.
+    let opened = shown
+        .split_once(", while ")
+        .map(|(_, context)| mark_in(context).unwrap_or((1, 1)))
+        .or(here);
     let at_here = here.and_then(|(line, column)| char_at(text, line, column));
 
     let (position, problem) = if at_here == Some('\t') || problem.contains("tab character") {
@@ -285,17 +292,17 @@ fn syntax_error(text: &str, err: &serde_yaml::Error) -> SidecarError {
         )
     } else if problem == "found unexpected end of stream" && shown.contains("quoted scalar") {
         (
-            context,
+            opened,
             Problem::new("a quote opens here and is never closed"),
         )
     } else if problem.starts_with("did not find expected ',' or ']'") {
         (
-            context,
+            opened,
             Problem::new("a list opened with `[` is not closed with `]`"),
         )
     } else if problem.starts_with("did not find expected ',' or '}'") {
         (
-            context,
+            opened,
             Problem::new("a group opened with `{` is not closed with `}`"),
         )
     } else {
@@ -2670,6 +2677,19 @@ mod tests {
         check(
             "caption: x\nsilent\n",
             "error: line 2, column 1: this line has no `:` (write `key: value`)",
+        );
+        // Found by fuzzing: an opener that is the very first character was reported at the end.
+        check(
+            "\"a\n",
+            "error: line 1, column 1: a quote opens here and is never closed",
+        );
+        check(
+            "\"caption: Ciao\nsilent: true\n",
+            "error: line 1, column 1: a quote opens here and is never closed",
+        );
+        check(
+            "[a\n",
+            "error: line 1, column 1: a list opened with `[` is not closed with `]`",
         );
         check(
             "channel: [news, alerts\n",

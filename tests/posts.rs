@@ -264,6 +264,8 @@ fn several_channels_each_get_the_post_once() {
     );
     let out = o.once();
     assert!(out.status.success(), "{}", text(&out));
+    // One bundle, however many channels ended it.
+    assert!(text(&out).contains("posted 1, failed 0"), "{}", text(&out));
     for chat in [NEWS, ALERTS, -1009876543210] {
         assert_eq!(o.bot.chat_messages(chat).len(), 1, "chat {chat}");
     }

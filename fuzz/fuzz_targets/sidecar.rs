@@ -91,12 +91,10 @@ fn check_refused(data: &[u8], err: &SidecarError) {
             .line
             .zip(err.column)
             .and_then(|(line, column)| char_at(text, line, column));
-        // FIXME: an opener at line 1, column 1 is reported at the end of the text instead
-        // (regressions/sidecar/): serde_yaml leaves out a context position at the very start.
-        // Drop this exception when sidecar.rs handles it.
-        let known_bug = text.starts_with(openers);
+        // An opener at line 1, column 1 was once reported at the end of the text (serde_yaml
+        // leaves out a context position at the very start): regressions/sidecar/.
         assert!(
-            at.is_some_and(|c| openers.contains(&c)) || known_bug,
+            at.is_some_and(|c| openers.contains(&c)),
             "points at {at:?}, not at {openers:?}: {err:?}"
         );
     }
