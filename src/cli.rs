@@ -87,8 +87,16 @@ pub enum Command {
 
 /// Sets up logging to stderr.
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // notify logs at INFO each watch it fails to drop, "not a real error" in its own words: every
+    // bundle's work folder is one. Shown only when RUST_LOG names notify.
+    if !asked.contains("notify")
+        && let Ok(quiet) = "notify=warn".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -588,3 +588,25 @@ fn a_lone_pdf_goes_to_failed_after_the_sidecar_timeout() {
     );
     assert!(o.bot.posts().is_empty());
 }
+
+/// Every bundle's work folder is watched (it is inside the inbox) and dropped again when it is
+/// removed; notify logged that at INFO, one line per bundle, which buried the real log.
+#[test]
+fn native_watching_does_not_log_a_line_per_work_folder() {
+    let o = Office::with("watch: {mode: native, settle: 300ms, rescan_interval: 5m}\n");
+    let mut d = o.run();
+    d.wait_log("watching", LONG);
+    for i in 0..3 {
+        o.drop_file(&format!("n{i}.pdf"), &pdf(&format!("n{i}")));
+        o.drop_file(&format!("n{i}.yaml"), b"caption: hi\n");
+        wait_until(LONG, "the bundle archived", || {
+            o.archive_month()
+                .join(format!("n{i}.receipt.yaml"))
+                .exists()
+        });
+    }
+    d.signal(libc::SIGTERM);
+    d.wait_exit(LONG);
+    let log = d.log();
+    assert!(!log.contains("watch descriptor"), "{log}");
+}
