@@ -1111,13 +1111,18 @@ fn enter(
 ) -> Vec<Handled> {
     let mut out: Vec<Option<Handled>> = (0..accepted.len()).map(|_| None).collect();
     let mut now_batch: Vec<(usize, NewBundle)> = Vec::new();
+    let mut folders = WorkFolders {
+        stamp: jiff::Timestamp::now().as_nanosecond(),
+        first_seq,
+        by_root: HashMap::new(),
+    };
     for (k, (_, inbox, p)) in accepted.iter().enumerate() {
         if let Err(r) = unchanged(p) {
             out[k] = Some(refuse_or_resettle(config, journal, counters, r));
             continue;
         }
         let seq = first_seq + k as u64;
-        let b = new_bundle(config, &roots[*inbox].path, p, seq);
+        let b = new_bundle(config, &roots[*inbox].path, p, seq, &mut folders);
         if p.publish_at.is_some() {
             out[k] = Some(record_and_move(config, journal, &[(k, b)], accepted).remove(0));
         } else {
@@ -1142,7 +1147,41 @@ fn enter(
 
 /// The journal record of a prepared bundle: where each file will wait, and the plan rewritten to
 /// send from there.
-fn new_bundle(config: &Config, root: &Path, p: &Prepared, seq: u64) -> NewBundle {
+/// The work folders of one batch: one per inbox, shared by the batch's bundles as long as their
+/// file names differ (a bundle with a name already taken gets a folder of its own). One folder
+/// per batch instead of one per bundle: fewer folders made, watched and removed in a backlog.
+struct WorkFolders {
+    stamp: i128,
+    first_seq: u64,
+    by_root: HashMap<PathBuf, (PathBuf, HashSet<OsString>)>,
+}
+
+impl WorkFolders {
+    fn for_bundle(&mut self, root: &Path, names: &[&std::ffi::OsStr], seq: u64) -> PathBuf {
+        let (stamp, first) = (self.stamp, self.first_seq);
+        let (dir, used) = self.by_root.entry(root.to_path_buf()).or_insert_with(|| {
+            (
+                root.join(".dropcast").join(format!("{stamp}-{first}")),
+                HashSet::new(),
+            )
+        });
+        if names.iter().any(|n| used.contains(*n)) {
+            return root
+                .join(".dropcast")
+                .join(format!("{stamp}-{first}-{seq}"));
+        }
+        used.extend(names.iter().map(|n| n.to_os_string()));
+        dir.clone()
+    }
+}
+
+fn new_bundle(
+    config: &Config,
+    root: &Path,
+    p: &Prepared,
+    seq: u64,
+    folders: &mut WorkFolders,
+) -> NewBundle {
     let names: Vec<&std::ffi::OsStr> = p
         .files
         .iter()
@@ -1156,9 +1195,7 @@ fn new_bundle(config: &Config, root: &Path, p: &Prepared, seq: u64) -> NewBundle
             spool::free_names(&config.scheduled, &names, &stem, &[])
         }
         None => {
-            let dir = root
-                .join(".dropcast")
-                .join(format!("{}-{seq}", jiff::Timestamp::now().as_nanosecond()));
+            let dir = folders.for_bundle(root, &names, seq);
             names.iter().map(|n| dir.join(n)).collect()
         }
     };
@@ -1225,20 +1262,21 @@ fn record_and_move(
         }
     };
     let mut syncs = spool::Syncs::recorded();
+    let mut made: HashSet<PathBuf> = HashSet::new();
     bundles
         .iter()
         .zip(ids)
         .map(|((k, b), id)| {
             let p = &accepted[*k].2;
-            let moved = b
-                .files
-                .iter()
-                .try_for_each(|f| {
-                    if let Some(dir) = f.work.parent() {
-                        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-                    }
-                    spool::move_file(&f.original, &f.work, &mut syncs).map_err(|e| e.to_string())
-                });
+            let moved = b.files.iter().try_for_each(|f| {
+                if let Some(dir) = f.work.parent()
+                    && !made.contains(dir)
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                    made.insert(dir.to_path_buf());
+                }
+                spool::move_file(&f.original, &f.work, &mut syncs).map_err(|e| e.to_string())
+            });
             let result = match moved {
                 Err(e) => {
                     tracing::warn!(bundle = %p.name, error = %e, "cannot take the files from the inbox");
@@ -1477,9 +1515,11 @@ async fn finisher(
         match event {
             Event::Stop => return,
             Event::Done(Some(first)) => {
-                // Take every delivery that ended meanwhile: a backlog is finished in batches.
+                // Take what ends within a moment: a backlog is finished in batches (one folder
+                // flush and one commit each), a lone bundle a few milliseconds later.
                 let mut ids = Vec::new();
                 let mut next = Some(first);
+                let until = Instant::now() + FINISH_GATHER;
                 while let Some((bundle_id, ended)) = next.take() {
                     match ended {
                         Ended::Left(_) => {
@@ -1487,7 +1527,19 @@ async fn finisher(
                         }
                         Ended::Finished(_) => ids.push(bundle_id),
                     }
-                    next = done_rx.try_recv().ok();
+                    if ids.len() >= FINISH_BATCH {
+                        break;
+                    }
+                    next = match done_rx.try_recv() {
+                        Ok(n) => Some(n),
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            tokio::time::timeout_at(until, done_rx.recv())
+                                .await
+                                .ok()
+                                .flatten()
+                        }
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    };
                 }
                 // A bundle for several channels ends once per channel: look at it once.
                 ids.sort_unstable();
@@ -1540,11 +1592,15 @@ fn finish_all(
     // before a second bundle of the same name.
     let mut rest: &[Finished] = &finished;
     while !rest.is_empty() {
-        let (batch, tail) = rest.split_at(batch_len(rest.iter().map(|f| f.name.as_str()), 256));
+        let (batch, tail) = rest.split_at(batch_len(
+            rest.iter().map(|f| f.name.as_str()),
+            FINISH_BATCH,
+        ));
         rest = tail;
         let mut syncs = spool::Syncs::batch();
         let mut moved = Vec::new();
         for f in batch {
+            syncs.owner(f.bundle_id);
             match finish_one(config, f, &mut syncs) {
                 Ok(m) => moved.push(m),
                 Err(e) => {
@@ -1553,7 +1609,14 @@ fn finish_all(
                 }
             }
         }
-        syncs.flush();
+        // A receipt or report that could not be placed leaves its bundle unfinished: retried.
+        for (owner, e) in syncs.flush() {
+            stuck = true;
+            if let Some(pos) = moved.iter().position(|m| Some(m.bundle_id) == owner) {
+                let m = moved.remove(pos);
+                tracing::warn!(bundle = %m.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry");
+            }
+        }
         let done: Vec<(i64, &str, &Path)> = moved
             .iter()
             .map(|m| {
@@ -1595,9 +1658,16 @@ fn batch_len<'a>(names: impl Iterator<Item = &'a str>, max: usize) -> usize {
         .max(1)
 }
 
+/// How long the finisher waits for more deliveries to end before moving what it has, and how
+/// many bundles it takes at most: a receipt a few milliseconds later costs nothing, a flush and a
+/// commit per bundle of a backlog cost the senders' time.
+const FINISH_GATHER: Duration = Duration::from_millis(20);
+const FINISH_BATCH: usize = 256;
+
 /// A finished bundle whose files were moved.
 struct Moved {
     bundle_id: i64,
+    name: String,
     archived: bool,
     location: PathBuf,
     work_dir: Option<PathBuf>,
@@ -1719,6 +1789,7 @@ fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result
     };
     Ok(Moved {
         bundle_id: f.bundle_id,
+        name: f.name.clone(),
         archived,
         location,
         work_dir,

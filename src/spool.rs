@@ -26,7 +26,13 @@ pub struct SpoolError {
 /// file's own data is still flushed before its name appears, and a copy across filesystems still
 /// flushes its destination before it removes the source: only the renames' folder flushes wait.
 #[derive(Debug)]
-pub struct Syncs(SyncMode);
+pub struct Syncs {
+    mode: SyncMode,
+    /// Batch mode: receipts and reports written under their temporary names, placed by `flush`.
+    pending: Vec<PendingWrite>,
+    /// Whose writes follow (a bundle id), so that `flush` can say whose failed.
+    owner: Option<i64>,
+}
 
 #[derive(Debug)]
 enum SyncMode {
@@ -35,26 +41,49 @@ enum SyncMode {
     Never,
 }
 
+#[derive(Debug)]
+struct PendingWrite {
+    tmp: PathBuf,
+    dir: PathBuf,
+    name: OsString,
+    owner: Option<i64>,
+}
+
 impl Syncs {
-    /// Every folder is flushed as soon as it changes.
-    pub fn now() -> Syncs {
-        Syncs(SyncMode::Now)
+    fn with(mode: SyncMode) -> Syncs {
+        Syncs {
+            mode,
+            pending: Vec::new(),
+            owner: None,
+        }
     }
 
-    /// Folders are collected, and flushed once each by [`Syncs::flush`].
+    /// Every folder is flushed as soon as it changes.
+    pub fn now() -> Syncs {
+        Syncs::with(SyncMode::Now)
+    }
+
+    /// Folders are collected, and flushed once each by [`Syncs::flush`]; new files (receipts,
+    /// reports) are written under temporary names, flushed together, and only then given their
+    /// names.
     pub fn batch() -> Syncs {
-        Syncs(SyncMode::Batch(Default::default()))
+        Syncs::with(SyncMode::Batch(Default::default()))
     }
 
     /// Renames are not flushed at all: for moves whose source and destination the journal
     /// recorded before the move, so that a move a crash undoes is simply made again at start.
     pub fn recorded() -> Syncs {
-        Syncs(SyncMode::Never)
+        Syncs::with(SyncMode::Never)
+    }
+
+    /// The writes that follow belong to this bundle.
+    pub fn owner(&mut self, bundle_id: i64) {
+        self.owner = Some(bundle_id);
     }
 
     /// The folder holding `path` changed.
     fn changed(&mut self, path: &Path) {
-        match &mut self.0 {
+        match &mut self.mode {
             SyncMode::Now => sync_dir(path),
             SyncMode::Batch(dirs) => {
                 if let Some(dir) = path.parent() {
@@ -65,15 +94,64 @@ impl Syncs {
         }
     }
 
-    /// Flushes every folder a batch changed.
-    pub fn flush(&mut self) {
-        if let SyncMode::Batch(dirs) = &mut self.0 {
+    /// Makes a batch durable: the new files' contents (one `syncfs` per filesystem), then their
+    /// names, then every folder the batch changed. Returns the owners whose new file could not
+    /// be placed (its temporary file is removed; the owner's bundle must be retried).
+    pub fn flush(&mut self) -> Vec<(Option<i64>, SpoolError)> {
+        let mut failed = Vec::new();
+        let pending = std::mem::take(&mut self.pending);
+        let mut synced: Vec<u64> = Vec::new();
+        let mut unsynced: Vec<(Option<i64>, io::Error)> = Vec::new();
+        for w in &pending {
+            use std::os::unix::fs::MetadataExt;
+            let Ok(meta) = fs::metadata(&w.dir) else {
+                continue;
+            };
+            if synced.contains(&meta.dev()) {
+                continue;
+            }
+            synced.push(meta.dev());
+            if let Err(e) = syncfs(&w.dir) {
+                unsynced.push((None, e));
+            }
+        }
+        for w in pending {
+            if let Some((_, e)) = unsynced.first() {
+                let _ = fs::remove_file(&w.tmp);
+                failed.push((
+                    w.owner,
+                    SpoolError {
+                        action: "cannot flush",
+                        path: w.dir.join(&w.name),
+                        source: io::Error::new(e.kind(), e.to_string()),
+                    },
+                ));
+                continue;
+            }
+            if let Err(e) = place(&w.tmp, &w.dir, &w.name, self) {
+                failed.push((w.owner, e));
+            }
+        }
+        if let SyncMode::Batch(dirs) = &mut self.mode {
             for dir in std::mem::take(dirs) {
                 if let Ok(d) = File::open(&dir) {
                     let _ = d.sync_all();
                 }
             }
         }
+        failed
+    }
+}
+
+/// Flushes every file of the filesystem holding `dir` (`syncfs(2)`).
+fn syncfs(dir: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let d = File::open(dir)?;
+    // SAFETY: a valid open descriptor for the duration of the call.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -148,7 +226,9 @@ pub fn move_group(
     extra: &[&OsStr],
     syncs: &mut Syncs,
 ) -> Result<(Vec<PathBuf>, usize), SpoolError> {
-    fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
+    if !dir.is_dir() {
+        fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
+    }
     let mut n = 1;
     loop {
         let free = files
@@ -311,7 +391,9 @@ pub fn write_new(
     contents: &[u8],
     syncs: &mut Syncs,
 ) -> Result<PathBuf, SpoolError> {
-    fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
+    if !dir.is_dir() {
+        fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
+    }
     // Written whole under a hidden temporary name, then renamed into place without replacing
     // anything: a crash or a full disk leaves either no receipt or a complete one.
     let tmp = dir.join(format!(
@@ -319,11 +401,16 @@ pub fn write_new(
         std::process::id(),
         jiff::Timestamp::now().as_nanosecond()
     ));
+    let batch = matches!(syncs.mode, SyncMode::Batch(_));
     let written = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .and_then(|mut f| f.write_all(contents).and_then(|_| f.sync_all()));
+        .and_then(|mut f| {
+            f.write_all(contents)?;
+            // In a batch, `Syncs::flush` flushes every new file's contents at once.
+            if batch { Ok(()) } else { f.sync_all() }
+        });
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(SpoolError {
@@ -332,17 +419,31 @@ pub fn write_new(
             source: e,
         });
     }
+    if batch {
+        syncs.pending.push(PendingWrite {
+            tmp,
+            dir: dir.to_path_buf(),
+            name: name.to_os_string(),
+            owner: syncs.owner,
+        });
+        return Ok(dir.join(name));
+    }
+    place(&tmp, dir, name, syncs)
+}
+
+/// Gives a written temporary file its name in `dir`, ` (n)` if the name is taken.
+fn place(tmp: &Path, dir: &Path, name: &OsStr, syncs: &mut Syncs) -> Result<PathBuf, SpoolError> {
     let mut n = 1;
     loop {
         let path = dir.join(numbered(name, OsStr::new(""), n));
-        match rename_noreplace(&tmp, &path) {
+        match rename_noreplace(tmp, &path) {
             Ok(()) => {
                 syncs.changed(&path);
                 return Ok(path);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
             Err(e) => {
-                let _ = fs::remove_file(&tmp);
+                let _ = fs::remove_file(tmp);
                 return Err(SpoolError {
                     action: "cannot write",
                     path,
@@ -499,6 +600,41 @@ mod tests {
         ] {
             assert_eq!(fs::read(&p).unwrap(), b"keep");
         }
+    }
+
+    /// In a batch a receipt gets its name only once its contents are flushed, and never takes a
+    /// name that appeared meanwhile.
+    #[test]
+    fn a_batch_names_its_new_files_only_when_it_is_flushed() {
+        let t = tempfile::tempdir().unwrap();
+        let mut syncs = Syncs::batch();
+        syncs.owner(7);
+        write_new(t.path(), OsStr::new("x.receipt.yaml"), b"mine", &mut syncs).unwrap();
+        assert!(!t.path().join("x.receipt.yaml").exists());
+        fs::write(t.path().join("x.receipt.yaml"), b"someone else's").unwrap();
+        assert!(syncs.flush().is_empty());
+        assert_eq!(
+            fs::read(t.path().join("x.receipt.yaml")).unwrap(),
+            b"someone else's"
+        );
+        assert_eq!(
+            fs::read(t.path().join("x (2).receipt.yaml")).unwrap(),
+            b"mine"
+        );
+        let names: Vec<_> = fs::read_dir(t.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 2, "no temporary file left");
+
+        // A folder that vanished before the flush: the owner is told, nothing is left behind.
+        let gone = t.path().join("gone");
+        fs::create_dir(&gone).unwrap();
+        syncs.owner(8);
+        write_new(&gone, OsStr::new("y.error.txt"), b"report", &mut syncs).unwrap();
+        for e in fs::read_dir(&gone).unwrap().flatten() {
+            fs::rename(e.path(), t.path().join("moved-away.tmp")).unwrap();
+        }
+        let failed = syncs.flush();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, Some(8));
     }
 
     #[test]
