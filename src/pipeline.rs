@@ -1153,7 +1153,7 @@ fn enter(
 struct WorkFolders {
     stamp: i128,
     first_seq: u64,
-    by_root: HashMap<PathBuf, (PathBuf, HashSet<OsString>)>,
+    by_root: HashMap<PathBuf, (PathBuf, HashSet<String>)>,
 }
 
 impl WorkFolders {
@@ -1165,12 +1165,14 @@ impl WorkFolders {
                 HashSet::new(),
             )
         });
-        if names.iter().any(|n| used.contains(*n)) {
+        // Compared as a share that ignores case would (SMB): `Notice.pdf` takes `notice.pdf`.
+        let key = |n: &&std::ffi::OsStr| n.to_string_lossy().to_lowercase();
+        if names.iter().any(|n| used.contains(&key(n))) {
             return root
                 .join(".dropcast")
                 .join(format!("{stamp}-{first}-{seq}"));
         }
-        used.extend(names.iter().map(|n| n.to_os_string()));
+        used.extend(names.iter().map(key));
         dir.clone()
     }
 }
@@ -1485,14 +1487,21 @@ async fn finisher(
     // At start (and on every tick) every finished bundle in the journal is looked at; after a
     // delivery ends, only the bundles whose deliveries just ended.
     let mut only: Option<Vec<i64>> = None;
+    // Names of bundles that could not be finished yet (see `finish_all`).
+    let mut blocked: HashSet<OsString> = HashSet::new();
     loop {
         let cfg = config.clone();
         let j = journal.clone();
         let c = counters.clone();
         let ids = only.take();
-        let stuck = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c, ids.as_deref()))
-            .await
-            .unwrap_or(false);
+        let mut b = std::mem::take(&mut blocked);
+        let (stuck, b) = tokio::task::spawn_blocking(move || {
+            let stuck = finish_all(&cfg, &j, &c, ids.as_deref(), &mut b);
+            (stuck, b)
+        })
+        .await
+        .unwrap_or_default();
+        blocked = b;
         let wait = if stuck {
             let w = retry;
             retry = (retry * 2).min(Duration::from_secs(60));
@@ -1554,9 +1563,11 @@ async fn finisher(
                 let cfg = config.clone();
                 let j = journal.clone();
                 let c = counters.clone();
-                let stuck = tokio::task::spawn_blocking(move || finish_all(&cfg, &j, &c, None))
-                    .await
-                    .unwrap_or(false);
+                let stuck = tokio::task::spawn_blocking(move || {
+                    finish_all(&cfg, &j, &c, None, &mut HashSet::new())
+                })
+                .await
+                .unwrap_or(false);
                 if stuck {
                     // `once`: posted but not moved; the next run moves it (never reposts it).
                     counters.left.fetch_add(1, Ordering::Relaxed);
@@ -1573,6 +1584,7 @@ fn finish_all(
     journal: &Journal,
     counters: &Counters,
     only: Option<&[i64]>,
+    blocked: &mut HashSet<OsString>,
 ) -> bool {
     let finished = match only.map_or_else(
         || journal.finished_bundles(),
@@ -1590,6 +1602,12 @@ fn finish_all(
     // finds their files already in place by their name's highest ` (n)` (see `spool::archive`).
     // That holds only if one bundle of a name is between its move and the commit: a batch ends
     // before a second bundle of the same name.
+    // For the same reason a bundle that could not be finished blocks the later bundles of its
+    // name until it is: a full pass (in journal order) starts again from the oldest.
+    if only.is_none() {
+        blocked.clear();
+    }
+    let stem = |f: &Finished| spool::bundle_stem(std::ffi::OsStr::new(&f.name));
     let mut rest: &[Finished] = &finished;
     while !rest.is_empty() {
         let (batch, tail) = rest.split_at(batch_len(
@@ -1600,20 +1618,26 @@ fn finish_all(
         let mut syncs = spool::Syncs::batch();
         let mut moved = Vec::new();
         for f in batch {
+            if blocked.contains(&stem(f)) {
+                stuck = true;
+                continue;
+            }
             syncs.owner(f.bundle_id);
             match finish_one(config, f, &mut syncs) {
                 Ok(m) => moved.push(m),
                 Err(e) => {
                     stuck = true;
+                    blocked.insert(stem(f));
                     tracing::warn!(bundle = %f.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry")
                 }
             }
         }
-        // A receipt or report that could not be placed leaves its bundle unfinished: retried.
+        // A receipt, report or folder that could not be flushed leaves its bundle unfinished.
         for (owner, e) in syncs.flush() {
             stuck = true;
             if let Some(pos) = moved.iter().position(|m| Some(m.bundle_id) == owner) {
                 let m = moved.remove(pos);
+                blocked.insert(spool::bundle_stem(std::ffi::OsStr::new(&m.name)));
                 tracing::warn!(bundle = %m.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry");
             }
         }
@@ -1627,6 +1651,11 @@ fn finish_all(
         if let Err(e) = journal.mark_done_all(&done) {
             tracing::error!(error = %e, "cannot record moved bundles in the journal; will retry");
             stuck = true;
+            blocked.extend(
+                moved
+                    .iter()
+                    .map(|m| spool::bundle_stem(std::ffi::OsStr::new(&m.name))),
+            );
             continue;
         }
         for m in moved {
@@ -1637,9 +1666,11 @@ fn finish_all(
             };
             counter.fetch_add(1, Ordering::Relaxed);
             Metrics::add(metric, 1);
-            if let Some(dir) = m.work_dir {
-                // Our own empty work folder; never a user's file (remove_dir refuses non-empty
-                // folders).
+            // Our own work folder once empty (remove_dir refuses a folder still in use); never
+            // `scheduled/`, where a scheduled bundle waited.
+            if let Some(dir) = m.work_dir
+                && dir.parent().and_then(Path::file_name) == Some(std::ffi::OsStr::new(".dropcast"))
+            {
                 let _ = std::fs::remove_dir(dir);
             }
         }
@@ -1799,6 +1830,31 @@ fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_shares_a_work_folder_unless_a_name_is_taken() {
+        let mut f = WorkFolders {
+            stamp: 1,
+            first_seq: 10,
+            by_root: HashMap::new(),
+        };
+        let root = Path::new("/in");
+        let names = |n: &[&'static str]| -> Vec<&'static std::ffi::OsStr> {
+            n.iter().map(|s| std::ffi::OsStr::new(*s)).collect()
+        };
+        let shared = Path::new("/in/.dropcast/1-10");
+        assert_eq!(f.for_bundle(root, &names(&["a.pdf", "a.yaml"]), 10), shared);
+        assert_eq!(f.for_bundle(root, &names(&["b.pdf"]), 11), shared);
+        // Another subfolder's `a.pdf`, or `A.PDF` on a share that ignores case: a folder of its own.
+        assert_eq!(
+            f.for_bundle(root, &names(&["A.PDF"]), 12),
+            Path::new("/in/.dropcast/1-10-12")
+        );
+        assert_eq!(
+            f.for_bundle(Path::new("/other"), &names(&["a.pdf"]), 13),
+            Path::new("/other/.dropcast/1-10")
+        );
+    }
 
     #[test]
     fn a_finisher_batch_never_holds_two_bundles_of_one_name() {

@@ -30,6 +30,9 @@ pub struct Syncs {
     mode: SyncMode,
     /// Batch mode: receipts and reports written under their temporary names, placed by `flush`.
     pending: Vec<PendingWrite>,
+    /// Batch mode: one open folder per local filesystem holding pending writes, opened before
+    /// the first write so that `syncfs` on it reports any writeback error since.
+    flushers: Vec<(u64, File)>,
     /// Whose writes follow (a bundle id), so that `flush` can say whose failed.
     owner: Option<i64>,
 }
@@ -37,7 +40,8 @@ pub struct Syncs {
 #[derive(Debug)]
 enum SyncMode {
     Now,
-    Batch(std::collections::BTreeSet<PathBuf>),
+    /// The folders changed, each with the bundles that changed it.
+    Batch(std::collections::BTreeMap<PathBuf, Vec<Option<i64>>>),
     Never,
 }
 
@@ -47,6 +51,9 @@ struct PendingWrite {
     dir: PathBuf,
     name: OsString,
     owner: Option<i64>,
+    /// The filesystem whose `syncfs` flushes its contents; `None`: flushed on its own already
+    /// (network filesystems, where `syncfs` may not reach the server).
+    dev: Option<u64>,
 }
 
 impl Syncs {
@@ -54,6 +61,7 @@ impl Syncs {
         Syncs {
             mode,
             pending: Vec::new(),
+            flushers: Vec::new(),
             owner: None,
         }
     }
@@ -81,42 +89,56 @@ impl Syncs {
         self.owner = Some(bundle_id);
     }
 
+    /// Whether a new file of the batch will take this name (it is not on disk yet).
+    fn reserved(&self, path: &Path) -> bool {
+        self.pending
+            .iter()
+            .any(|w| path.parent() == Some(w.dir.as_path()) && path.file_name() == Some(&w.name))
+    }
+
     /// The folder holding `path` changed.
     fn changed(&mut self, path: &Path) {
+        let owner = self.owner;
         match &mut self.mode {
             SyncMode::Now => sync_dir(path),
             SyncMode::Batch(dirs) => {
                 if let Some(dir) = path.parent() {
-                    dirs.insert(dir.to_path_buf());
+                    dirs.entry(dir.to_path_buf()).or_default().push(owner);
                 }
             }
             SyncMode::Never => {}
         }
     }
 
-    /// Makes a batch durable: the new files' contents (one `syncfs` per filesystem), then their
-    /// names, then every folder the batch changed. Returns the owners whose new file could not
-    /// be placed (its temporary file is removed; the owner's bundle must be retried).
+    /// The filesystem whose `syncfs` will flush a new file in `dir`, or `None` when the file
+    /// must be flushed on its own.
+    fn flusher_for(&mut self, dir: &Path) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let dev = fs::metadata(dir).ok()?.dev();
+        if self.flushers.iter().any(|(d, _)| *d == dev) {
+            return Some(dev);
+        }
+        if crate::watch::filesystem_kind(dir) != crate::watch::FsKind::Local {
+            return None;
+        }
+        let f = File::open(dir).ok()?;
+        self.flushers.push((dev, f));
+        Some(dev)
+    }
+
+    /// Makes a batch durable: the new files' contents (one `syncfs` per local filesystem), then
+    /// their names, then every folder the batch changed. Returns the owners whose changes could
+    /// not be made durable (a new file not placed is removed): their bundles must be retried.
     pub fn flush(&mut self) -> Vec<(Option<i64>, SpoolError)> {
         let mut failed = Vec::new();
-        let pending = std::mem::take(&mut self.pending);
-        let mut synced: Vec<u64> = Vec::new();
-        let mut unsynced: Vec<(Option<i64>, io::Error)> = Vec::new();
-        for w in &pending {
-            use std::os::unix::fs::MetadataExt;
-            let Ok(meta) = fs::metadata(&w.dir) else {
-                continue;
-            };
-            if synced.contains(&meta.dev()) {
-                continue;
-            }
-            synced.push(meta.dev());
-            if let Err(e) = syncfs(&w.dir) {
-                unsynced.push((None, e));
+        let mut unsynced: Vec<(u64, io::Error)> = Vec::new();
+        for (dev, f) in std::mem::take(&mut self.flushers) {
+            if let Err(e) = syncfs(&f) {
+                unsynced.push((dev, e));
             }
         }
-        for w in pending {
-            if let Some((_, e)) = unsynced.first() {
+        for w in std::mem::take(&mut self.pending) {
+            if let Some((_, e)) = unsynced.iter().find(|(d, _)| Some(*d) == w.dev) {
                 let _ = fs::remove_file(&w.tmp);
                 failed.push((
                     w.owner,
@@ -128,14 +150,24 @@ impl Syncs {
                 ));
                 continue;
             }
+            self.owner = w.owner;
             if let Err(e) = place(&w.tmp, &w.dir, &w.name, self) {
                 failed.push((w.owner, e));
             }
         }
         if let SyncMode::Batch(dirs) = &mut self.mode {
-            for dir in std::mem::take(dirs) {
-                if let Ok(d) = File::open(&dir) {
-                    let _ = d.sync_all();
+            for (dir, owners) in std::mem::take(dirs) {
+                if let Err(e) = File::open(&dir).and_then(|d| d.sync_all()) {
+                    for owner in owners {
+                        failed.push((
+                            owner,
+                            SpoolError {
+                                action: "cannot flush folder",
+                                path: dir.clone(),
+                                source: io::Error::new(e.kind(), e.to_string()),
+                            },
+                        ));
+                    }
                 }
             }
         }
@@ -143,10 +175,9 @@ impl Syncs {
     }
 }
 
-/// Flushes every file of the filesystem holding `dir` (`syncfs(2)`).
-fn syncfs(dir: &Path) -> io::Result<()> {
+/// Flushes every file of the filesystem holding the open folder `d` (`syncfs(2)`).
+fn syncfs(d: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let d = File::open(dir)?;
     // SAFETY: a valid open descriptor for the duration of the call.
     if unsafe { libc::syncfs(d.as_raw_fd()) } == 0 {
         Ok(())
@@ -235,7 +266,10 @@ pub fn move_group(
             .iter()
             .map(|(_, name)| *name)
             .chain(extra.iter().copied())
-            .all(|name| fs::symlink_metadata(dir.join(numbered(name, stem, n))).is_err());
+            .all(|name| {
+                let path = dir.join(numbered(name, stem, n));
+                fs::symlink_metadata(&path).is_err() && !syncs.reserved(&path)
+            });
         if free {
             let mut moved = Vec::new();
             let mut clash = false;
@@ -402,14 +436,15 @@ pub fn write_new(
         jiff::Timestamp::now().as_nanosecond()
     ));
     let batch = matches!(syncs.mode, SyncMode::Batch(_));
+    // In a batch on a local filesystem, `Syncs::flush` flushes every new file's contents at once.
+    let dev = if batch { syncs.flusher_for(dir) } else { None };
     let written = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp)
         .and_then(|mut f| {
             f.write_all(contents)?;
-            // In a batch, `Syncs::flush` flushes every new file's contents at once.
-            if batch { Ok(()) } else { f.sync_all() }
+            if dev.is_some() { Ok(()) } else { f.sync_all() }
         });
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
@@ -425,6 +460,7 @@ pub fn write_new(
             dir: dir.to_path_buf(),
             name: name.to_os_string(),
             owner: syncs.owner,
+            dev,
         });
         return Ok(dir.join(name));
     }
@@ -635,6 +671,48 @@ mod tests {
         let failed = syncs.flush();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].0, Some(8));
+    }
+
+    /// A receipt waiting in a batch keeps its name: a later bundle of the batch whose own name
+    /// would give it the same receipt name takes another suffix.
+    #[test]
+    fn a_batch_reserves_the_names_of_its_waiting_receipts() {
+        let t = tempfile::tempdir().unwrap();
+        let (inbox, archive) = (t.path().join("in"), t.path().join("archive"));
+        fs::create_dir_all(&inbox).unwrap();
+        fs::create_dir_all(&archive).unwrap();
+        fs::write(archive.join("report.pdf"), b"old").unwrap();
+        for f in ["report.pdf", "report (2).jpg"] {
+            fs::write(inbox.join(f), f.as_bytes()).unwrap();
+        }
+        let mut syncs = Syncs::batch();
+        let a = inbox.join("report.pdf");
+        let (_, n) = move_group(
+            &[(&a, OsStr::new("report.pdf"))],
+            &archive,
+            OsStr::new("report"),
+            &[OsStr::new("report.receipt.yaml")],
+            &mut syncs,
+        )
+        .unwrap();
+        assert_eq!(n, 2);
+        let receipt = numbered(OsStr::new("report.receipt.yaml"), OsStr::new("report"), n);
+        write_new(&archive, &receipt, b"receipt of report.pdf", &mut syncs).unwrap();
+        let b = inbox.join("report (2).jpg");
+        let (moved, _) = move_group(
+            &[(&b, OsStr::new("report (2).jpg"))],
+            &archive,
+            OsStr::new("report (2)"),
+            &[OsStr::new("report (2).receipt.yaml")],
+            &mut syncs,
+        )
+        .unwrap();
+        assert_eq!(moved[0], archive.join("report (2) (2).jpg"));
+        assert!(syncs.flush().is_empty());
+        assert_eq!(
+            fs::read(archive.join("report (2).receipt.yaml")).unwrap(),
+            b"receipt of report.pdf"
+        );
     }
 
     #[test]

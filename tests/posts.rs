@@ -322,6 +322,9 @@ fn a_scheduled_post_waits_in_scheduled_then_goes_out_on_time() {
         o.archive_month().join("event.receipt.yaml").exists()
     });
     assert!(o.files("scheduled").is_empty());
+    // The clerks' folder stays, empty, for the next scheduled post (it was once removed as if
+    // it were the bundle's own work folder).
+    assert!(o.path("scheduled").is_dir());
 }
 
 #[test]
