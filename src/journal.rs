@@ -239,6 +239,9 @@ impl Journal {
         };
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql)?;
+        // Room for every statement dropcast uses, so that none is parsed again per bundle (the
+        // default of 16 is fewer than there are, and they evicted each other).
+        conn.set_prepared_statement_cache_capacity(64);
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(corrupt)?;

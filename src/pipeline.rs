@@ -1692,7 +1692,7 @@ fn batch_len<'a>(names: impl Iterator<Item = &'a str>, max: usize) -> usize {
 /// How long the finisher waits for more deliveries to end before moving what it has, and how
 /// many bundles it takes at most: a receipt a few milliseconds later costs nothing, a flush and a
 /// commit per bundle of a backlog cost the senders' time.
-const FINISH_GATHER: Duration = Duration::from_millis(20);
+const FINISH_GATHER: Duration = Duration::from_millis(100);
 const FINISH_BATCH: usize = 256;
 
 /// A finished bundle whose files were moved.
