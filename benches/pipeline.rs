@@ -3,7 +3,7 @@
 //! (`bench/baseline.sh`) against the same fake. See BENCHMARKS.md for what each figure means.
 //!
 //! ```sh
-//! cargo bench --bench pipeline                 # the full form, about 5 minutes
+//! cargo bench --bench pipeline                 # the full form, about 3.5 minutes
 //! BENCH_SHORT=1 cargo bench --bench pipeline   # the CI smoke form: small, no time asserted
 //! BENCH_BUNDLES=2000 cargo bench --bench pipeline
 //! BENCH_ONLY=backlog,latency cargo bench --bench pipeline   # some measurements only

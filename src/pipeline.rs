@@ -1145,8 +1145,6 @@ fn enter(
         .collect()
 }
 
-/// The journal record of a prepared bundle: where each file will wait, and the plan rewritten to
-/// send from there.
 /// The work folders of one batch: one per inbox, shared by the batch's bundles as long as their
 /// file names differ (a bundle with a name already taken gets a folder of its own). One folder
 /// per batch instead of one per bundle: fewer folders made, watched and removed in a backlog.
@@ -1177,6 +1175,8 @@ impl WorkFolders {
     }
 }
 
+/// The journal record of a prepared bundle: where each file will wait, and the plan rewritten to
+/// send from there.
 fn new_bundle(
     config: &Config,
     root: &Path,
@@ -1189,8 +1189,8 @@ fn new_bundle(
         .iter()
         .map(|f| f.path.file_name().unwrap_or_default())
         .collect();
-    // Scheduled bundles wait where the clerk can see (and cancel) them; others in a hidden work
-    // folder of their own. Either way the journal learns the paths before anything moves.
+    // Scheduled bundles wait where the clerk can see (and cancel) them; others in their batch's
+    // hidden work folder. Either way the journal learns the paths before anything moves.
     let work: Vec<PathBuf> = match p.publish_at {
         Some(_) => {
             let stem = spool::bundle_stem(std::ffi::OsStr::new(&p.name));
