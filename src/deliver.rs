@@ -149,13 +149,9 @@ impl Staged {
         done: &mpsc::UnboundedSender<(i64, Ended)>,
     ) -> Result<(), JournalError> {
         self.writes.push(w);
-        d.journal.commit(&mut self.writes).inspect_err(|_| {
+        self.flush(d, done).inspect_err(|_| {
             self.writes.pop();
-        })?;
-        for ended in self.done.drain(..) {
-            let _ = done.send(ended);
-        }
-        Ok(())
+        })
     }
 }
 
