@@ -149,15 +149,15 @@ impl Filter {
     }
 }
 
-/// Whether a junk name is a media file still being downloaded or copied
-/// (`notice.pdf.part`, `notice.pdf.crdownload`, `~notice.pdf.tmp`…), which a sidecar must wait for.
-pub fn is_partial_media(name: &str, filter: &Filter) -> bool {
+/// The media file that a junk name is still being downloaded or copied into
+/// (`notice.pdf.part`, `notice.pdf.crdownload`…: `notice.pdf`), which its sidecar must wait for.
+pub fn partial_media<'a>(name: &'a str, filter: &Filter) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     JUNK_SUFFIXES
         .iter()
         .filter(|s| **s != "~")
         .find_map(|s| lower.strip_suffix(s).map(|rest| &name[..rest.len()]))
-        .is_some_and(|rest| matches!(filter.classify(rest), Kind::Media(_)))
+        .filter(|rest| matches!(filter.classify(rest), Kind::Media(_)))
 }
 
 /// The names a media file's sidecar may have: `NAME.yaml`, `NAME.yml`, `NAME.pdf.yaml`,
@@ -172,21 +172,11 @@ pub fn sidecar_names(media: &str) -> Vec<String> {
     ]
 }
 
-/// The stem a sidecar pairs by: `notice.yaml` → `notice`, `notice.pdf.yaml` → `notice`.
-pub fn sidecar_stem(sidecar: &str, filter: &Filter) -> String {
-    let without = sidecar.rsplit_once('.').map_or(sidecar, |(s, _)| s);
-    match filter.classify(without) {
-        Kind::Media(_) => without
-            .rsplit_once('.')
-            .map_or(without, |(s, _)| s)
-            .to_string(),
-        _ => without.to_string(),
-    }
-}
-
-/// The stem of a media file: `notice.pdf` → `notice`.
-pub fn stem(name: &str) -> &str {
-    name.rsplit_once('.').map_or(name, |(s, _)| s)
+/// A path's file name as text (lossy), for reports and logs.
+pub fn file_name_of(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// What to do with a settled media file that has no sidecar yet.
@@ -267,11 +257,14 @@ mod tests {
     #[test]
     fn partial_downloads_of_media() {
         let f = Filter::new(&[], &[]);
-        assert!(is_partial_media("notice.pdf.part", &f));
-        assert!(is_partial_media("notice.PDF.crdownload", &f));
-        assert!(!is_partial_media("memo.yaml~", &f));
-        assert!(!is_partial_media("memo.txt.tmp", &f));
-        assert!(!is_partial_media("notice.pdf", &f));
+        assert_eq!(partial_media("notice.pdf.part", &f), Some("notice.pdf"));
+        assert_eq!(
+            partial_media("notice.PDF.crdownload", &f),
+            Some("notice.PDF")
+        );
+        assert_eq!(partial_media("memo.yaml~", &f), None);
+        assert_eq!(partial_media("memo.txt.tmp", &f), None);
+        assert_eq!(partial_media("notice.pdf", &f), None);
     }
 
     #[test]
@@ -298,10 +291,6 @@ mod tests {
                 "notice.yml"
             ]
         );
-        let f = Filter::new(&[], &[]);
-        assert_eq!(sidecar_stem("notice.yaml", &f), "notice");
-        assert_eq!(sidecar_stem("notice.pdf.yaml", &f), "notice");
-        assert_eq!(sidecar_stem("v1.2.yaml", &f), "v1.2");
     }
 
     #[test]

@@ -419,7 +419,7 @@ fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for f in files {
         match check_sidecar(f, &config) {
-            Ok(()) => println!("ok {}", f.display()),
+            Ok(post) => println!("ok {}: would post {}", f.display(), post.trim_end()),
             Err(e) => {
                 failed = true;
                 println!("{}: {e}", f.display());
@@ -433,9 +433,12 @@ fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
     }
 }
 
-/// Checks a sidecar as the daemon would: with its media file and attachments if they are next
-/// to it, so that album rules, content, sizes and the caption are all checked.
-fn check_sidecar(path: &Path, config: &Config) -> Result<(), String> {
+/// Checks a sidecar as the daemon would: in the inbox the daemon would take it from (the most
+/// specific), with the media file the daemon would pair it with and its attachments if they are
+/// next to it, so that album rules, content, sizes and the caption are all checked. Says what
+/// the post would be and where it would go.
+fn check_sidecar(path: &Path, config: &Config) -> Result<String, String> {
+    use crate::bundle::Kind;
     let filter = crate::bundle::Filter::new(&config.accept, &config.ignore);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -446,24 +449,27 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<(), String> {
         let r = p.report(crate::config::Language::En);
         r.why
     })?;
-    let media = std::fs::read_dir(dir)
+    let names: Vec<String> = std::fs::read_dir(dir)
         .ok()
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| crate::bundle::sidecar_names(n).iter().any(|s| s == name))
-        .find_map(|n| match filter.classify(&n) {
-            crate::bundle::Kind::Media(ty) => Some((dir.join(n), ty)),
+        .collect();
+    let media = names
+        .iter()
+        .filter(|n| {
+            crate::pairing::sidecar_of(n, |s| names.iter().any(|m| m == s)).as_deref() == Some(name)
+        })
+        .find_map(|n| match filter.classify(n) {
+            Kind::Media(ty) => Some((dir.join(n), ty)),
             _ => None,
         });
     let mut attachments = Vec::new();
     for a in &sidecar.attachments {
         match filter.classify(a) {
-            crate::bundle::Kind::Media(ty) if dir.join(a).is_file() => {
-                attachments.push((dir.join(a), ty))
-            }
-            crate::bundle::Kind::Media(_) => {
+            Kind::Media(ty) if dir.join(a).is_file() => attachments.push((dir.join(a), ty)),
+            Kind::Media(_) => {
                 return Err(format!(
                     "attachment {a} is not in the folder {}",
                     dir.display()
@@ -473,11 +479,7 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<(), String> {
         }
     }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let inbox = config
-        .inboxes
-        .iter()
-        .position(|i| abs.starts_with(std::fs::canonicalize(&i.path).unwrap_or(i.path.clone())))
-        .unwrap_or(0);
+    let inbox = crate::pairing::inbox_of(&crate::watch::roots(config), &abs).unwrap_or(0);
     let candidate = crate::prepare::Candidate {
         inbox,
         media,
@@ -485,7 +487,9 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<(), String> {
         attachments,
         refuse: None,
     };
-    crate::prepare::prepare(&candidate, config)
-        .map(|_| ())
-        .map_err(|r| r.problem.summary())
+    match crate::prepare::prepare(&candidate, config) {
+        Ok(p) => Ok(crate::prepare::describe(&p)),
+        Err(crate::prepare::Rejected::Refused(r)) => Err(r.problem.summary()),
+        Err(crate::prepare::Rejected::SettleAgain { reason, .. }) => Err(reason),
+    }
 }

@@ -7,19 +7,26 @@
 //! - [`config`]: the IT person's `dropcast.yaml`, validated once at start.
 //! - [`watch`]: native events and scans, turned into observations of paths.
 //! - [`settle`]: decides when a file is complete (size, mtime, inode stable for `settle`).
-//! - [`bundle`]: classifies files (media, sidecar, junk) and holds the pairing rules.
+//! - [`bundle`]: classifies files (media, sidecar, junk): rules over names.
+//! - [`watcher`]: the watcher task: scans and events into the settle tracker, settled files
+//!   paired and handed to the preparer.
+//! - [`pairing`]: which settled files make a bundle; pure, shared by `run`, `check`, `status`.
 //! - [`sidecar`]: parses and validates the clerk's YAML.
 //! - [`render`]: turns the clerk's Markdown into Telegram's HTML subset; splits long texts.
 //! - [`prepare`]: checks a bundle completely (content, size, hashes, channels, caption) and
 //!   plans its requests.
+//! - [`preparer`]: the preparer task: checks, duplicates, journal entry, work folders,
+//!   recovery after a crash; starts the senders.
+//! - [`schedule`]: releases scheduled bundles when their time comes; cancels removed ones.
 //! - [`post`]: dropcast's own types for what gets posted.
 //! - [`journal`]: the SQLite journal that makes restarts safe.
 //! - [`deliver`]: one sender per channel: pacing, retries, the journal protocol per message.
 //! - [`telegram`]: the only module that speaks the Bot API.
 //! - [`spool`]: the only module that moves user files (work folder, archive, failed), writes
 //!   receipts and reports.
+//! - [`finisher`]: the finisher task: archives or fails bundles whose deliveries ended.
 //! - [`messages`]: every clerk-facing sentence, in English and Italian.
-//! - [`pipeline`]: wires the stages together and shuts them down.
+//! - [`pipeline`]: wires the tasks together and shuts them down.
 //! - [`cli`]: the command line; [`doctor`] and [`status`] are its two reports for the IT person.
 //! - [`metrics`] and [`web`]: counters, and the optional read-only status page, `/metrics`,
 //!   `/healthz`.
@@ -30,18 +37,23 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod doctor;
+pub mod finisher;
 pub mod journal;
 pub mod messages;
 pub mod metrics;
+pub mod pairing;
 pub mod pipeline;
 pub mod post;
 pub mod prepare;
+pub mod preparer;
 pub mod redact;
 pub mod render;
+pub mod schedule;
 pub mod settle;
 pub mod sidecar;
 pub mod spool;
 pub mod status;
 pub mod telegram;
 pub mod watch;
+pub mod watcher;
 pub mod web;

@@ -466,6 +466,26 @@ pub fn error_report(
     out
 }
 
+/// The report of a bundle refused or failed now: its files by their names in `failed/`, the time
+/// in the config's timezone and language. The one place where a report is put together.
+pub fn report_now(
+    config: &crate::config::Config,
+    bundle: &str,
+    problems: &[Problem],
+    delivered: &[(String, String)],
+    files: &[(std::path::PathBuf, std::ffi::OsString)],
+) -> String {
+    let names: Vec<String> = files
+        .iter()
+        .map(|(_, n)| n.to_string_lossy().into_owned())
+        .collect();
+    let when = jiff::Timestamp::now()
+        .to_zoned_datetime(config.timezone.clone())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string();
+    error_report(config.language, bundle, problems, delivered, &names, &when)
+}
+
 /// The comment that opens a receipt.
 pub fn receipt_header(lang: Language, bundle: &str) -> String {
     match lang {

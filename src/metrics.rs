@@ -21,9 +21,23 @@ pub struct Metrics {
     pub last_post: AtomicI64,
     /// Unix seconds when the daemon started.
     pub started: AtomicI64,
+    /// `once`: bundles still waiting when the run ends (for a sidecar, or for Telegram to come
+    /// back). Not exported: a daemon has no end to count at.
+    pub bundles_left: AtomicU64,
 }
 
 impl Metrics {
+    /// What a run did, as `once` reports it. In a dry run, `archived` and `refused` count what
+    /// would have been posted and refused.
+    pub fn summary(&self) -> crate::pipeline::Summary {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        crate::pipeline::Summary {
+            posted: g(&self.bundles_archived),
+            failed: g(&self.bundles_failed) + g(&self.bundles_refused),
+            left: g(&self.bundles_left),
+        }
+    }
+
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }

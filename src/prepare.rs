@@ -38,6 +38,21 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// A bundle of one file (a media file or a sidecar), with no attachments.
+    pub fn lone(
+        inbox: usize,
+        media: Option<(PathBuf, MediaType)>,
+        sidecar: Option<PathBuf>,
+    ) -> Candidate {
+        Candidate {
+            inbox,
+            media,
+            sidecar,
+            attachments: Vec::new(),
+            refuse: None,
+        }
+    }
+
     /// The name reports and logs use: the media file's name, else the sidecar's.
     pub fn name(&self) -> String {
         self.media
@@ -132,8 +147,28 @@ pub struct Refusal {
     pub name: String,
     pub problem: Problem,
     pub files: Vec<PathBuf>,
-    /// Not a refusal after all: a file changed while it was read; let it settle again.
-    pub resettle: bool,
+}
+
+/// Why a candidate does not go on.
+#[derive(Debug, Clone)]
+pub enum Rejected {
+    /// For good: to `failed/` with a report.
+    Refused(Refusal),
+    /// Not a refusal: a file changed while it was read; it settles again and is taken anew.
+    SettleAgain { name: String, reason: String },
+}
+
+impl From<Refusal> for Rejected {
+    fn from(r: Refusal) -> Rejected {
+        Rejected::Refused(r)
+    }
+}
+
+/// Why a media file cannot be taken as it is.
+enum Unfit {
+    Refused(Problem),
+    /// It changed while it was read: let it settle again.
+    Changing,
 }
 
 fn file_name(p: &Path) -> String {
@@ -283,13 +318,14 @@ fn channels(sidecar: &Sidecar, inbox: &Inbox, path: &Path, config: &Config) -> V
 }
 
 /// Checks everything about a candidate that can be known without sending.
-pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
+pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
     let name = c.name();
-    let refuse = |problem: Problem| Refusal {
-        name: name.clone(),
-        problem,
-        files: c.paths(),
-        resettle: false,
+    let refuse = |problem: Problem| {
+        Rejected::Refused(Refusal {
+            name: name.clone(),
+            problem,
+            files: c.paths(),
+        })
     };
     let inbox = &config.inboxes[c.inbox];
     let mut files = Vec::new();
@@ -323,14 +359,15 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
     let mut sources: Vec<&(PathBuf, MediaType)> = c.media.iter().collect();
     sources.extend(c.attachments.iter());
     for (path, ty) in sources {
-        let h = check_media(path, *ty, config).map_err(|p| match p {
-            Some(p) => refuse(p),
-            None => Refusal {
-                resettle: true,
-                ..refuse(Problem::Unreadable {
+        let h = check_media(path, *ty, config).map_err(|u| match u {
+            Unfit::Refused(p) => refuse(p),
+            Unfit::Changing => Rejected::SettleAgain {
+                name: name.clone(),
+                reason: Problem::Unreadable {
                     file: file_name(path),
                     detail: "it changed while it was read".into(),
-                })
+                }
+                .summary(),
             },
         })?;
         media_files.push((h, *ty));
@@ -419,20 +456,23 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Refusal> {
 
 /// Reads a media file through: not empty, content matching its extension, within the upload
 /// limit; returns its hash.
-/// `Err(None)`: the file changed while it was read and must settle again.
-fn check_media(path: &Path, ty: MediaType, config: &Config) -> Result<Hashed, Option<Problem>> {
+fn check_media(path: &Path, ty: MediaType, config: &Config) -> Result<Hashed, Unfit> {
     let file = file_name(path);
     let (h, head) = hash(path).map_err(|e| {
-        (e.kind() != std::io::ErrorKind::Interrupted).then(|| Problem::Unreadable {
-            file: file.clone(),
-            detail: e.to_string(),
-        })
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            Unfit::Changing
+        } else {
+            Unfit::Refused(Problem::Unreadable {
+                file: file.clone(),
+                detail: e.to_string(),
+            })
+        }
     })?;
     if h.size == 0 {
-        return Err(Some(Problem::EmptyFile { file }));
+        return Err(Unfit::Refused(Problem::EmptyFile { file }));
     }
     if !ty.matches_content(&head) {
-        return Err(Some(Problem::WrongContent {
+        return Err(Unfit::Refused(Problem::WrongContent {
             file,
             expected: ty.label().into(),
         }));
@@ -443,7 +483,7 @@ fn check_media(path: &Path, ty: MediaType, config: &Config) -> Result<Hashed, Op
         UPLOAD_LIMIT
     };
     if h.size > limit {
-        return Err(Some(Problem::TooLarge {
+        return Err(Unfit::Refused(Problem::TooLarge {
             file,
             size_mb: h.size.div_ceil(1024 * 1024),
             limit_mb: limit / (1024 * 1024),

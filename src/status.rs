@@ -1,12 +1,14 @@
 //! `dropcast status`: what is waiting, scheduled, retrying, failed, and the last posts, read
 //! from the journal and the inbox without a running daemon.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::Path;
 
-use crate::bundle::{self, Filter, Kind};
+use crate::bundle::{Filter, Kind};
 use crate::config::Config;
 use crate::journal::{Failure, Journal, JournalError, Posted, Retrying};
-use crate::watch::{self, Root};
+use crate::pairing;
+use crate::watch;
 
 /// A file in an inbox that is not posted yet.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -108,37 +110,26 @@ pub fn read(config: &Config) -> Result<Status, JournalError> {
     })
 }
 
-/// Media files and sidecars in the inboxes, with the likely reason they wait.
+/// Media files and sidecars in the inboxes, with the likely reason they wait. Each file is
+/// judged by the inbox the daemon would take it from (the most specific) and paired by the
+/// daemon's rule (`pairing::sidecar_of`).
 fn waiting(config: &Config) -> Vec<Waiting> {
     let filter = Filter::new(&config.accept, &config.ignore);
-    let own: Vec<PathBuf> = config
-        .own_folders()
-        .iter()
-        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
-        .collect();
     let mut out = Vec::new();
-    for inbox in &config.inboxes {
-        let path = std::fs::canonicalize(&inbox.path).unwrap_or_else(|_| inbox.path.clone());
-        let mut skip = own.clone();
-        skip.push(path.join(".dropcast"));
-        let root = Root {
-            path: path.clone(),
-            recursive: inbox.recursive,
-            skip,
-        };
-        let files = watch::scan(&root, &filter);
-        let names: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    for (root, inbox) in watch::roots(config).iter().zip(&config.inboxes) {
+        let files = watch::scan(root, &filter);
+        let names: HashSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
         for (p, _) in &files {
             let Some(rel) = root.relative(p) else {
                 continue;
             };
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let dir = p.parent().unwrap_or(&path);
+            let dir = p.parent().unwrap_or(&root.path);
             let why = match filter.classify(&rel) {
                 Kind::Media(_) => {
-                    let has_sidecar = bundle::sidecar_names(name)
-                        .iter()
-                        .any(|s| names.contains(&dir.join(s)));
+                    let has_sidecar =
+                        pairing::sidecar_of(name, |s| names.contains(dir.join(s).as_path()))
+                            .is_some();
                     if has_sidecar || inbox.sidecar == crate::config::SidecarPolicy::Optional {
                         "settling: posted once it has not changed for a moment"
                     } else {

@@ -53,6 +53,36 @@ impl Root {
     }
 }
 
+/// The inboxes of a config as watch roots, in the config's order, each skipping dropcast's own
+/// folders, its `.dropcast/` work folder, and the inboxes nested inside it (a file belongs to
+/// the most specific inbox: see `pairing::inbox_of`). An inbox that cannot be resolved (not
+/// there) keeps its path as written.
+pub fn roots(config: &crate::config::Config) -> Vec<Root> {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let own: Vec<PathBuf> = config.own_folders().iter().map(|p| canon(p)).collect();
+    let inboxes: Vec<PathBuf> = config.inboxes.iter().map(|i| canon(&i.path)).collect();
+    config
+        .inboxes
+        .iter()
+        .zip(&inboxes)
+        .map(|(inbox, path)| {
+            let mut skip = own.clone();
+            skip.push(path.join(".dropcast"));
+            skip.extend(
+                inboxes
+                    .iter()
+                    .filter(|o| *o != path && o.starts_with(path))
+                    .cloned(),
+            );
+            Root {
+                path: path.clone(),
+                recursive: inbox.recursive,
+                skip,
+            }
+        })
+        .collect()
+}
+
 /// Walks a root and returns every media file and sidecar with its stamp. Never follows
 /// symlinks; skips junk folders, dropcast's own folders, and unreadable folders (logged).
 ///

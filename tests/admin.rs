@@ -247,3 +247,77 @@ fn once_shows_progress_on_a_terminal_only() {
     let out = o.once();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("in the queue"));
 }
+
+/// `run`, `check` and `status` agree on which inbox and which bundle a file belongs to. Before
+/// issue 10, `status` listed a file of a nested inbox twice (once as the outer inbox's) and
+/// `check` took the first inbox holding a file instead of the most specific one.
+#[test]
+fn run_check_and_status_agree_on_a_nested_inbox_and_on_sidecar_names() {
+    let o = Office::new();
+    // `inbox/scanner` is an inbox of its own inside `inbox`: channel alerts, sidecar optional.
+    o.drop_file("scanner/note.yaml", b"text: from the scanner folder\n");
+    o.drop_file("scanner/scan.pdf", &pdf("s"));
+    // `x.pdf.yaml` is the sidecar of `x.pdf` (its first choice); `x.yaml` is a text post.
+    o.drop_file("x.pdf", &pdf("x"));
+    o.drop_file("x.pdf.yaml", b"caption: the notice\n");
+    o.drop_file("x.yaml", b"text: a text post\n");
+
+    let status = text(&o.cmd(&["status"]));
+    assert_eq!(status.matches("scan.pdf").count(), 1, "{status}");
+    assert!(status.contains("scan.pdf: settling"), "{status}");
+    assert!(status.contains("x.pdf: settling"), "{status}");
+
+    let path = |rel: &str| o.inbox(rel).display().to_string();
+    let (note, xpdf, x) = (
+        path("scanner/note.yaml"),
+        path("x.pdf.yaml"),
+        path("x.yaml"),
+    );
+    let out = o.cmd(&["check", &note, &xpdf, &x]);
+    let check = text(&out);
+    assert!(out.status.success(), "{check}");
+    assert!(
+        check.contains("would post note.yaml → @town_alerts"),
+        "{check}"
+    );
+    assert!(check.contains("would post x.pdf → @town_news"), "{check}");
+    assert!(
+        check.contains("sendDocument: x.pdf with caption: the notice"),
+        "{check}"
+    );
+    assert!(check.contains("would post x.yaml → @town_news"), "{check}");
+
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    let posts = o.bot.posts();
+    let sent = |chat: &str, method: &str, field: &str, value: &str| {
+        posts.iter().any(|p| {
+            p.chat_id.as_deref() == Some(chat)
+                && p.method == method
+                && p.field(field) == Some(value)
+        })
+    };
+    assert!(
+        sent(
+            "@town_alerts",
+            "sendMessage",
+            "text",
+            "from the scanner folder"
+        ),
+        "{posts:#?}"
+    );
+    assert!(
+        sent("@town_alerts", "sendDocument", "caption", "Scan scan"),
+        "{posts:#?}"
+    );
+    assert!(
+        sent("@town_news", "sendDocument", "caption", "the notice"),
+        "{posts:#?}"
+    );
+    assert!(
+        sent("@town_news", "sendMessage", "text", "a text post"),
+        "{posts:#?}"
+    );
+    assert_eq!(posts.len(), 4, "{posts:#?}");
+    o.bot.assert_clean();
+}

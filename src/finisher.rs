@@ -1,0 +1,411 @@
+//! The finisher task: turns bundles whose deliveries all ended into archived ones (files in
+//! `archive/YYYY/MM/` with a receipt) or failed ones (files in `failed/` with a report naming the
+//! channels that did get the post), then marks them done in the journal. Works in batches: one
+//! flush of the batch's receipts and folders, one commit.
+//!
+//! Architecture Invariant: a bundle is archived only after every delivery is recorded; a bundle
+//! whose files could not be moved stays posted-but-not-moved and is never posted again.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::deliver::{self, Ended};
+use crate::journal::{DeliveryOutcome, Finished, Journal};
+use crate::messages::{self, Problem};
+use crate::metrics::Metrics;
+use crate::spool;
+
+/// How long the finisher waits for more deliveries to end before moving what it has, and how
+/// many bundles it takes at most: a receipt a few milliseconds later costs nothing, a flush and a
+/// commit per bundle of a backlog cost the senders' time.
+const FINISH_GATHER: Duration = Duration::from_millis(100);
+const FINISH_BATCH: usize = 256;
+
+/// The finisher task's state.
+pub struct Finisher {
+    pub config: Arc<Config>,
+    pub journal: Arc<Journal>,
+    pub done: mpsc::UnboundedReceiver<(i64, Ended)>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// What one pass over finished bundles was told to look at.
+enum Look {
+    /// Every finished bundle in the journal (at start, on a tick, after a failed move).
+    All,
+    /// Only the bundles whose deliveries just ended.
+    Only(Vec<i64>),
+}
+
+impl Finisher {
+    /// Runs at start, after every finished delivery, every 30 s, and sooner (1 s, doubling to
+    /// 60 s) while a move fails, say on a full disk. Returns on shutdown, or once every sender is
+    /// gone (after a last pass).
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        // A move that failed (full disk, missing permission) is retried soon, then less often.
+        let mut retry = Duration::from_secs(1);
+        let mut look = Look::All;
+        // Names of bundles that could not be finished yet (see `finish_all`).
+        let mut blocked: HashSet<OsString> = HashSet::new();
+        loop {
+            let (stuck, b) = self
+                .pass(std::mem::replace(&mut look, Look::All), blocked)
+                .await;
+            blocked = b;
+            let wait = if stuck {
+                let w = retry;
+                retry = (retry * 2).min(Duration::from_secs(60));
+                w
+            } else {
+                retry = Duration::from_secs(1);
+                Duration::from_secs(30)
+            };
+            enum Event {
+                Stop,
+                Done(Option<(i64, Ended)>),
+                Tick,
+            }
+            let event = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|s| *s) => Event::Stop,
+                msg = self.done.recv() => Event::Done(msg),
+                _ = tokio::time::sleep(wait) => Event::Tick,
+            };
+            match event {
+                Event::Stop => return,
+                Event::Tick => {}
+                Event::Done(Some(first)) => {
+                    let ids = self.gather(first).await;
+                    // After a failed move, the retry looks at everything again.
+                    if !stuck {
+                        look = Look::Only(ids);
+                    }
+                }
+                Event::Done(None) => {
+                    let (stuck, _) = self.pass(Look::All, HashSet::new()).await;
+                    if stuck {
+                        // `once`: posted but not moved; the next run moves it (never reposts it).
+                        Metrics::add(&self.metrics.bundles_left, 1);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One pass over the finished bundles, on the blocking pool. Returns whether some could not
+    /// be moved yet, and the names they block.
+    async fn pass(&self, look: Look, blocked: HashSet<OsString>) -> (bool, HashSet<OsString>) {
+        let (config, journal, metrics) = (
+            self.config.clone(),
+            self.journal.clone(),
+            self.metrics.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let mut blocked = blocked;
+            let stuck = finish_all(&config, &journal, &metrics, &look, &mut blocked);
+            (stuck, blocked)
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Takes what ends within a moment: a backlog is finished in batches (one folder flush and
+    /// one commit each), a lone bundle a few milliseconds later. Returns the bundles to look at.
+    async fn gather(&mut self, first: (i64, Ended)) -> Vec<i64> {
+        let mut ids = Vec::new();
+        let mut next = Some(first);
+        let until = Instant::now() + FINISH_GATHER;
+        while let Some((bundle_id, ended)) = next.take() {
+            match ended {
+                Ended::Left(_) => Metrics::add(&self.metrics.bundles_left, 1),
+                Ended::Finished(_) => ids.push(bundle_id),
+            }
+            if ids.len() >= FINISH_BATCH {
+                break;
+            }
+            next = match self.done.try_recv() {
+                Ok(n) => Some(n),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    tokio::time::timeout_at(until, self.done.recv())
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+            };
+        }
+        // A bundle for several channels ends once per channel: look at it once.
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// Moves every finished bundle (or those `look` names); true when some could not be moved yet.
+fn finish_all(
+    config: &Config,
+    journal: &Journal,
+    metrics: &Metrics,
+    look: &Look,
+    blocked: &mut HashSet<OsString>,
+) -> bool {
+    let finished = match look {
+        Look::All => journal.finished_bundles(),
+        Look::Only(ids) => journal.finished_among(ids),
+    };
+    let finished = match finished {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read finished bundles from the journal");
+            return true;
+        }
+    };
+    // A batch's moves are flushed once, then recorded in one transaction. A crash in between
+    // leaves bundles that are posted but not marked done: the next start moves them again, which
+    // finds their files already in place by their name's highest ` (n)` (see `spool::archive`).
+    // That holds only if one bundle of a name is between its move and the commit: a batch ends
+    // before a second bundle of the same name.
+    // For the same reason a bundle that could not be finished blocks the later bundles of its
+    // name until it is: a full pass (in journal order) starts again from the oldest.
+    if matches!(look, Look::All) {
+        blocked.clear();
+    }
+    let mut stuck = false;
+    let mut rest: &[Finished] = &finished;
+    while !rest.is_empty() {
+        let (batch, tail) = rest.split_at(batch_len(
+            rest.iter().map(|f| f.name.as_str()),
+            FINISH_BATCH,
+        ));
+        rest = tail;
+        stuck |= finish_batch(config, journal, metrics, batch, blocked);
+    }
+    stuck
+}
+
+/// Moves one batch, flushes it, and marks it done in one commit; true when some could not be
+/// finished yet (their names are then blocked).
+fn finish_batch(
+    config: &Config,
+    journal: &Journal,
+    metrics: &Metrics,
+    batch: &[Finished],
+    blocked: &mut HashSet<OsString>,
+) -> bool {
+    let stem = |name: &str| spool::bundle_stem(OsStr::new(name));
+    let mut stuck = false;
+    let mut syncs = spool::Syncs::batch();
+    let mut moved = Vec::new();
+    for f in batch {
+        if blocked.contains(&stem(&f.name)) {
+            stuck = true;
+            continue;
+        }
+        syncs.owner(f.bundle_id);
+        match finish_one(config, f, &mut syncs) {
+            Ok(m) => moved.push(m),
+            Err(e) => {
+                stuck = true;
+                blocked.insert(stem(&f.name));
+                tracing::warn!(bundle = %f.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry")
+            }
+        }
+    }
+    // A receipt, report or folder that could not be flushed leaves its bundle unfinished.
+    for (owner, e) in syncs.flush() {
+        stuck = true;
+        if let Some(pos) = moved.iter().position(|m| Some(m.bundle_id) == owner) {
+            let m = moved.remove(pos);
+            blocked.insert(stem(&m.name));
+            tracing::warn!(bundle = %m.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry");
+        }
+    }
+    let done: Vec<(i64, &str, &Path)> = moved
+        .iter()
+        .map(|m| {
+            let state = if m.archived { "archived" } else { "failed" };
+            (m.bundle_id, state, m.location.as_path())
+        })
+        .collect();
+    if let Err(e) = journal.mark_done_all(&done) {
+        tracing::error!(error = %e, "cannot record moved bundles in the journal; will retry");
+        blocked.extend(moved.iter().map(|m| stem(&m.name)));
+        return true;
+    }
+    for m in moved {
+        let metric = if m.archived {
+            &metrics.bundles_archived
+        } else {
+            &metrics.bundles_failed
+        };
+        Metrics::add(metric, 1);
+        // Our own work folder once empty (remove_dir refuses a folder still in use); never
+        // `scheduled/`, where a scheduled bundle waited.
+        if let Some(dir) = m.work_dir
+            && dir.parent().and_then(Path::file_name) == Some(OsStr::new(".dropcast"))
+        {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    stuck
+}
+
+/// How many of the next bundles (by name) make one finisher batch: at most `max`, at least one,
+/// and never two of the same name stem (`notice.pdf` and `notice.yaml` share `notice`).
+fn batch_len<'a>(names: impl Iterator<Item = &'a str>, max: usize) -> usize {
+    let mut seen = HashSet::new();
+    names
+        .take(max)
+        .take_while(|n| seen.insert(spool::bundle_stem(OsStr::new(n))))
+        .count()
+        .max(1)
+}
+
+/// A finished bundle whose files were moved.
+struct Moved {
+    bundle_id: i64,
+    name: String,
+    archived: bool,
+    location: PathBuf,
+    work_dir: Option<PathBuf>,
+}
+
+fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<Moved, String> {
+    let all_sent = f
+        .deliveries
+        .iter()
+        .all(|d| d.outcome == DeliveryOutcome::Sent);
+    let work_dir = f
+        .files
+        .first()
+        .and_then(|r| r.work.parent().map(Path::to_path_buf));
+    let (archived, location) = if all_sent {
+        (true, archive(config, f, syncs)?)
+    } else {
+        fail(config, f, syncs)?;
+        (false, config.failed.clone())
+    };
+    Ok(Moved {
+        bundle_id: f.bundle_id,
+        name: f.name.clone(),
+        archived,
+        location,
+        work_dir,
+    })
+}
+
+/// Every delivery was sent: the files and a receipt go to `archive/YYYY/MM/`.
+fn archive(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<PathBuf, String> {
+    let when = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
+    let files: Vec<spool::BundleFile> = f
+        .files
+        .iter()
+        .map(|r| spool::BundleFile {
+            current: r.work.clone(),
+            name: r.original.file_name().unwrap_or_default().to_os_string(),
+            sha256: r.sha256.clone(),
+            size: r.size,
+        })
+        .collect();
+    let channels: Vec<spool::ReceiptChannel> = f
+        .deliveries
+        .iter()
+        .map(|d| spool::ReceiptChannel {
+            channel: config
+                .channels
+                .iter()
+                .find(|(_, chat)| **chat == d.chat)
+                .map_or(d.chat.clone(), |(alias, chat)| format!("{alias} ({chat})")),
+            link: d
+                .messages
+                .first()
+                .map(|m| m.link.clone())
+                .unwrap_or_default(),
+            message_ids: d.messages.iter().map(|m| m.message_id).collect(),
+            links: d.messages.iter().map(|m| m.link.clone()).collect(),
+            pinned: if d.pin_error.is_some() {
+                Some(false)
+            } else {
+                None
+            },
+            pin_error: d.pin_error.clone(),
+        })
+        .collect();
+    let dir = spool::archive(
+        &config.archive,
+        &when,
+        config.language,
+        &f.name,
+        &files,
+        &channels,
+        syncs,
+    )
+    .map_err(|e| e.to_string())?;
+    tracing::info!(bundle = %f.name, archive = %dir.display(), "archived");
+    Ok(dir)
+}
+
+/// Some delivery failed for good: the files and a report go to `failed/`.
+fn fail(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<(), String> {
+    let problems: Vec<Problem> = f
+        .deliveries
+        .iter()
+        .filter_map(|d| match &d.outcome {
+            DeliveryOutcome::Failed(p) => Some(deliver::de(p)),
+            DeliveryOutcome::Sent => None,
+        })
+        .collect();
+    let delivered: Vec<(String, String)> = f
+        .deliveries
+        .iter()
+        .filter(|d| d.outcome == DeliveryOutcome::Sent)
+        .map(|d| {
+            (
+                d.chat.clone(),
+                d.messages
+                    .first()
+                    .map(|m| m.link.clone())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let files: Vec<(PathBuf, OsString)> = f
+        .files
+        .iter()
+        .map(|r| {
+            (
+                r.work.clone(),
+                r.original.file_name().unwrap_or_default().to_os_string(),
+            )
+        })
+        .collect();
+    let report = messages::report_now(config, &f.name, &problems, &delivered, &files);
+    spool::fail(&config.failed, &f.name, &files, &report, syncs).map_err(|e| e.to_string())?;
+    for p in &problems {
+        tracing::warn!(bundle = %f.name, reason = %p.summary(), "failed: moved to failed/");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finisher_batch_never_holds_two_bundles_of_one_name() {
+        let len = |names: &[&str], max| batch_len(names.iter().copied(), max);
+        assert_eq!(len(&["a.pdf", "b.pdf", "c.pdf"], 256), 3);
+        assert_eq!(len(&["a.pdf", "b.pdf", "c.pdf"], 2), 2);
+        assert_eq!(len(&["a.pdf", "b.pdf", "a.pdf"], 256), 2);
+        assert_eq!(len(&["a.pdf", "a.yaml"], 256), 1);
+        assert_eq!(len(&["a.pdf"], 256), 1);
+    }
+}

@@ -1,0 +1,713 @@
+//! The preparer task: takes paired bundles in batches, checks them (`prepare`), refuses the bad
+//! ones to `failed/`, drops duplicates, enters the good ones into the journal, moves their files
+//! into a work folder (or `scheduled/`), and starts one sender per channel. It also releases
+//! scheduled bundles when their time comes (`schedule`), and at start puts back what a crash
+//! interrupted (`recover`).
+//!
+//! Architecture Invariant: a bundle is written to the journal before any of its files moves; a
+//! file the journal does not mention is still in the inbox.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::deliver::{self, Deliverer, Ended};
+use crate::journal::{FileRecord, Journal, NewBundle};
+use crate::messages::{self, Problem};
+use crate::metrics::Metrics;
+use crate::pipeline::Tasks;
+use crate::post::OutMessage;
+use crate::prepare::{self, Candidate, Prepared, Refusal, Rejected};
+use crate::schedule;
+use crate::spool;
+use crate::watch::Root;
+use crate::watcher::Returned;
+
+/// How many bundles the preparer takes into the journal at once, at most.
+const PREPARE_BATCH: usize = 64;
+
+/// The preparer's channels: candidates in from the watcher, their files back to it, ended
+/// deliveries on (from the senders it starts) to the finisher.
+pub struct Links {
+    pub candidates: mpsc::UnboundedReceiver<Candidate>,
+    pub returned: mpsc::UnboundedSender<Returned>,
+    pub done: mpsc::UnboundedSender<(i64, Ended)>,
+}
+
+/// The preparer task's state.
+pub struct Preparer {
+    config: Arc<Config>,
+    roots: Vec<Root>,
+    /// `None` in a dry run: nothing is entered, moved or sent.
+    deliverer: Option<Deliverer>,
+    candidates: mpsc::UnboundedReceiver<Candidate>,
+    returned: mpsc::UnboundedSender<Returned>,
+    done: mpsc::UnboundedSender<(i64, Ended)>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+    /// One sender per channel, started on its first delivery.
+    senders: HashMap<String, mpsc::UnboundedSender<i64>>,
+    sender_tasks: Tasks,
+    /// How many bundles were taken so far: names the work folders.
+    seq: u64,
+}
+
+/// What happened to one candidate.
+enum Handled {
+    /// In the journal and the work folder; deliveries to start.
+    Ready(Vec<(i64, String)>),
+    /// Refused and moved to `failed/`, or to be looked at again: the paths are free.
+    Gone,
+    /// Nothing moved (dry run, or a failure to move): keep the paths claimed.
+    LeftInPlace,
+}
+
+enum Checked {
+    Done(Handled),
+    /// Checked, not a duplicate, unchanged: to be entered into the journal.
+    Accepted(Prepared),
+}
+
+impl Preparer {
+    pub fn new(
+        config: Arc<Config>,
+        roots: Vec<Root>,
+        deliverer: Option<Deliverer>,
+        links: Links,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Preparer {
+        Preparer {
+            config,
+            roots,
+            deliverer,
+            candidates: links.candidates,
+            returned: links.returned,
+            done: links.done,
+            metrics,
+            shutdown,
+            senders: HashMap::new(),
+            sender_tasks: Tasks::default(),
+            seq: 0,
+        }
+    }
+
+    /// Runs until shutdown or until the watcher closes the candidate channel; then closes the
+    /// senders' queues and waits for them, so that the finisher sees every sender gone.
+    pub async fn run(mut self) {
+        self.resume();
+        // At once at start (a time missed while dropcast was down goes out now), then as the
+        // schedule check says.
+        let mut next_schedule_check = self.check_schedule().await;
+        loop {
+            enum Event {
+                Candidate(Candidate),
+                Schedule,
+                Stop,
+            }
+            let wake =
+                next_schedule_check.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let mut shutdown = self.shutdown.clone();
+            let event = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|s| *s) => Event::Stop,
+                _ = tokio::time::sleep_until(wake), if next_schedule_check.is_some() => Event::Schedule,
+                c = self.candidates.recv() => match c { Some(c) => Event::Candidate(c), None => Event::Stop },
+            };
+            match event {
+                Event::Stop => break,
+                Event::Schedule => next_schedule_check = self.check_schedule().await,
+                Event::Candidate(c) => {
+                    if self.take_batch(c).await {
+                        // Scheduled: make sure the schedule check knows about it.
+                        next_schedule_check = Some(Instant::now());
+                    }
+                }
+            }
+        }
+        self.senders.clear();
+        drop(self.done);
+        self.sender_tasks.join().await;
+    }
+
+    /// Starts the deliveries that the journal holds open from before a restart.
+    fn resume(&mut self) {
+        let Some(d) = &self.deliverer else { return };
+        match d.journal.open_deliveries() {
+            Ok(open) => {
+                if !open.is_empty() {
+                    tracing::info!(
+                        deliveries = open.len(),
+                        "resuming posts recorded before the restart"
+                    );
+                }
+                for del in open {
+                    self.dispatch(del.id, &del.chat);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read open deliveries from the journal"),
+        }
+    }
+
+    /// Queues a delivery on its channel's sender, starting the sender on first use.
+    fn dispatch(&mut self, id: i64, chat: &str) {
+        let Some(d) = &self.deliverer else { return };
+        d.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        let tx = self.senders.entry(chat.to_string()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            self.sender_tasks.spawn(
+                "sender",
+                deliver::sender(
+                    d.clone(),
+                    chat.to_string(),
+                    rx,
+                    self.done.clone(),
+                    self.shutdown.clone(),
+                ),
+            );
+            tx
+        });
+        let _ = tx.send(id);
+    }
+
+    /// Releases the scheduled bundles whose time has come; returns when to look again.
+    async fn check_schedule(&mut self) -> Option<Instant> {
+        let d = self.deliverer.as_ref()?;
+        let (cfg, j) = (self.config.clone(), d.journal.clone());
+        let checked = tokio::task::spawn_blocking(move || schedule::check(&cfg, &j))
+            .await
+            .unwrap_or_default();
+        for (id, chat) in checked.start {
+            self.dispatch(id, &chat);
+        }
+        checked.wait.map(|w| Instant::now() + w)
+    }
+
+    /// Takes `first` and whatever else is waiting (a batch is recorded in the journal with one
+    /// flush), handles them off the async threads, and returns their files to the watcher.
+    /// True when a bundle was scheduled.
+    async fn take_batch(&mut self, first: Candidate) -> bool {
+        let mut batch = vec![first];
+        while batch.len() < PREPARE_BATCH {
+            match self.candidates.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        let paths: Vec<Vec<PathBuf>> = batch.iter().map(Candidate::paths).collect();
+        let n = batch.len();
+        let batch_job = Batch {
+            config: self.config.clone(),
+            roots: self.roots.clone(),
+            journal: self.deliverer.as_ref().map(|d| d.journal.clone()),
+            metrics: self.metrics.clone(),
+            first_seq: self.seq,
+        };
+        self.seq += n as u64;
+        let results = tokio::task::spawn_blocking(move || batch_job.handle(batch))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "preparing bundles panicked");
+                (0..n).map(|_| Handled::LeftInPlace).collect()
+            });
+        let mut scheduled = false;
+        for (paths, result) in paths.into_iter().zip(results) {
+            let back = match result {
+                Handled::Ready(deliveries) => {
+                    scheduled |= deliveries.is_empty();
+                    for (id, chat) in deliveries {
+                        self.dispatch(id, &chat);
+                    }
+                    Returned::Released(paths)
+                }
+                Handled::Gone => Returned::Released(paths),
+                Handled::LeftInPlace => Returned::Kept(paths),
+            };
+            let _ = self.returned.send(back);
+        }
+        scheduled
+    }
+}
+
+/// One batch of candidates, handled on the blocking pool.
+struct Batch {
+    config: Arc<Config>,
+    roots: Vec<Root>,
+    /// `None` in a dry run.
+    journal: Option<Arc<Journal>>,
+    metrics: Arc<Metrics>,
+    first_seq: u64,
+}
+
+impl Batch {
+    /// Prepares the candidates, refuses the bad ones, and enters the good ones into the journal
+    /// together. Returns what happened to each, in order.
+    fn handle(&self, batch: Vec<Candidate>) -> Vec<Handled> {
+        let mut out: Vec<Option<Handled>> = Vec::with_capacity(batch.len());
+        let mut accepted = Vec::new();
+        // Two bundles of the same files in one batch: the second is a duplicate of the first.
+        let mut in_batch: HashSet<(String, String)> = HashSet::new();
+        for (i, c) in batch.into_iter().enumerate() {
+            let inbox = c.inbox;
+            match self.check(c, &mut in_batch) {
+                Checked::Done(h) => out.push(Some(h)),
+                Checked::Accepted(p) => {
+                    out.push(None);
+                    accepted.push((i, inbox, p));
+                }
+            }
+        }
+        if let Some(journal) = &self.journal {
+            let entered = self.enter(journal, &accepted);
+            for ((i, ..), h) in accepted.iter().zip(entered) {
+                out[*i] = Some(h);
+            }
+        }
+        out.into_iter()
+            .map(|h| h.unwrap_or(Handled::LeftInPlace))
+            .collect()
+    }
+
+    fn check(&self, c: Candidate, in_batch: &mut HashSet<(String, String)>) -> Checked {
+        let result = match &c.refuse {
+            Some(problem) => Err(Rejected::Refused(Refusal {
+                name: c.name(),
+                problem: problem.clone(),
+                files: c.paths(),
+            })),
+            None => prepare::prepare(&c, &self.config),
+        };
+        let Some(journal) = &self.journal else {
+            self.dry_run(result);
+            return Checked::Done(Handled::LeftInPlace);
+        };
+        if let Ok(p) = &result
+            && !p.repost
+            && p.chats
+                .iter()
+                .any(|chat| in_batch.contains(&(chat.clone(), p.digest.clone())))
+        {
+            // The same files as a bundle earlier in this batch, which the journal does not know
+            // yet: looked at again once it does (and posted, should the first one not make it).
+            tracing::info!(bundle = %p.name, "the same files are being taken in right now: looked at again shortly");
+            return Checked::Done(Handled::Gone);
+        }
+        match result.and_then(|p| self.check_duplicates(p, journal)) {
+            Ok(p) => {
+                if p.publish_at.is_some() {
+                    Metrics::add(&self.metrics.bundles_scheduled, 1);
+                }
+                for chat in &p.chats {
+                    in_batch.insert((chat.clone(), p.digest.clone()));
+                }
+                Checked::Accepted(p)
+            }
+            Err(r) => Checked::Done(self.reject(journal, r)),
+        }
+    }
+
+    /// `--dry-run`: says what would happen; nothing is entered or moved.
+    fn dry_run(&self, result: Result<Prepared, Rejected>) {
+        match result {
+            Ok(p) => {
+                Metrics::add(&self.metrics.bundles_archived, 1);
+                println!("would post {}", prepare::describe(&p));
+            }
+            Err(Rejected::Refused(r)) => {
+                Metrics::add(&self.metrics.bundles_refused, 1);
+                println!("would refuse {}: {}\n", r.name, r.problem.summary());
+            }
+            Err(Rejected::SettleAgain { name, reason }) => {
+                Metrics::add(&self.metrics.bundles_refused, 1);
+                println!("would refuse {name}: {reason}\n");
+            }
+        }
+    }
+
+    fn reject(&self, journal: &Journal, r: Rejected) -> Handled {
+        match r {
+            Rejected::SettleAgain { name, reason } => {
+                tracing::info!(bundle = %name, "{reason}");
+                Handled::Gone
+            }
+            Rejected::Refused(r) => {
+                Metrics::add(&self.metrics.bundles_refused, 1);
+                refuse(&self.config, journal, r)
+            }
+        }
+    }
+
+    fn check_duplicates(&self, p: Prepared, journal: &Journal) -> Result<Prepared, Rejected> {
+        if p.repost {
+            return Ok(p);
+        }
+        let since = crate::journal::now() - self.config.duplicate_window.as_secs() as i64;
+        for chat in &p.chats {
+            match journal.find_duplicate(chat, &p.digest, since) {
+                Ok(Some(link)) => {
+                    let link = if link.is_empty() {
+                        "it is being posted right now".to_string()
+                    } else {
+                        link
+                    };
+                    return Err(Rejected::Refused(Refusal {
+                        name: p.name.clone(),
+                        problem: Problem::Duplicate {
+                            channel: chat.clone(),
+                            link,
+                        },
+                        files: p.files.iter().map(|f| f.path.clone()).collect(),
+                    }));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot check for duplicates"),
+            }
+        }
+        Ok(p)
+    }
+
+    /// Records bundles in the journal, then moves their files into work folders where a clerk's
+    /// new file of the same name cannot touch them. Bundles to post now are recorded together
+    /// (one flush); a scheduled one alone, as its name in `scheduled/` must be free when it is
+    /// chosen.
+    fn enter(&self, journal: &Journal, accepted: &[(usize, usize, Prepared)]) -> Vec<Handled> {
+        let mut out: Vec<Option<Handled>> = (0..accepted.len()).map(|_| None).collect();
+        let mut now_batch: Vec<(usize, NewBundle)> = Vec::new();
+        let mut folders = WorkFolders {
+            stamp: jiff::Timestamp::now().as_nanosecond(),
+            first_seq: self.first_seq,
+            by_root: HashMap::new(),
+        };
+        for (k, (_, inbox, p)) in accepted.iter().enumerate() {
+            if let Err(r) = unchanged(p) {
+                out[k] = Some(self.reject(journal, r));
+                continue;
+            }
+            let seq = self.first_seq + k as u64;
+            let b = new_bundle(&self.config, &self.roots[*inbox].path, p, seq, &mut folders);
+            if p.publish_at.is_some() {
+                out[k] = Some(self.record_and_move(journal, &[(k, b)], accepted).remove(0));
+            } else {
+                now_batch.push((k, b));
+            }
+        }
+        if !now_batch.is_empty() {
+            let ks: Vec<usize> = now_batch.iter().map(|(k, _)| *k).collect();
+            for (k, h) in ks
+                .into_iter()
+                .zip(self.record_and_move(journal, &now_batch, accepted))
+            {
+                out[k] = Some(h);
+            }
+        }
+        out.into_iter()
+            .map(|h| h.unwrap_or(Handled::LeftInPlace))
+            .collect()
+    }
+
+    /// Records `bundles` in one transaction, then moves their files. The moves are not flushed:
+    /// the journal holds both places, and a move that a crash undoes is made again at start
+    /// (`recover`).
+    fn record_and_move(
+        &self,
+        journal: &Journal,
+        bundles: &[(usize, NewBundle)],
+        accepted: &[(usize, usize, Prepared)],
+    ) -> Vec<Handled> {
+        let records: Vec<NewBundle> = bundles.iter().map(|(_, b)| b.clone()).collect();
+        let ids = match journal.insert_bundles(&records) {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::error!(error = %e, "journal error: the bundles stay in the inbox");
+                return bundles.iter().map(|_| Handled::LeftInPlace).collect();
+            }
+        };
+        let mut syncs = spool::Syncs::recorded();
+        let mut made: HashSet<PathBuf> = HashSet::new();
+        bundles
+            .iter()
+            .zip(ids)
+            .map(|((k, b), id)| {
+                let p = &accepted[*k].2;
+                match move_files(b, &mut made, &mut syncs) {
+                    Err(e) => {
+                        tracing::warn!(bundle = %p.name, error = %e, "cannot take the files from the inbox");
+                        let problem = Problem::Unreadable {
+                            file: p.name.clone(),
+                            detail: e,
+                        };
+                        match journal.release(id).and_then(|_| {
+                            journal.fail_open_deliveries(id, &deliver::ser(&problem))
+                        }) {
+                            Ok(()) => Handled::Ready(Vec::new()),
+                            Err(e) => journal_error(e),
+                        }
+                    }
+                    Ok(()) => {
+                        if let Some(at) = p.publish_at {
+                            let local = at.to_zoned_datetime(self.config.timezone.clone());
+                            tracing::info!(bundle = %p.name, publish_at = %local.strftime("%Y-%m-%d %H:%M %Z"), "scheduled: waiting in scheduled/");
+                            Handled::Ready(Vec::new())
+                        } else {
+                            tracing::info!(bundle = %p.name, channels = %p.chats.join(", "), "ready to post");
+                            journal
+                                .deliveries_of(id)
+                                .map_or_else(journal_error, Handled::Ready)
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+fn journal_error(e: crate::journal::JournalError) -> Handled {
+    tracing::error!(error = %e, "journal error: the bundle stays in the inbox");
+    Handled::LeftInPlace
+}
+
+/// Moves a recorded bundle's files to where the journal says they wait.
+fn move_files(
+    b: &NewBundle,
+    made: &mut HashSet<PathBuf>,
+    syncs: &mut spool::Syncs,
+) -> Result<(), String> {
+    b.files.iter().try_for_each(|f| {
+        if let Some(dir) = f.work.parent()
+            && !made.contains(dir)
+        {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            made.insert(dir.to_path_buf());
+        }
+        spool::move_file(&f.original, &f.work, syncs).map_err(|e| e.to_string())
+    })
+}
+
+/// The files must still be the versions that were read, checked right before the journal records
+/// them: one rewritten meanwhile settles again; one removed takes the bundle to failed/ (its
+/// caption was meant for it).
+fn unchanged(p: &Prepared) -> Result<(), Rejected> {
+    match prepare::still_same(&p.files) {
+        Ok(()) => Ok(()),
+        Err(prepare::Changed::Rewritten) => Err(Rejected::SettleAgain {
+            name: p.name.clone(),
+            reason: Problem::Unreadable {
+                file: p.name.clone(),
+                detail: "it changed while it was read: it settles again".into(),
+            }
+            .summary(),
+        }),
+        Err(prepare::Changed::Gone(file)) => Err(Rejected::Refused(Refusal {
+            name: p.name.clone(),
+            problem: Problem::Unreadable {
+                file,
+                detail: "it was removed from the inbox while dropcast was taking it".into(),
+            },
+            files: p.files.iter().map(|f| f.path.clone()).collect(),
+        })),
+    }
+}
+
+/// The work folders of one batch: one per inbox, shared by the batch's bundles as long as their
+/// file names differ (a bundle with a name already taken gets a folder of its own). One folder
+/// per batch instead of one per bundle: fewer folders made, watched and removed in a backlog.
+struct WorkFolders {
+    stamp: i128,
+    first_seq: u64,
+    by_root: HashMap<PathBuf, (PathBuf, HashSet<String>)>,
+}
+
+impl WorkFolders {
+    fn for_bundle(&mut self, root: &Path, names: &[&OsStr], seq: u64) -> PathBuf {
+        let (stamp, first) = (self.stamp, self.first_seq);
+        let (dir, used) = self.by_root.entry(root.to_path_buf()).or_insert_with(|| {
+            (
+                root.join(".dropcast").join(format!("{stamp}-{first}")),
+                HashSet::new(),
+            )
+        });
+        // Compared as a share that ignores case would (SMB): `Notice.pdf` takes `notice.pdf`.
+        let key = |n: &&OsStr| n.to_string_lossy().to_lowercase();
+        if names.iter().any(|n| used.contains(&key(n))) {
+            return root
+                .join(".dropcast")
+                .join(format!("{stamp}-{first}-{seq}"));
+        }
+        used.extend(names.iter().map(key));
+        dir.clone()
+    }
+}
+
+/// The journal record of a prepared bundle: where each file will wait, and the plan rewritten to
+/// send from there.
+fn new_bundle(
+    config: &Config,
+    root: &Path,
+    p: &Prepared,
+    seq: u64,
+    folders: &mut WorkFolders,
+) -> NewBundle {
+    let names: Vec<&OsStr> = p
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap_or_default())
+        .collect();
+    // Scheduled bundles wait where the clerk can see (and cancel) them; others in their batch's
+    // hidden work folder. Either way the journal learns the paths before anything moves.
+    let work: Vec<PathBuf> = match p.publish_at {
+        Some(_) => {
+            let stem = spool::bundle_stem(OsStr::new(&p.name));
+            spool::free_names(&config.scheduled, &names, &stem, &[])
+        }
+        None => {
+            let dir = folders.for_bundle(root, &names, seq);
+            names.iter().map(|n| dir.join(n)).collect()
+        }
+    };
+    let files: Vec<FileRecord> = p
+        .files
+        .iter()
+        .zip(work)
+        .map(|(f, work)| FileRecord {
+            original: f.path.clone(),
+            work,
+            sha256: f.sha256.clone(),
+            size: f.size,
+        })
+        .collect();
+    let moved_path = |path: &Path| {
+        files
+            .iter()
+            .find(|f| f.original == path)
+            .map(|f| f.work.clone())
+    };
+    let mut plan = p.plan.clone();
+    for m in &mut plan.messages {
+        match m {
+            OutMessage::Media { path, .. } => {
+                if let Some(w) = moved_path(path) {
+                    *path = w;
+                }
+            }
+            OutMessage::Album { items } => {
+                for item in items {
+                    if let Some(w) = moved_path(&item.path) {
+                        item.path = w;
+                    }
+                }
+            }
+            OutMessage::Text { .. } => {}
+        }
+    }
+    NewBundle {
+        name: p.name.clone(),
+        files,
+        plan,
+        digest: p.digest.clone(),
+        chats: p.chats.clone(),
+        repost: p.repost,
+        publish_at: p.publish_at.map(|t| t.as_second()),
+    }
+}
+
+/// Moves a refused bundle to `failed/` with its report and records it in the journal.
+fn refuse(config: &Config, journal: &Journal, r: Refusal) -> Handled {
+    tracing::warn!(bundle = %r.name, reason = %r.problem.summary(), "refused: moving to failed/");
+    let files: Vec<(PathBuf, OsString)> = r
+        .files
+        .iter()
+        .map(|p| (p.clone(), p.file_name().unwrap_or_default().to_os_string()))
+        .collect();
+    let report = messages::report_now(
+        config,
+        &r.name,
+        std::slice::from_ref(&r.problem),
+        &[],
+        &files,
+    );
+    match spool::fail(
+        &config.failed,
+        &r.name,
+        &files,
+        &report,
+        &mut spool::Syncs::now(),
+    ) {
+        Ok(dir) => {
+            let records: Vec<FileRecord> = files
+                .iter()
+                .map(|(p, n)| FileRecord {
+                    original: p.clone(),
+                    work: dir.join(n),
+                    sha256: String::new(),
+                    size: 0,
+                })
+                .collect();
+            if let Err(e) = journal.insert_refused(&r.name, &records, &deliver::ser(&r.problem)) {
+                tracing::warn!(error = %e, "cannot record the refusal in the journal");
+            }
+            Handled::Gone
+        }
+        Err(e) => {
+            tracing::error!(bundle = %r.name, error = %e, "cannot move the refused bundle to failed/: it stays in the inbox");
+            Handled::LeftInPlace
+        }
+    }
+}
+
+/// Puts back files that the journal says wait in a work folder but that a crash left in the
+/// inbox (the journal is written before the move).
+pub fn recover(journal: &Journal) {
+    let Ok(files) = journal.waiting_files() else {
+        return;
+    };
+    for f in files {
+        if !f.work.exists() && f.original.exists() {
+            if let Some(dir) = f.work.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            match spool::move_file(&f.original, &f.work, &mut spool::Syncs::now()) {
+                Ok(()) => {
+                    tracing::info!(file = %f.original.display(), "resumed a bundle interrupted by a restart")
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot resume an interrupted bundle"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_shares_a_work_folder_unless_a_name_is_taken() {
+        let mut f = WorkFolders {
+            stamp: 1,
+            first_seq: 10,
+            by_root: HashMap::new(),
+        };
+        let root = Path::new("/in");
+        let names = |n: &[&'static str]| -> Vec<&'static OsStr> {
+            n.iter().map(|s| OsStr::new(*s)).collect()
+        };
+        let shared = Path::new("/in/.dropcast/1-10");
+        assert_eq!(f.for_bundle(root, &names(&["a.pdf", "a.yaml"]), 10), shared);
+        assert_eq!(f.for_bundle(root, &names(&["b.pdf"]), 11), shared);
+        // Another subfolder's `a.pdf`, or `A.PDF` on a share that ignores case: a folder of its own.
+        assert_eq!(
+            f.for_bundle(root, &names(&["A.PDF"]), 12),
+            Path::new("/in/.dropcast/1-10-12")
+        );
+        assert_eq!(
+            f.for_bundle(Path::new("/other"), &names(&["a.pdf"]), 13),
+            Path::new("/other/.dropcast/1-10")
+        );
+    }
+}
