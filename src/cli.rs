@@ -155,20 +155,23 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
+/// The tokio runtime of a command (`doctor` needs one thread, the daemon several); a failure
+/// to start one is said once and exits 1.
+fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("dropcast: cannot start: {e}");
+        ExitCode::from(1)
+    })
+}
+
 fn doctor(flag: Option<&Path>) -> ExitCode {
     let config = match load(flag) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("dropcast: cannot start: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let checks = rt.block_on(crate::doctor::run(&config));
     print!("{}", crate::redact::redact(&crate::doctor::render(&checks)));
@@ -261,15 +264,9 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
         Ok(c) => Arc::new(c),
         Err(code) => return code,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("dropcast: cannot start: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let config_path = config.file.clone();
     let reload = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -213,193 +213,33 @@ pub fn parse(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let invalid = |message: String| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message: crate::redact::redact(&message),
-    };
-    let raw: Raw = serde_yaml::from_str(text).map_err(|e| invalid(describe_yaml_error(&e)))?;
     let base = path
         .parent()
         .map(Path::to_path_buf)
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
-    let base = std::fs::canonicalize(&base).unwrap_or(base);
-    let at = |key: &str| match find_key_line(text, key) {
-        Some(line) => format!("line {line}: `{key}`"),
-        None => format!("`{key}`"),
+    let cx = Cx {
+        text,
+        path,
+        env,
+        base: std::fs::canonicalize(&base).unwrap_or(base),
     };
-    let expand = |key: &str, value: &str| -> Result<String, ConfigError> {
-        expand_vars(value, env).map_err(|var| {
-            invalid(format!(
-                "{}: environment variable {var} is not set",
-                at(key)
-            ))
-        })
-    };
-    let path_of = |key: &str, value: &str| -> Result<PathBuf, ConfigError> {
-        let value = expand(key, value)?;
-        if value.trim().is_empty() {
-            return Err(invalid(format!("{}: the path is empty", at(key))));
-        }
-        let p = PathBuf::from(value);
-        Ok(if p.is_absolute() { p } else { base.join(p) })
-    };
-
+    let raw: Raw = serde_yaml::from_str(text).map_err(|e| cx.invalid(describe_yaml_error(&e)))?;
     let telegram = raw
         .telegram
-        .ok_or_else(|| invalid("`telegram` is missing: it holds the bot token".into()))?;
-    let token = match (&telegram.token, &telegram.token_file) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(format!(
-                "{}: give either `token` or `token_file`, not both",
-                at("token_file")
-            )));
-        }
-        (Some(t), None) => expand("token", t)?.trim().to_string(),
-        (None, Some(f)) => {
-            let file = path_of("token_file", f)?;
-            std::fs::read_to_string(&file)
-                .map_err(|e| {
-                    invalid(format!(
-                        "{}: cannot read {}: {e}",
-                        at("token_file"),
-                        file.display()
-                    ))
-                })?
-                .trim()
-                .to_string()
-        }
-        (None, None) => {
-            return Err(invalid(format!(
-                "{}: set `token_file` (a file holding the bot token) or `token: ${{TELEGRAM_BOT_TOKEN}}`",
-                at("telegram")
-            )));
-        }
-    };
-    if token.is_empty() {
-        return Err(invalid(format!("{}: the bot token is empty", at("token"))));
-    }
-    if token.chars().any(|c| c.is_whitespace() || c == '/') {
-        return Err(invalid(format!(
-            "{}: the bot token contains spaces or slashes; it looks like 123456:ABC-DEF…",
-            at("token")
-        )));
-    }
-    let api_url = expand(
-        "api_url",
-        telegram
-            .api_url
-            .as_deref()
-            .unwrap_or("https://api.telegram.org"),
-    )?
-    .trim_end_matches('/')
-    .to_string();
-    if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
-        return Err(invalid(format!(
-            "{}: must start with http:// or https://",
-            at("api_url")
-        )));
-    }
-
-    let mut channels = BTreeMap::new();
-    for (alias, chat) in raw.channels.unwrap_or_default() {
-        let chat = match chat {
-            ChatValue::Int(i) => i.to_string(),
-            ChatValue::Str(s) => expand(&alias, &s)?.trim().to_string(),
-        };
-        if !is_chat_reference(&chat) {
-            return Err(invalid(format!(
-                "{}: `{chat}` is not a channel: write \"@username\" or the numeric id such as -1001234567890",
-                at(&alias)
-            )));
-        }
-        channels.insert(alias, chat);
-    }
-    let check_channel = |key: &str, reference: &str| -> Result<(), ConfigError> {
-        if channels.contains_key(reference) || is_chat_reference(reference) {
-            Ok(())
-        } else {
-            let known: Vec<&str> = channels.keys().map(String::as_str).collect();
-            Err(invalid(format!(
-                "{}: unknown channel `{reference}`; the channels are: {}",
-                at(key),
-                if known.is_empty() {
-                    "(none: add them under `channels`)".to_string()
-                } else {
-                    known.join(", ")
-                }
-            )))
-        }
-    };
-
-    let raw_inboxes = raw.inboxes.unwrap_or_default();
-    if raw_inboxes.is_empty() {
-        return Err(invalid(
-            "`inboxes` is missing: list at least one folder to watch, e.g. `inboxes: [{path: inbox, channel: news}]`"
-                .into(),
-        ));
-    }
-    let mut inboxes = Vec::new();
-    for ri in raw_inboxes {
-        let channel = match ri.channel {
-            Some(c) => {
-                check_channel("channel", &c)?;
-                Some(c)
-            }
-            None if channels.len() == 1 => None,
-            None => {
-                return Err(invalid(format!(
-                    "{}: this inbox needs a `channel` (there are {} channels to choose from)",
-                    at("path"),
-                    channels.len()
-                )));
-            }
-        };
-        for c in ri.channels.values() {
-            check_channel("channels", c)?;
-        }
-        inboxes.push(Inbox {
-            path: path_of("path", &ri.path)?,
-            channel,
-            recursive: ri.recursive.unwrap_or(true),
-            channels: ri.channels,
-            sidecar: ri.sidecar.unwrap_or(SidecarPolicy::Required),
-            sidecar_wait: ri.sidecar_wait.map_or(Duration::from_secs(30), |d| d.0),
-            sidecar_timeout: ri
-                .sidecar_timeout
-                .map_or(Duration::from_secs(3600), |d| d.0),
-            caption: ri.caption.unwrap_or_else(|| "{stem}".into()),
-        });
-    }
-
-    let watch = raw.watch.unwrap_or_default();
-    let watch = Watch {
-        mode: watch.mode.unwrap_or(WatchMode::Auto),
-        poll_interval: watch.poll_interval.map_or(Duration::from_secs(5), |d| d.0),
-        settle: watch.settle.map_or(Duration::from_secs(3), |d| d.0),
-        rescan_interval: watch
-            .rescan_interval
-            .map_or(Duration::from_secs(300), |d| d.0),
-    };
-    if watch.poll_interval.is_zero() || watch.rescan_interval.is_zero() {
-        return Err(invalid(format!(
-            "{}: intervals must be longer than zero",
-            at("watch")
-        )));
-    }
-
+        .ok_or_else(|| cx.invalid("`telegram` is missing: it holds the bot token".into()))?;
+    let token = cx.token(&telegram)?;
+    let api_url = cx.api_url(&telegram)?;
+    let channels = cx.channels(raw.channels.unwrap_or_default())?;
+    let inboxes = cx.inboxes(raw.inboxes.unwrap_or_default(), &channels)?;
+    let watch = cx.watch(raw.watch.unwrap_or_default())?;
     let timezone_name = raw.timezone.unwrap_or_else(|| "UTC".into());
     let timezone = jiff::tz::TimeZone::get(&timezone_name).map_err(|_| {
-        invalid(format!(
+        cx.invalid(format!(
             "{}: unknown time zone `{timezone_name}`; write a name such as Europe/Rome",
-            at("timezone")
+            cx.at("timezone")
         ))
     })?;
-
-    let folder = |key: &str, value: Option<String>, default: &str| match value {
-        Some(v) => path_of(key, &v),
-        None => Ok(base.join(default)),
-    };
     let accept = raw
         .accept
         .unwrap_or_default()
@@ -408,9 +248,9 @@ pub fn parse(
         .collect();
     for pattern in raw.ignore.iter().flatten() {
         if let Err(e) = globset::Glob::new(pattern) {
-            return Err(invalid(format!(
+            return Err(cx.invalid(format!(
                 "{}: `{pattern}` is not a valid pattern: {e}",
-                at("ignore")
+                cx.at("ignore")
             )));
         }
     }
@@ -433,10 +273,10 @@ pub fn parse(
         inboxes,
         accept,
         ignore: raw.ignore.unwrap_or_default(),
-        archive: folder("archive", raw.archive, "archive")?,
-        failed: folder("failed", raw.failed, "failed")?,
-        scheduled: folder("scheduled", raw.scheduled, "scheduled")?,
-        state_dir: folder("state_dir", raw.state_dir, "state")?,
+        archive: cx.folder("archive", raw.archive, "archive")?,
+        failed: cx.folder("failed", raw.failed, "failed")?,
+        scheduled: cx.folder("scheduled", raw.scheduled, "scheduled")?,
+        state_dir: cx.folder("state_dir", raw.state_dir, "state")?,
         watch,
         duplicate_window: raw
             .duplicate_window
@@ -446,25 +286,252 @@ pub fn parse(
         timezone_name,
         language: raw.language.unwrap_or(Language::En),
         literal_token: telegram.token.as_deref().is_some_and(|t| !t.contains("${")),
-        http_listen: match raw.http {
-            None => None,
-            Some(h) => {
-                let l = expand("listen", &h.listen)?;
-                // `:8080` or `8080` alone means the loopback address: the page is for this server.
-                let full = match l.strip_prefix(':') {
-                    Some(port) => format!("127.0.0.1:{port}"),
-                    None if l.chars().all(|c| c.is_ascii_digit()) => format!("127.0.0.1:{l}"),
-                    None => l.clone(),
-                };
-                Some(full.parse().map_err(|_| {
-                    invalid(format!(
-                        "{}: `{l}` is not an address; write it like 127.0.0.1:8080",
-                        at("listen")
-                    ))
-                })?)
-            }
-        },
+        http_listen: raw.http.map(|h| cx.listen(&h.listen)).transpose()?,
     })
+}
+
+/// What reading one config file needs at every step: its text (to name lines), its place
+/// (relative paths), the environment (`${VAR}`).
+struct Cx<'a> {
+    text: &'a str,
+    path: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    base: PathBuf,
+}
+
+impl Cx<'_> {
+    fn invalid(&self, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            message: crate::redact::redact(&message),
+        }
+    }
+
+    /// A key as an error names it: with its line when it is in the file.
+    fn at(&self, key: &str) -> String {
+        match find_key_line(self.text, key) {
+            Some(line) => format!("line {line}: `{key}`"),
+            None => format!("`{key}`"),
+        }
+    }
+
+    fn expand(&self, key: &str, value: &str) -> Result<String, ConfigError> {
+        expand_vars(value, self.env).map_err(|var| {
+            self.invalid(format!(
+                "{}: environment variable {var} is not set",
+                self.at(key)
+            ))
+        })
+    }
+
+    fn path_of(&self, key: &str, value: &str) -> Result<PathBuf, ConfigError> {
+        let value = self.expand(key, value)?;
+        if value.trim().is_empty() {
+            return Err(self.invalid(format!("{}: the path is empty", self.at(key))));
+        }
+        let p = PathBuf::from(value);
+        Ok(if p.is_absolute() {
+            p
+        } else {
+            self.base.join(p)
+        })
+    }
+
+    fn folder(
+        &self,
+        key: &str,
+        value: Option<String>,
+        default: &str,
+    ) -> Result<PathBuf, ConfigError> {
+        match value {
+            Some(v) => self.path_of(key, &v),
+            None => Ok(self.base.join(default)),
+        }
+    }
+
+    fn token(&self, telegram: &RawTelegram) -> Result<String, ConfigError> {
+        let token = match (&telegram.token, &telegram.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(self.invalid(format!(
+                    "{}: give either `token` or `token_file`, not both",
+                    self.at("token_file")
+                )));
+            }
+            (Some(t), None) => self.expand("token", t)?.trim().to_string(),
+            (None, Some(f)) => {
+                let file = self.path_of("token_file", f)?;
+                std::fs::read_to_string(&file)
+                    .map_err(|e| {
+                        self.invalid(format!(
+                            "{}: cannot read {}: {e}",
+                            self.at("token_file"),
+                            file.display()
+                        ))
+                    })?
+                    .trim()
+                    .to_string()
+            }
+            (None, None) => {
+                return Err(self.invalid(format!(
+                    "{}: set `token_file` (a file holding the bot token) or `token: ${{TELEGRAM_BOT_TOKEN}}`",
+                    self.at("telegram")
+                )));
+            }
+        };
+        if token.is_empty() {
+            return Err(self.invalid(format!("{}: the bot token is empty", self.at("token"))));
+        }
+        if token.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(self.invalid(format!(
+                "{}: the bot token contains spaces or slashes; it looks like 123456:ABC-DEF…",
+                self.at("token")
+            )));
+        }
+        Ok(token)
+    }
+
+    fn api_url(&self, telegram: &RawTelegram) -> Result<String, ConfigError> {
+        let api_url = self
+            .expand(
+                "api_url",
+                telegram
+                    .api_url
+                    .as_deref()
+                    .unwrap_or("https://api.telegram.org"),
+            )?
+            .trim_end_matches('/')
+            .to_string();
+        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+            return Err(self.invalid(format!(
+                "{}: must start with http:// or https://",
+                self.at("api_url")
+            )));
+        }
+        Ok(api_url)
+    }
+
+    fn channels(
+        &self,
+        raw: BTreeMap<String, ChatValue>,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut channels = BTreeMap::new();
+        for (alias, chat) in raw {
+            let chat = match chat {
+                ChatValue::Int(i) => i.to_string(),
+                ChatValue::Str(s) => self.expand(&alias, &s)?.trim().to_string(),
+            };
+            if !is_chat_reference(&chat) {
+                return Err(self.invalid(format!(
+                    "{}: `{chat}` is not a channel: write \"@username\" or the numeric id such as -1001234567890",
+                    self.at(&alias)
+                )));
+            }
+            channels.insert(alias, chat);
+        }
+        Ok(channels)
+    }
+
+    fn check_channel(
+        &self,
+        channels: &BTreeMap<String, String>,
+        key: &str,
+        reference: &str,
+    ) -> Result<(), ConfigError> {
+        if channels.contains_key(reference) || is_chat_reference(reference) {
+            return Ok(());
+        }
+        let known: Vec<&str> = channels.keys().map(String::as_str).collect();
+        Err(self.invalid(format!(
+            "{}: unknown channel `{reference}`; the channels are: {}",
+            self.at(key),
+            if known.is_empty() {
+                "(none: add them under `channels`)".to_string()
+            } else {
+                known.join(", ")
+            }
+        )))
+    }
+
+    fn inboxes(
+        &self,
+        raw: Vec<RawInbox>,
+        channels: &BTreeMap<String, String>,
+    ) -> Result<Vec<Inbox>, ConfigError> {
+        if raw.is_empty() {
+            return Err(self.invalid(
+                "`inboxes` is missing: list at least one folder to watch, e.g. `inboxes: [{path: inbox, channel: news}]`"
+                    .into(),
+            ));
+        }
+        let mut inboxes = Vec::new();
+        for ri in raw {
+            let channel = match ri.channel {
+                Some(c) => {
+                    self.check_channel(channels, "channel", &c)?;
+                    Some(c)
+                }
+                None if channels.len() == 1 => None,
+                None => {
+                    return Err(self.invalid(format!(
+                        "{}: this inbox needs a `channel` (there are {} channels to choose from)",
+                        self.at("path"),
+                        channels.len()
+                    )));
+                }
+            };
+            for c in ri.channels.values() {
+                self.check_channel(channels, "channels", c)?;
+            }
+            inboxes.push(Inbox {
+                path: self.path_of("path", &ri.path)?,
+                channel,
+                recursive: ri.recursive.unwrap_or(true),
+                channels: ri.channels,
+                sidecar: ri.sidecar.unwrap_or(SidecarPolicy::Required),
+                sidecar_wait: ri.sidecar_wait.map_or(Duration::from_secs(30), |d| d.0),
+                sidecar_timeout: ri
+                    .sidecar_timeout
+                    .map_or(Duration::from_secs(3600), |d| d.0),
+                caption: ri.caption.unwrap_or_else(|| "{stem}".into()),
+            });
+        }
+        Ok(inboxes)
+    }
+
+    fn watch(&self, raw: RawWatch) -> Result<Watch, ConfigError> {
+        let watch = Watch {
+            mode: raw.mode.unwrap_or(WatchMode::Auto),
+            poll_interval: raw.poll_interval.map_or(Duration::from_secs(5), |d| d.0),
+            settle: raw.settle.map_or(Duration::from_secs(3), |d| d.0),
+            rescan_interval: raw
+                .rescan_interval
+                .map_or(Duration::from_secs(300), |d| d.0),
+        };
+        if watch.poll_interval.is_zero() || watch.rescan_interval.is_zero() {
+            return Err(self.invalid(format!(
+                "{}: intervals must be longer than zero",
+                self.at("watch")
+            )));
+        }
+        Ok(watch)
+    }
+
+    /// `http.listen`: `:8080` or `8080` alone means the loopback address: the page is for this
+    /// server.
+    fn listen(&self, value: &str) -> Result<std::net::SocketAddr, ConfigError> {
+        let l = self.expand("listen", value)?;
+        let full = match l.strip_prefix(':') {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None if l.chars().all(|c| c.is_ascii_digit()) => format!("127.0.0.1:{l}"),
+            None => l.clone(),
+        };
+        full.parse().map_err(|_| {
+            self.invalid(format!(
+                "{}: `{l}` is not an address; write it like 127.0.0.1:8080",
+                self.at("listen")
+            ))
+        })
+    }
 }
 
 /// Expands `${VAR}` and `${VAR:-default}` from `env`; `$$` is a literal `$`. Returns the name of an unset variable.

@@ -353,25 +353,7 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
         }
     };
     let sidecar_name = c.sidecar.as_deref().map(file_name).unwrap_or_default();
-
-    // The media file first, then the attachments in the sidecar's order.
-    let mut media_files: Vec<(Hashed, MediaType)> = Vec::new();
-    let mut sources: Vec<&(PathBuf, MediaType)> = c.media.iter().collect();
-    sources.extend(c.attachments.iter());
-    for (path, ty) in sources {
-        let h = check_media(path, *ty, config).map_err(|u| match u {
-            Unfit::Refused(p) => refuse(p),
-            Unfit::Changing => Rejected::SettleAgain {
-                name: name.clone(),
-                reason: Problem::Unreadable {
-                    file: file_name(path),
-                    detail: "it changed while it was read".into(),
-                }
-                .summary(),
-            },
-        })?;
-        media_files.push((h, *ty));
-    }
+    let media_files = read_media(c, config, &refuse)?;
     if !sidecar.buttons.is_empty() && media_files.len() > 1 {
         return Err(refuse(Problem::BadSidecar {
             file: sidecar_name.clone(),
@@ -420,16 +402,7 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
     }
 
     let messages = plan_messages(&sidecar, caption, empty_caption, &media_files);
-    let digest = if media_files.is_empty() {
-        format!(
-            "text:{}",
-            hex::encode(Sha256::digest(source.trim().as_bytes()))
-        )
-    } else {
-        let mut shas: Vec<&str> = media_files.iter().map(|(h, _)| h.sha256.as_str()).collect();
-        shas.sort_unstable();
-        format!("files:{}", shas.join(","))
-    };
+    let digest = digest(&source, &media_files);
     let now = jiff::Timestamp::now();
     let publish_at = sidecar
         .publish_at
@@ -452,6 +425,46 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
         repost: sidecar.repost,
         publish_at,
     })
+}
+
+/// The media file first, then the attachments in the sidecar's order, each read through and
+/// checked.
+fn read_media(
+    c: &Candidate,
+    config: &Config,
+    refuse: &dyn Fn(Problem) -> Rejected,
+) -> Result<Vec<(Hashed, MediaType)>, Rejected> {
+    let mut media_files = Vec::new();
+    for (path, ty) in c.media.iter().chain(c.attachments.iter()) {
+        let h = check_media(path, *ty, config).map_err(|u| match u {
+            Unfit::Refused(p) => refuse(p),
+            Unfit::Changing => Rejected::SettleAgain {
+                name: c.name(),
+                reason: Problem::Unreadable {
+                    file: file_name(path),
+                    detail: "it changed while it was read".into(),
+                }
+                .summary(),
+            },
+        })?;
+        media_files.push((h, *ty));
+    }
+    Ok(media_files)
+}
+
+/// What makes two bundles the same post for the duplicate check: the set of files' hashes, or
+/// the text of a text post.
+fn digest(source: &str, media_files: &[(Hashed, MediaType)]) -> String {
+    if media_files.is_empty() {
+        format!(
+            "text:{}",
+            hex::encode(Sha256::digest(source.trim().as_bytes()))
+        )
+    } else {
+        let mut shas: Vec<&str> = media_files.iter().map(|(h, _)| h.sha256.as_str()).collect();
+        shas.sort_unstable();
+        format!("files:{}", shas.join(","))
+    }
 }
 
 /// Reads a media file through: not empty, content matching its extension, within the upload
