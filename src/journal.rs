@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
 use crate::post::{OutMessage, SendOptions};
 
@@ -33,6 +33,8 @@ pub enum JournalError {
         "journal {path} is missing but {marker} says one existed; restore it, or delete the marker to start a new journal knowing that posts already made may be repeated"
     )]
     Missing { path: PathBuf, marker: PathBuf },
+    #[error("journal {path} does not exist yet: dropcast creates it when it first runs")]
+    Absent { path: PathBuf },
     #[error("cannot create state folder {path}: {source}")]
     StateDir {
         path: PathBuf,
@@ -196,10 +198,27 @@ pub enum Write {
     },
 }
 
-/// The journal. Cheap to share behind an `Arc`; every call is one short transaction.
+/// The journal, for the daemon. Cheap to share behind an `Arc`; every call is one short
+/// transaction. It reads everything a [`JournalReader`] reads (through `Deref`), so the read
+/// queries exist once.
 pub struct Journal {
+    reader: JournalReader,
+}
+
+/// The journal opened read-only, for the reports (`status`, the status page, `/healthz`): SQLite
+/// refuses every write on its connection, and its methods only read. It never creates, sets up or
+/// upgrades a journal, so a refresh of the page never writes or flushes anything.
+pub struct JournalReader {
     path: PathBuf,
     conn: Mutex<Connection>,
+}
+
+impl std::ops::Deref for Journal {
+    type Target = JournalReader;
+
+    fn deref(&self) -> &JournalReader {
+        &self.reader
+    }
 }
 
 fn path_bytes(p: &Path) -> &[u8] {
@@ -213,6 +232,190 @@ fn bytes_path(b: Vec<u8>) -> PathBuf {
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+impl JournalReader {
+    /// Opens the journal in `state_dir` read-only. A missing journal is an error (it is never
+    /// created here); so is a file that is not a journal, or one of another schema version.
+    pub fn open(state_dir: &Path) -> Result<JournalReader, JournalError> {
+        let path = state_dir.join(FILE_NAME);
+        if !path.exists() {
+            return Err(JournalError::Absent { path });
+        }
+        // Without CREATE, SQLite cannot make an empty journal should the file vanish now.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                Ok(c)
+            })
+            .map_err(|source| JournalError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        let reader = JournalReader {
+            path,
+            conn: Mutex::new(conn),
+        };
+        reader.check_version()?;
+        Ok(reader)
+    }
+
+    /// Reads the schema version: the one read that tells a journal from any other file (the
+    /// whole-file `quick_check` is the daemon's, at its start).
+    fn check_version(&self) -> Result<(), JournalError> {
+        let corrupt = |detail: String| JournalError::Corrupt {
+            path: self.path.clone(),
+            detail,
+        };
+        let version: Option<i64> = self
+            .with(|c| {
+                c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .map_err(|e| match e {
+                JournalError::Sqlite { source, .. }
+                    if matches!(
+                        source.sqlite_error_code(),
+                        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+                    ) =>
+                {
+                    corrupt(source.to_string())
+                }
+                e => e,
+            })?;
+        match version {
+            Some(v) if v != SCHEMA_VERSION => Err(corrupt(format!(
+                "schema version {v}, this dropcast knows {SCHEMA_VERSION}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, JournalError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(|source| JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Bundles waiting for their publish time, earliest first.
+    pub fn scheduled(&self) -> Result<Vec<Scheduled>, JournalError> {
+        let rows: Vec<(i64, String, i64)> = self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, name, publish_at FROM bundles WHERE state = 'scheduled' ORDER BY publish_at, id",
+            )?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })?;
+        rows.into_iter()
+            .map(|(bundle_id, name, publish_at)| {
+                Ok(Scheduled {
+                    bundle_id,
+                    name,
+                    publish_at,
+                    files: self.files(bundle_id)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The files of a bundle.
+    fn files(&self, bundle_id: i64) -> Result<Vec<FileRecord>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(FILES_OF_BUNDLE)?;
+            st.query_map(params![bundle_id], |r| {
+                Ok(FileRecord {
+                    original: bytes_path(r.get(0)?),
+                    work: bytes_path(r.get(1)?),
+                    sha256: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Deliveries that failed at least once and are still open: (bundle, chat, attempts, last error).
+    pub fn retrying(&self) -> Result<Vec<Retrying>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT b.name, d.chat, d.attempts, COALESCE(d.last_error, '') FROM deliveries d
+                 JOIN bundles b ON b.id = d.bundle_id
+                 WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready' AND d.last_error IS NOT NULL
+                 ORDER BY d.id",
+            )?;
+            st.query_map([], |r| {
+                Ok(Retrying {
+                    bundle: r.get(0)?,
+                    chat: r.get(1)?,
+                    attempts: r.get(2)?,
+                    last_error: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The most recent bundles that went to `failed/` (or were cancelled), newest first:
+    /// (name, state, problem as stored, when).
+    pub fn recent_failures(&self, limit: usize) -> Result<Vec<Failure>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT b.name, b.state, COALESCE(b.problem,
+                        (SELECT d.problem FROM deliveries d WHERE d.bundle_id = b.id AND d.problem IS NOT NULL LIMIT 1), ''),
+                        COALESCE(b.done_at, b.created_at)
+                 FROM bundles b WHERE b.state IN ('failed', 'refused', 'cancelled')
+                 ORDER BY COALESCE(b.done_at, b.created_at) DESC, b.id DESC LIMIT ?1",
+            )?;
+            st.query_map(params![limit as i64], |r| {
+                Ok(Failure {
+                    bundle: r.get(0)?,
+                    state: r.get(1)?,
+                    problem: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The most recent messages sent, newest first: (bundle, chat, link, when).
+    pub fn recent_posts(&self, limit: usize) -> Result<Vec<Posted>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT b.name, d.chat, m.link, m.sent_at FROM messages m
+                 JOIN deliveries d ON d.id = m.delivery_id JOIN bundles b ON b.id = d.bundle_id
+                 WHERE m.idx = (SELECT MIN(idx) FROM messages x WHERE x.delivery_id = m.delivery_id) AND m.part = 0
+                 ORDER BY m.sent_at DESC, m.rowid DESC LIMIT ?1",
+            )?;
+            st.query_map(params![limit as i64], |r| {
+                Ok(Posted {
+                    bundle: r.get(0)?,
+                    chat: r.get(1)?,
+                    link: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Counts of bundles by state, for summaries.
+    pub fn counts(&self) -> Result<Vec<(String, i64)>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT state, COUNT(*) FROM bundles GROUP BY state ORDER BY state",
+            )?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        })
+    }
 }
 
 impl Journal {
@@ -279,19 +482,10 @@ impl Journal {
             );
         }
         Ok(Journal {
-            path,
-            conn: Mutex::new(conn),
-        })
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, JournalError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn).map_err(|source| JournalError::Sqlite {
-            path: self.path.clone(),
-            source,
+            reader: JournalReader {
+                path,
+                conn: Mutex::new(conn),
+            },
         })
     }
 
@@ -342,27 +536,6 @@ impl Journal {
             tx.commit()?;
             Ok(ids)
         })
-    }
-
-    /// Bundles waiting for their publish time, earliest first.
-    pub fn scheduled(&self) -> Result<Vec<Scheduled>, JournalError> {
-        let rows: Vec<(i64, String, i64)> = self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, name, publish_at FROM bundles WHERE state = 'scheduled' ORDER BY publish_at, id",
-            )?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        })?;
-        rows.into_iter()
-            .map(|(bundle_id, name, publish_at)| {
-                Ok(Scheduled {
-                    bundle_id,
-                    name,
-                    publish_at,
-                    files: self.files(bundle_id)?,
-                })
-            })
-            .collect()
     }
 
     /// A scheduled bundle's time has come: its deliveries may start.
@@ -684,22 +857,6 @@ impl Journal {
         })
     }
 
-    /// The files of a bundle.
-    pub fn files(&self, bundle_id: i64) -> Result<Vec<FileRecord>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(FILES_OF_BUNDLE)?;
-            st.query_map(params![bundle_id], |r| {
-                Ok(FileRecord {
-                    original: bytes_path(r.get(0)?),
-                    work: bytes_path(r.get(1)?),
-                    sha256: r.get(2)?,
-                    size: r.get::<_, i64>(3)? as u64,
-                })
-            })?
-            .collect()
-        })
-    }
-
     /// The bundle's files are in `archive/` or `failed/` now; `state` is `archived` or `failed`.
     pub fn mark_done(
         &self,
@@ -748,81 +905,6 @@ impl Journal {
             all.extend(self.files(id)?);
         }
         Ok(all)
-    }
-
-    /// Deliveries that failed at least once and are still open: (bundle, chat, attempts, last error).
-    pub fn retrying(&self) -> Result<Vec<Retrying>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT b.name, d.chat, d.attempts, COALESCE(d.last_error, '') FROM deliveries d
-                 JOIN bundles b ON b.id = d.bundle_id
-                 WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready' AND d.last_error IS NOT NULL
-                 ORDER BY d.id",
-            )?;
-            st.query_map([], |r| {
-                Ok(Retrying {
-                    bundle: r.get(0)?,
-                    chat: r.get(1)?,
-                    attempts: r.get(2)?,
-                    last_error: r.get(3)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// The most recent bundles that went to `failed/` (or were cancelled), newest first:
-    /// (name, state, problem as stored, when).
-    pub fn recent_failures(&self, limit: usize) -> Result<Vec<Failure>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT b.name, b.state, COALESCE(b.problem,
-                        (SELECT d.problem FROM deliveries d WHERE d.bundle_id = b.id AND d.problem IS NOT NULL LIMIT 1), ''),
-                        COALESCE(b.done_at, b.created_at)
-                 FROM bundles b WHERE b.state IN ('failed', 'refused', 'cancelled')
-                 ORDER BY COALESCE(b.done_at, b.created_at) DESC, b.id DESC LIMIT ?1",
-            )?;
-            st.query_map(params![limit as i64], |r| {
-                Ok(Failure {
-                    bundle: r.get(0)?,
-                    state: r.get(1)?,
-                    problem: r.get(2)?,
-                    at: r.get(3)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// The most recent messages sent, newest first: (bundle, chat, link, when).
-    pub fn recent_posts(&self, limit: usize) -> Result<Vec<Posted>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT b.name, d.chat, m.link, m.sent_at FROM messages m
-                 JOIN deliveries d ON d.id = m.delivery_id JOIN bundles b ON b.id = d.bundle_id
-                 WHERE m.idx = (SELECT MIN(idx) FROM messages x WHERE x.delivery_id = m.delivery_id) AND m.part = 0
-                 ORDER BY m.sent_at DESC, m.rowid DESC LIMIT ?1",
-            )?;
-            st.query_map(params![limit as i64], |r| {
-                Ok(Posted {
-                    bundle: r.get(0)?,
-                    chat: r.get(1)?,
-                    link: r.get(2)?,
-                    at: r.get(3)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// Counts of bundles by state, for summaries.
-    pub fn counts(&self) -> Result<Vec<(String, i64)>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT state, COUNT(*) FROM bundles GROUP BY state ORDER BY state",
-            )?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
-        })
     }
 }
 
@@ -1084,6 +1166,63 @@ mod tests {
         std::fs::remove_file(dir.path().join(FILE_NAME)).unwrap();
         let err = Journal::open(dir.path()).err().unwrap();
         assert!(matches!(err, JournalError::Missing { .. }), "{err}");
+    }
+
+    /// What `status` and the status page open: it reads what the daemon wrote, refuses to write,
+    /// and leaves the journal's data as it was, with the daemon running or stopped.
+    #[test]
+    fn reader_reads_and_never_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = JournalReader::open(dir.path()).err().unwrap();
+        assert!(matches!(err, JournalError::Absent { .. }), "{err}");
+        assert!(
+            !dir.path().join(FILE_NAME).exists(),
+            "a reader created a journal"
+        );
+
+        let j = Journal::open(dir.path()).unwrap();
+        j.insert_bundles(&[NewBundle {
+            publish_at: Some(1000),
+            ..bundle("a")
+        }])
+        .unwrap();
+        let data = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+        let before = (data(FILE_NAME), data("journal.sqlite-wal"));
+        // While the daemon holds the journal open.
+        let r = JournalReader::open(dir.path()).unwrap();
+        assert_eq!(r.scheduled().unwrap().len(), 1);
+        let write = r.with(|c| c.execute("DELETE FROM bundles", []));
+        assert!(write.is_err(), "a reader could write");
+        assert_eq!(before, (data(FILE_NAME), data("journal.sqlite-wal")));
+        drop(r);
+
+        // The daemon stopped: its last close folded the WAL into the file and removed it. SQLite
+        // makes an empty WAL and its index again for the reader, to agree with a daemon that may
+        // start meanwhile; the data stays as it was.
+        drop(j);
+        assert!(!dir.path().join("journal.sqlite-wal").exists());
+        let before = data(FILE_NAME);
+        let r = JournalReader::open(dir.path()).unwrap();
+        assert_eq!(r.scheduled().unwrap().len(), 1);
+        assert_eq!(r.counts().unwrap().len(), 1);
+        drop(r);
+        assert_eq!(before, data(FILE_NAME));
+        assert_eq!(data("journal.sqlite-wal"), b"");
+        // And the daemon starts as usual after a reader.
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(j.scheduled().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn reader_refuses_what_is_not_a_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), vec![0x42u8; 8192]).unwrap();
+        let err = JournalReader::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("damaged"), "{err}");
+        assert_eq!(
+            std::fs::read(dir.path().join(FILE_NAME)).unwrap(),
+            vec![0x42u8; 8192]
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - [`prepare`]: checks a bundle completely (content, size, hashes, channels, caption) and
 //!   plans its requests.
 //! - [`post`]: dropcast's own types for what gets posted.
-//! - [`journal`]: the SQLite journal that makes restarts safe.
+//! - [`journal`]: the SQLite journal that makes restarts safe, and its read-only handle for the
+//!   reports.
 //! - [`deliver`]: one sender per channel: pacing, retries, the journal protocol per message.
 //! - [`telegram`]: the only module that speaks the Bot API.
 //! - [`spool`]: the only module that moves user files (work folder, archive, failed), writes

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::bundle::{self, Filter, Kind};
 use crate::config::Config;
-use crate::journal::{Failure, Journal, JournalError, Posted, Retrying};
+use crate::journal::{Failure, JournalError, JournalReader, Posted, Retrying};
 use crate::watch::{self, Root};
 
 /// A file in an inbox that is not posted yet.
@@ -49,10 +49,11 @@ pub struct RecentPost {
     pub at: String,
 }
 
-/// Reads the status. A state folder without a journal yet shows an empty history.
+/// Reads the status, without writing to the journal. A state folder without a journal yet shows
+/// an empty history.
 pub fn read(config: &Config) -> Result<Status, JournalError> {
     let journal = if config.state_dir.join(crate::journal::FILE_NAME).exists() {
-        Some(Journal::open(&config.state_dir)?)
+        Some(JournalReader::open(&config.state_dir)?)
     } else {
         None
     };
