@@ -10,7 +10,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, ToSql, params};
 
 use crate::post::{OutMessage, SendOptions};
 
@@ -42,6 +43,71 @@ pub enum JournalError {
     },
     #[error("journal record is unreadable: {0}")]
     Decode(String),
+}
+
+/// Where a bundle is in its life. The journal stores it as text; only this module reads and
+/// writes that text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BundleState {
+    /// Waiting in `scheduled/` for its publish time.
+    Scheduled,
+    /// Its deliveries may go out, or have all ended and its files wait to be moved.
+    Ready,
+    /// Refused before it was ready: its files went straight to `failed/`.
+    Refused,
+    /// Every delivery ended; its files are in `archive/`.
+    Archived,
+    /// A delivery failed; its files are in `failed/`.
+    Failed,
+    /// A clerk removed one of its files from `scheduled/`.
+    Cancelled,
+}
+
+impl BundleState {
+    const ALL: [BundleState; 6] = [
+        BundleState::Scheduled,
+        BundleState::Ready,
+        BundleState::Refused,
+        BundleState::Archived,
+        BundleState::Failed,
+        BundleState::Cancelled,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            BundleState::Scheduled => "scheduled",
+            BundleState::Ready => "ready",
+            BundleState::Refused => "refused",
+            BundleState::Archived => "archived",
+            BundleState::Failed => "failed",
+            BundleState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<BundleState> {
+        BundleState::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for BundleState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for BundleState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for BundleState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<BundleState> {
+        let s = value.as_str()?;
+        BundleState::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown bundle state {s:?}").into()))
+    }
 }
 
 /// What one post consists of: the requests in order and the options for all of them.
@@ -158,7 +224,7 @@ pub struct Retrying {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {
     pub bundle: String,
-    pub state: String,
+    pub state: BundleState,
     pub problem: String,
     pub at: i64,
 }
@@ -408,7 +474,7 @@ impl JournalReader {
     }
 
     /// Counts of bundles by state, for summaries.
-    pub fn counts(&self) -> Result<Vec<(String, i64)>, JournalError> {
+    pub fn counts(&self) -> Result<Vec<(BundleState, i64)>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT state, COUNT(*) FROM bundles GROUP BY state ORDER BY state",
@@ -515,7 +581,11 @@ impl Journal {
                     b.digest,
                     b.repost,
                     now(),
-                    if b.publish_at.is_some() { "scheduled" } else { "ready" },
+                    if b.publish_at.is_some() {
+                        BundleState::Scheduled
+                    } else {
+                        BundleState::Ready
+                    },
                     b.publish_at
                 ])?;
                 let id = tx.last_insert_rowid();
@@ -857,11 +927,11 @@ impl Journal {
         })
     }
 
-    /// The bundle's files are in `archive/` or `failed/` now; `state` is `archived` or `failed`.
+    /// The bundle's files are in `archive/` or `failed/` now; `state` is `Archived` or `Failed`.
     pub fn mark_done(
         &self,
         bundle_id: i64,
-        state: &str,
+        state: BundleState,
         location: &Path,
     ) -> Result<(), JournalError> {
         self.with(|c| {
@@ -873,8 +943,9 @@ impl Journal {
         })
     }
 
-    /// Several bundles' files are in `archive/` or `failed/` now: one transaction for a batch.
-    pub fn mark_done_all(&self, done: &[(i64, &str, &Path)]) -> Result<(), JournalError> {
+    /// Several bundles' files are in `archive/` or `failed/` now (`Archived` or `Failed`): one
+    /// transaction for a batch.
+    pub fn mark_done_all(&self, done: &[(i64, BundleState, &Path)]) -> Result<(), JournalError> {
         self.with(|c| {
             let tx = c.transaction()?;
             for (bundle_id, state, location) in done {
@@ -1080,10 +1151,32 @@ mod tests {
             j.find_duplicate("@town_news", "d1", now() + 10).unwrap(),
             None
         );
-        j.mark_done(id, "archived", Path::new("/archive/2026/11"))
+        j.mark_done(id, BundleState::Archived, Path::new("/archive/2026/11"))
             .unwrap();
         assert!(j.finished_bundles().unwrap().is_empty());
         assert!(j.open_deliveries().unwrap().is_empty());
+    }
+
+    /// The text stored for each state is the one earlier journals hold.
+    #[test]
+    fn bundle_states_as_stored() {
+        let stored: Vec<&str> = BundleState::ALL.iter().map(|b| b.as_str()).collect();
+        assert_eq!(
+            stored,
+            [
+                "scheduled",
+                "ready",
+                "refused",
+                "archived",
+                "failed",
+                "cancelled"
+            ]
+        );
+        for b in BundleState::ALL {
+            assert_eq!(BundleState::parse(b.as_str()), Some(b));
+            assert_eq!(b.to_string(), b.as_str());
+        }
+        assert_eq!(BundleState::parse("sent"), None);
     }
 
     #[test]
@@ -1121,7 +1214,7 @@ mod tests {
         );
         assert_eq!(
             j.counts().unwrap(),
-            vec![("cancelled".to_string(), 1), ("ready".to_string(), 1)]
+            vec![(BundleState::Cancelled, 1), (BundleState::Ready, 1)]
         );
     }
 

@@ -19,7 +19,9 @@ use tokio::time::Instant;
 use crate::bundle::{self, Filter, Kind, Lone};
 use crate::config::{Config, SidecarPolicy};
 use crate::deliver::{self, Deliverer, Ended, Pacing};
-use crate::journal::{DeliveryOutcome, FileRecord, Finished, Journal, JournalError, NewBundle};
+use crate::journal::{
+    BundleState, DeliveryOutcome, FileRecord, Finished, Journal, JournalError, NewBundle,
+};
 use crate::messages::{self, Problem};
 use crate::metrics::Metrics;
 use crate::post::OutMessage;
@@ -1641,10 +1643,14 @@ fn finish_all(
                 tracing::warn!(bundle = %m.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry");
             }
         }
-        let done: Vec<(i64, &str, &Path)> = moved
+        let done: Vec<(i64, BundleState, &Path)> = moved
             .iter()
             .map(|m| {
-                let state = if m.archived { "archived" } else { "failed" };
+                let state = if m.archived {
+                    BundleState::Archived
+                } else {
+                    BundleState::Failed
+                };
                 (m.bundle_id, state, m.location.as_path())
             })
             .collect();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::bundle::{self, Filter, Kind};
 use crate::config::Config;
-use crate::journal::{Failure, JournalError, JournalReader, Posted, Retrying};
+use crate::journal::{BundleState, Failure, JournalError, JournalReader, Posted, Retrying};
 use crate::watch::{self, Root};
 
 /// A file in an inbox that is not posted yet.
@@ -89,7 +89,7 @@ pub fn read(config: &Config) -> Result<Status, JournalError> {
             .into_iter()
             .map(|f| FailedPost {
                 bundle: f.bundle,
-                reason: if f.state == "cancelled" {
+                reason: if f.state == BundleState::Cancelled {
                     format!("cancelled: {}", crate::deliver::de(&f.problem).summary())
                 } else {
                     crate::deliver::de(&f.problem).summary()
