@@ -17,6 +17,7 @@
 //!   reports.
 //! - [`deliver`]: one sender per channel: pacing, retries, the journal protocol per message.
 //! - [`telegram`]: the only module that speaks the Bot API.
+//! - [`token`]: the bot token, which prints as `***`.
 //! - [`spool`]: the only module that moves user files (work folder, archive, failed), writes
 //!   receipts and reports.
 //! - [`messages`]: every clerk-facing sentence, in English and Italian.
@@ -44,5 +45,6 @@ pub mod sidecar;
 pub mod spool;
 pub mod status;
 pub mod telegram;
+pub mod token;
 pub mod watch;
 pub mod web;
