@@ -11,7 +11,7 @@
 //! - [`sidecar`]: parses and validates the clerk's YAML.
 //! - [`render`]: turns the clerk's Markdown into Telegram's HTML subset; splits long texts.
 //! - [`prepare`]: checks a bundle completely (content, size, hashes, channels, caption) and
-//!   plans its requests.
+//!   plans its requests; [`image_header`] reads an image's size for it.
 //! - [`post`]: dropcast's own types for what gets posted.
 //! - [`journal`]: the SQLite journal that makes restarts safe, and its read-only handle for the
 //!   reports.
@@ -32,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod doctor;
+pub mod image_header;
 pub mod journal;
 pub mod messages;
 pub mod metrics;
