@@ -272,7 +272,7 @@ impl ChannelSender {
                 let p = Problem::Uncertain {
                     channel: chat.clone(),
                 };
-                return finish(&mut self.staged, DeliveryOutcome::Failed(ser(&p)));
+                return finish(&mut self.staged, DeliveryOutcome::Failed(p.to_json()));
             }
         }
 
@@ -327,7 +327,7 @@ impl ChannelSender {
                     let p = Problem::AlbumInterrupted {
                         channel: chat.clone(),
                     };
-                    return finish(&mut self.staged, DeliveryOutcome::Failed(ser(&p)));
+                    return finish(&mut self.staged, DeliveryOutcome::Failed(p.to_json()));
                 }
                 Err(e) => {
                     if is_uncertain(&e) && self.d.uncertain == Uncertain::Fail {
@@ -335,7 +335,7 @@ impl ChannelSender {
                         let p = Problem::Uncertain {
                             channel: chat.clone(),
                         };
-                        return finish(&mut self.staged, DeliveryOutcome::Failed(ser(&p)));
+                        return finish(&mut self.staged, DeliveryOutcome::Failed(p.to_json()));
                     }
                     self.commit_with(attempt_error(&e))?;
                     attempts += 1;
@@ -528,23 +528,13 @@ fn refused(chat: &str, e: &TelegramError) -> DeliveryOutcome {
         | TelegramError::Transient { description }
         | TelegramError::RetryAfter { description, .. } => description.clone(),
     };
-    DeliveryOutcome::Failed(ser(&Problem::Refused {
-        channel: chat.to_string(),
-        description,
-    }))
-}
-
-/// Problems travel through the journal as JSON so the report can be written in any language.
-pub fn ser(p: &Problem) -> String {
-    serde_json::to_string(p).unwrap_or_else(|_| p.summary())
-}
-
-/// Reads a problem written by [`ser`]; older or foreign text becomes an "unreadable" problem.
-pub fn de(s: &str) -> Problem {
-    serde_json::from_str(s).unwrap_or_else(|_| Problem::Unreadable {
-        file: String::new(),
-        detail: s.to_string(),
-    })
+    DeliveryOutcome::Failed(
+        Problem::Refused {
+            channel: chat.to_string(),
+            description,
+        }
+        .to_json(),
+    )
 }
 
 #[cfg(test)]

@@ -1290,7 +1290,7 @@ fn record_and_move(
                     };
                     journal
                         .release(id)
-                        .and_then(|_| journal.fail_open_deliveries(id, &deliver::ser(&problem)))
+                        .and_then(|_| journal.fail_open_deliveries(id, &problem.to_json()))
                         .map(|_| Vec::new())
                 }
                 Ok(()) => {
@@ -1368,7 +1368,7 @@ fn check_scheduled(config: &Config, journal: &Journal) -> (Vec<(i64, String)>, O
                     continue;
                 }
             }
-            if let Err(e) = journal.cancel(s.bundle_id, &deliver::ser(&problem)) {
+            if let Err(e) = journal.cancel(s.bundle_id, &problem.to_json()) {
                 tracing::error!(error = %e, "cannot record a cancellation");
             }
             continue;
@@ -1462,7 +1462,7 @@ fn refuse(config: &Config, journal: &Journal, r: Refusal) -> Handled {
                     size: 0,
                 })
                 .collect();
-            if let Err(e) = journal.insert_refused(&r.name, &records, &deliver::ser(&r.problem)) {
+            if let Err(e) = journal.insert_refused(&r.name, &records, &r.problem.to_json()) {
                 tracing::warn!(error = %e, "cannot record the refusal in the journal");
             }
             Handled::Gone
@@ -1772,7 +1772,7 @@ fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result
             .deliveries
             .iter()
             .filter_map(|d| match &d.outcome {
-                DeliveryOutcome::Failed(p) => Some(deliver::de(p)),
+                DeliveryOutcome::Failed(p) => Some(Problem::from_json(p)),
                 DeliveryOutcome::Sent => None,
             })
             .collect();

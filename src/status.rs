@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::bundle::{self, Filter, Kind};
 use crate::config::Config;
 use crate::journal::{BundleState, Failure, JournalError, JournalReader, Posted, Retrying};
+use crate::messages::Problem;
 use crate::watch::{self, Root};
 
 /// A file in an inbox that is not posted yet.
@@ -90,9 +91,9 @@ pub fn read(config: &Config) -> Result<Status, JournalError> {
             .map(|f| FailedPost {
                 bundle: f.bundle,
                 reason: if f.state == BundleState::Cancelled {
-                    format!("cancelled: {}", crate::deliver::de(&f.problem).summary())
+                    format!("cancelled: {}", Problem::from_json(&f.problem).summary())
                 } else {
-                    crate::deliver::de(&f.problem).summary()
+                    Problem::from_json(&f.problem).summary()
                 },
                 at: local(f.at),
             })
