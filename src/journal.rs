@@ -1,9 +1,17 @@
 //! The journal: one SQLite file in `state_dir` that records every bundle, every file's SHA-256,
 //! every delivery and every message sent. It is what makes a restart (even after `kill -9`) safe.
 //!
+//! Writes come in batches, one transaction (and one flush) each: the preparer enters a batch of
+//! bundles with [`Journal::insert_bundles`]; a sender records its deliveries' progress as a list
+//! of [`Write`]s made durable by [`Journal::commit`] (the answer to one request goes with the
+//! `Begin` of the next when that follows at once); the finisher marks a batch of moved bundles
+//! done with [`Journal::mark_done_all`]. [`Journal`] is the daemon's handle; [`JournalReader`]
+//! is a read-only one for `status`, the status page and `/healthz`.
+//!
 //! Architecture Invariant: only this module knows SQL. A message is recorded as `in_flight`
-//! before its request and as sent with its id right after the answer, each in its own
-//! transaction, so a message the journal knows was sent is never sent again.
+//! before its request, and as sent with its ids in the first commit after the answer, before
+//! any other request goes out, so a message the journal knows was sent is never sent again. A
+//! [`JournalReader`] never writes.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -555,11 +563,6 @@ impl Journal {
         })
     }
 
-    /// Records a bundle that is ready to post, with one pending delivery per chat.
-    pub fn insert_bundle(&self, b: &NewBundle) -> Result<i64, JournalError> {
-        Ok(self.insert_bundles(std::slice::from_ref(b))?[0])
-    }
-
     /// Records several ready bundles in one transaction (one flush for a whole batch).
     pub fn insert_bundles(&self, bundles: &[NewBundle]) -> Result<Vec<i64>, JournalError> {
         let plans = bundles
@@ -752,51 +755,6 @@ impl Journal {
         })
     }
 
-    /// Written before a request: if dropcast dies now, the message is "uncertain".
-    pub fn begin_message(&self, delivery_id: i64, index: usize) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::Begin { delivery_id, index }])
-    }
-
-    /// Written right after Telegram accepted a request: the messages it created.
-    pub fn record_messages(
-        &self,
-        delivery_id: i64,
-        sent: &[SentMessage],
-    ) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::Sent {
-            delivery_id,
-            messages: sent.to_vec(),
-        }])
-    }
-
-    /// Written when a request failed and nothing was posted: the message is no longer in flight.
-    pub fn record_attempt_error(&self, delivery_id: i64, error: &str) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::AttemptError {
-            delivery_id,
-            error: error.to_string(),
-        }])
-    }
-
-    /// Written after the pin attempt (`error` is `None` when the pin worked).
-    pub fn record_pin(&self, delivery_id: i64, error: Option<&str>) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::Pin {
-            delivery_id,
-            error: error.map(str::to_string),
-        }])
-    }
-
-    /// Ends a delivery.
-    pub fn finish_delivery(
-        &self,
-        delivery_id: i64,
-        outcome: &DeliveryOutcome,
-    ) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::Finish {
-            delivery_id,
-            outcome: outcome.clone(),
-        }])
-    }
-
     /// Makes `writes` durable in one transaction, in order, and empties the list. On an error
     /// nothing of them is written and the list is kept.
     pub fn commit(&self, writes: &mut Vec<Write>) -> Result<(), JournalError> {
@@ -924,22 +882,6 @@ impl Journal {
             name,
             files,
             deliveries,
-        })
-    }
-
-    /// The bundle's files are in `archive/` or `failed/` now; `state` is `Archived` or `Failed`.
-    pub fn mark_done(
-        &self,
-        bundle_id: i64,
-        state: BundleState,
-        location: &Path,
-    ) -> Result<(), JournalError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE bundles SET state = ?2, location = ?3, done_at = ?4 WHERE id = ?1",
-                params![bundle_id, state, path_bytes(location), now()],
-            )
-            .map(|_| ())
         })
     }
 
@@ -1108,32 +1050,62 @@ mod tests {
         }
     }
 
+    /// Records one bundle, as the preparer records a batch.
+    fn insert(j: &Journal, b: NewBundle) -> i64 {
+        j.insert_bundles(&[b]).unwrap()[0]
+    }
+
+    /// Commits one write alone, as a sender does before it waits.
+    fn write(j: &Journal, w: Write) {
+        j.commit(&mut vec![w]).unwrap();
+    }
+
     #[test]
     fn delivery_lifecycle_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
-        let id = j.insert_bundle(&bundle("d1")).unwrap();
+        let id = insert(&j, bundle("d1"));
         let open = j.open_deliveries().unwrap();
         assert_eq!(open.len(), 2);
         assert_eq!(open[0].bundle_id, id);
-        j.begin_message(open[0].id, 0).unwrap();
+        write(
+            &j,
+            Write::Begin {
+                delivery_id: open[0].id,
+                index: 0,
+            },
+        );
         drop(j);
 
         // A crash while the request was in flight: the message is uncertain after the restart.
         let j = Journal::open(dir.path()).unwrap();
         let d = j.delivery(open[0].id).unwrap();
         assert_eq!(d.in_flight, Some(0));
-        j.record_messages(d.id, &[sent(0, 42)]).unwrap();
-        j.finish_delivery(d.id, &DeliveryOutcome::Sent).unwrap();
+        write(
+            &j,
+            Write::Sent {
+                delivery_id: d.id,
+                messages: vec![sent(0, 42)],
+            },
+        );
+        write(
+            &j,
+            Write::Finish {
+                delivery_id: d.id,
+                outcome: DeliveryOutcome::Sent,
+            },
+        );
         assert!(
             j.finished_bundles().unwrap().is_empty(),
             "one delivery still open"
         );
-        j.finish_delivery(
-            open[1].id,
-            &DeliveryOutcome::Failed("chat not found".into()),
-        )
-        .unwrap();
+        write(
+            &j,
+            Write::Finish {
+                delivery_id: open[1].id,
+                outcome: DeliveryOutcome::Failed("chat not found".into()),
+            },
+        );
         let fin = j.finished_bundles().unwrap();
         assert_eq!(fin.len(), 1);
         assert_eq!(fin[0].deliveries[0].messages, vec![sent(0, 42)]);
@@ -1151,7 +1123,7 @@ mod tests {
             j.find_duplicate("@town_news", "d1", now() + 10).unwrap(),
             None
         );
-        j.mark_done(id, BundleState::Archived, Path::new("/archive/2026/11"))
+        j.mark_done_all(&[(id, BundleState::Archived, Path::new("/archive/2026/11"))])
             .unwrap();
         assert!(j.finished_bundles().unwrap().is_empty());
         assert!(j.open_deliveries().unwrap().is_empty());
@@ -1183,18 +1155,20 @@ mod tests {
     fn scheduled_bundles_wait_until_released_or_cancelled() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
-        let a = j
-            .insert_bundle(&NewBundle {
+        let a = insert(
+            &j,
+            NewBundle {
                 publish_at: Some(2000),
                 ..bundle("a")
-            })
-            .unwrap();
-        let b = j
-            .insert_bundle(&NewBundle {
+            },
+        );
+        let b = insert(
+            &j,
+            NewBundle {
                 publish_at: Some(1000),
                 ..bundle("b")
-            })
-            .unwrap();
+            },
+        );
         assert!(
             j.open_deliveries().unwrap().is_empty(),
             "scheduled bundles are not sent"
