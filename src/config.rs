@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::telegram::Token;
+use crate::token::Token;
 
 /// A config that could not be used. Names the key and, where known, the line.
 #[derive(Debug, thiserror::Error)]

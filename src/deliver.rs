@@ -128,31 +128,17 @@ struct Staged {
     done: Vec<(i64, Ended)>,
 }
 
-impl Staged {
-    fn flush(
-        &mut self,
-        d: &Deliverer,
-        done: &mpsc::UnboundedSender<(i64, Ended)>,
-    ) -> Result<(), JournalError> {
-        d.journal.commit(&mut self.writes)?;
-        for ended in self.done.drain(..) {
-            let _ = done.send(ended);
-        }
-        Ok(())
-    }
-
-    /// Commits the staged writes followed by `w`, then reports the bundles they finished.
-    fn commit_with(
-        &mut self,
-        d: &Deliverer,
-        w: Write,
-        done: &mpsc::UnboundedSender<(i64, Ended)>,
-    ) -> Result<(), JournalError> {
-        self.writes.push(w);
-        self.flush(d, done).inspect_err(|_| {
-            self.writes.pop();
-        })
-    }
+/// One channel's sender: what delivering, pacing and committing all need (the shared parts, the
+/// chat's own pacing windows, the staged writes, where finished bundles are reported), owned in
+/// one place instead of passed through each function.
+pub struct ChannelSender {
+    d: Deliverer,
+    chat: String,
+    /// This chat's windows: 1 message a second, 20 a minute.
+    chat_second: Window,
+    chat_minute: Window,
+    staged: Staged,
+    done: mpsc::UnboundedSender<(i64, Ended)>,
 }
 
 /// Runs one channel's sender: delivers each delivery id in order, reports each bundle id whose
@@ -160,69 +146,317 @@ impl Staged {
 pub async fn sender(
     d: Deliverer,
     chat: String,
-    mut queue: mpsc::UnboundedReceiver<i64>,
+    queue: mpsc::UnboundedReceiver<i64>,
     done: mpsc::UnboundedSender<(i64, Ended)>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let (mut chat_second, mut chat_minute) = d.pacing.windows();
-    let mut staged = Staged::default();
-    loop {
-        let next = match queue.try_recv() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                if let Err(e) = staged.flush(&d, &done) {
-                    tracing::error!(channel = %chat, error = %e, "journal error: stopping this channel's sender");
-                    return;
+    ChannelSender::new(d, chat, done).run(queue, shutdown).await
+}
+
+impl ChannelSender {
+    /// A sender for `chat`, with empty pacing windows and nothing staged.
+    pub fn new(
+        d: Deliverer,
+        chat: String,
+        done: mpsc::UnboundedSender<(i64, Ended)>,
+    ) -> ChannelSender {
+        let (chat_second, chat_minute) = d.pacing.windows();
+        ChannelSender {
+            d,
+            chat,
+            chat_second,
+            chat_minute,
+            staged: Staged::default(),
+            done,
+        }
+    }
+
+    /// Delivers each delivery id of `queue` in order, reports each bundle id whose delivery
+    /// finished. Stops when `queue` closes or `shutdown` fires.
+    pub async fn run(
+        mut self,
+        mut queue: mpsc::UnboundedReceiver<i64>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            let next = match queue.try_recv() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    if let Err(e) = self.flush() {
+                        tracing::error!(channel = %self.chat, error = %e, "journal error: stopping this channel's sender");
+                        return;
+                    }
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.wait_for(|s| *s) => return,
+                        id = queue.recv() => id,
+                    }
                 }
-                tokio::select! {
-                    biased;
-                    _ = shutdown.wait_for(|s| *s) => return,
-                    id = queue.recv() => id,
-                }
-            }
-        };
-        let Some(id) = next else {
-            if let Err(e) = staged.flush(&d, &done) {
-                tracing::error!(channel = %chat, error = %e, "journal error: the last posts may be posted again at the next start");
-            }
-            return;
-        };
-        let work = deliver(
-            &d,
-            id,
-            &mut chat_second,
-            &mut chat_minute,
-            &mut staged,
-            &done,
-        );
-        let ended = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|s| *s) => None,
-            r = work => Some(r),
-        };
-        let Some(ended) = ended else {
-            tracing::info!(channel = %chat, "shutting down: the request in flight is abandoned and will be checked at the next start");
-            // What was answered before the shutdown is recorded before leaving.
-            if let Err(e) = staged.flush(&d, &done) {
-                tracing::error!(channel = %chat, error = %e, "journal error while shutting down");
-            }
-            return;
-        };
-        d.metrics
-            .queue_depth
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        match ended {
-            Ok((bundle_id, ended)) => staged.done.push((bundle_id, ended)),
-            Err(e) => {
-                tracing::error!(channel = %chat, error = %e, "journal error: stopping this channel's sender");
-                // What earlier answers said is still recorded if the journal takes it.
-                if let Err(e) = staged.flush(&d, &done) {
-                    tracing::error!(channel = %chat, error = %e, "journal error: the last posts may be posted again at the next start");
+            };
+            let Some(id) = next else {
+                if let Err(e) = self.flush() {
+                    tracing::error!(channel = %self.chat, error = %e, "journal error: the last posts may be posted again at the next start");
                 }
                 return;
+            };
+            let ended = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|s| *s) => None,
+                r = self.deliver(id) => Some(r),
+            };
+            let Some(ended) = ended else {
+                tracing::info!(channel = %self.chat, "shutting down: the request in flight is abandoned and will be checked at the next start");
+                // What was answered before the shutdown is recorded before leaving.
+                if let Err(e) = self.flush() {
+                    tracing::error!(channel = %self.chat, error = %e, "journal error while shutting down");
+                }
+                return;
+            };
+            self.d
+                .metrics
+                .queue_depth
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            match ended {
+                Ok((bundle_id, ended)) => self.staged.done.push((bundle_id, ended)),
+                Err(e) => {
+                    tracing::error!(channel = %self.chat, error = %e, "journal error: stopping this channel's sender");
+                    // What earlier answers said is still recorded if the journal takes it.
+                    if let Err(e) = self.flush() {
+                        tracing::error!(channel = %self.chat, error = %e, "journal error: the last posts may be posted again at the next start");
+                    }
+                    return;
+                }
             }
         }
     }
+
+    /// Commits the staged writes, then reports the bundles they finished.
+    fn flush(&mut self) -> Result<(), JournalError> {
+        self.d.journal.commit(&mut self.staged.writes)?;
+        for ended in self.staged.done.drain(..) {
+            let _ = self.done.send(ended);
+        }
+        Ok(())
+    }
+
+    /// Commits the staged writes followed by `w`, then reports the bundles they finished.
+    fn commit_with(&mut self, w: Write) -> Result<(), JournalError> {
+        self.staged.writes.push(w);
+        self.flush().inspect_err(|_| {
+            self.staged.writes.pop();
+        })
+    }
+
+    /// Delivers one delivery: every message not yet recorded as sent, then the pin. Its last
+    /// writes (the answer, the end of the delivery) stay staged for the sender to commit.
+    async fn deliver(&mut self, delivery_id: i64) -> Result<(i64, Ended), JournalError> {
+        let mut delivery = self.d.journal.delivery(delivery_id)?;
+        let bundle_id = delivery.bundle_id;
+        let chat = delivery.chat.clone();
+        let finish =
+            |staged: &mut Staged, outcome: DeliveryOutcome| -> Result<(i64, Ended), JournalError> {
+                staged.writes.push(Write::Finish {
+                    delivery_id,
+                    outcome: outcome.clone(),
+                });
+                Ok((bundle_id, Ended::Finished(outcome)))
+            };
+        let attempt_error = |e: &TelegramError| Write::AttemptError {
+            delivery_id,
+            error: e.to_string(),
+        };
+
+        if let Some(index) = delivery.in_flight {
+            tracing::warn!(channel = %chat, message = index, "a request was in flight when dropcast stopped: it may or may not have been posted");
+            if self.d.uncertain == Uncertain::Fail {
+                let p = Problem::Uncertain {
+                    channel: chat.clone(),
+                };
+                return finish(&mut self.staged, DeliveryOutcome::Failed(p.to_json()));
+            }
+        }
+
+        let mut attempts = 0u32;
+        let mut backoff = Duration::from_secs(1);
+        let mut index = delivery.sent.last().map_or(0, |m| m.index + 1);
+        while index < delivery.plan.messages.len() {
+            // Every item of an album counts as a message for Telegram's limits.
+            let weight = match &delivery.plan.messages[index] {
+                OutMessage::Album { items } => items.len(),
+                _ => 1,
+            };
+            self.pace(weight).await?;
+            self.commit_with(Write::Begin { delivery_id, index })?;
+            let msg = delivery.plan.messages[index].clone();
+            let result = self.d.client.send(&chat, &msg, delivery.plan.options).await;
+            record_metrics(&self.d, &msg, &result);
+            if result.is_ok() {
+                self.sent(weight);
+            }
+            match result {
+                Ok(sent) => {
+                    let messages = sent_messages(index, &sent);
+                    self.staged.writes.push(Write::Sent {
+                        delivery_id,
+                        messages: messages.clone(),
+                    });
+                    delivery.sent.extend(messages);
+                    index += 1;
+                    attempts = 0;
+                    backoff = Duration::from_secs(1);
+                }
+                Err(e) if e.is_photo_rejected() => {
+                    self.commit_with(attempt_error(&e))?;
+                    if as_documents(&mut delivery.plan.messages[index]) {
+                        tracing::info!(channel = %chat, error = %e, "telegram refused the image as a photo: sending it as a document");
+                        continue;
+                    }
+                    return finish(&mut self.staged, refused(&chat, &e));
+                }
+                Err(TelegramError::Permanent { code, description }) => {
+                    let e = TelegramError::Permanent { code, description };
+                    tracing::warn!(channel = %chat, error = %e, "telegram refused the post");
+                    self.commit_with(attempt_error(&e))?;
+                    return finish(&mut self.staged, refused(&chat, &e));
+                }
+                Err(e) if album_interrupted(&delivery.plan.messages[index], &e) => {
+                    // Telegram posted part of the album before refusing the rest, and does not say
+                    // which part. Sending it again would repeat those items: a person decides.
+                    tracing::warn!(channel = %chat, error = %e, "telegram stopped in the middle of an album");
+                    self.commit_with(attempt_error(&e))?;
+                    let p = Problem::AlbumInterrupted {
+                        channel: chat.clone(),
+                    };
+                    return finish(&mut self.staged, DeliveryOutcome::Failed(p.to_json()));
+                }
+                Err(e) => {
+                    if is_uncertain(&e) && self.d.uncertain == Uncertain::Fail {
+                        // The request may have been posted: leave it to a person.
+                        let p = Problem::Uncertain {
+                            channel: chat.clone(),
+                        };
+                        return finish(&mut self.staged, DeliveryOutcome::Failed(p.to_json()));
+                    }
+                    self.commit_with(attempt_error(&e))?;
+                    attempts += 1;
+                    let wait = match &e {
+                        TelegramError::RetryAfter { seconds, .. } => {
+                            Duration::from_secs((*seconds).max(1))
+                        }
+                        _ => {
+                            let w = backoff;
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                            w
+                        }
+                    };
+                    if self.d.max_attempts.is_some_and(|max| attempts >= max) {
+                        tracing::warn!(channel = %chat, error = %e, "giving up for now: the post stays in the journal and is retried at the next start");
+                        return Ok((bundle_id, Ended::Left(e.to_string())));
+                    }
+                    tracing::warn!(channel = %chat, error = %e, retry_in = ?wait, "sending failed: retry scheduled");
+                    self.flush()?;
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+
+        if delivery.plan.pin
+            && !delivery.pin_done
+            && let Some(first) = delivery.sent.first()
+        {
+            let silent = delivery.plan.options.silent;
+            let error = self.pin(&chat, first.message_id, silent).await?;
+            self.staged.writes.push(Write::Pin { delivery_id, error });
+        }
+        for m in &delivery.sent {
+            tracing::info!(channel = %chat, link = %m.link, "posted");
+        }
+        finish(&mut self.staged, DeliveryOutcome::Sent)
+    }
+
+    /// Pins a posted message, paced like a message, once the post is recorded. A pin that failed
+    /// comes back as its error, to be recorded: it does not fail the post.
+    async fn pin(
+        &mut self,
+        chat: &str,
+        message_id: i64,
+        silent: bool,
+    ) -> Result<Option<String>, JournalError> {
+        self.pace(1).await?;
+        // The post is recorded before the pin request goes out.
+        self.flush()?;
+        Ok(match self.d.client.pin(chat, message_id, silent).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(channel = %chat, error = %e, "the post went out but could not be pinned");
+                Some(e.to_string())
+            }
+        })
+    }
+
+    /// Waits until `n` messages may go to this chat and reserves them in the global window.
+    /// Staged writes are committed before any wait.
+    async fn pace(&mut self, n: usize) -> Result<(), JournalError> {
+        if !self.d.pacing.enabled {
+            return Ok(());
+        }
+        loop {
+            let now = Instant::now();
+            let chat_free = self
+                .chat_second
+                .next_free(now, n)
+                .max(self.chat_minute.next_free(now, n));
+            if chat_free > now {
+                self.flush()?;
+                tokio::time::sleep_until(chat_free).await;
+                continue;
+            }
+            let global_free = {
+                let mut g = self
+                    .d
+                    .pacing
+                    .global
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let free = g.next_free(now, n);
+                if free <= now {
+                    g.record(now, n);
+                }
+                free
+            };
+            if global_free > now {
+                self.flush()?;
+                tokio::time::sleep_until(global_free).await;
+                continue;
+            }
+            return Ok(());
+        }
+    }
+
+    /// Counts `n` messages in the chat's windows from the moment the request ended: Telegram
+    /// counts them somewhere between sending and answering, so the next request waits a whole
+    /// window after the answer and can never arrive early.
+    fn sent(&mut self, n: usize) {
+        if self.d.pacing.enabled {
+            let now = Instant::now();
+            self.chat_second.record(now, n);
+            self.chat_minute.record(now, n);
+        }
+    }
+}
+
+/// The messages one accepted request created, as the journal records them.
+fn sent_messages(index: usize, sent: &[crate::telegram::Sent]) -> Vec<SentMessage> {
+    sent.iter()
+        .enumerate()
+        .map(|(part, s)| SentMessage {
+            index,
+            part,
+            message_id: s.message_id,
+            chat_id: s.chat_id,
+            link: s.link(),
+        })
+        .collect()
 }
 
 /// A flood-control refusal that came as a 400 to an album: Telegram may have posted some items.
@@ -234,165 +468,6 @@ fn album_interrupted(msg: &OutMessage, e: &TelegramError) -> bool {
 
 fn is_uncertain(e: &TelegramError) -> bool {
     matches!(e, TelegramError::Transient { description } if description.contains("timed out") || description.contains("timeout"))
-}
-
-/// Delivers one delivery: every message not yet recorded as sent, then the pin. Its last writes
-/// (the answer, the end of the delivery) stay in `staged` for the sender to commit.
-async fn deliver(
-    d: &Deliverer,
-    delivery_id: i64,
-    chat_second: &mut Window,
-    chat_minute: &mut Window,
-    staged: &mut Staged,
-    done: &mpsc::UnboundedSender<(i64, Ended)>,
-) -> Result<(i64, Ended), JournalError> {
-    let mut delivery = d.journal.delivery(delivery_id)?;
-    let bundle_id = delivery.bundle_id;
-    let chat = delivery.chat.clone();
-    let finish =
-        |staged: &mut Staged, outcome: DeliveryOutcome| -> Result<(i64, Ended), JournalError> {
-            staged.writes.push(Write::Finish {
-                delivery_id,
-                outcome: outcome.clone(),
-            });
-            Ok((bundle_id, Ended::Finished(outcome)))
-        };
-    let attempt_error = |staged: &mut Staged, e: &TelegramError| {
-        staged.commit_with(
-            d,
-            Write::AttemptError {
-                delivery_id,
-                error: e.to_string(),
-            },
-            done,
-        )
-    };
-
-    if let Some(index) = delivery.in_flight {
-        tracing::warn!(channel = %chat, message = index, "a request was in flight when dropcast stopped: it may or may not have been posted");
-        if d.uncertain == Uncertain::Fail {
-            let p = Problem::Uncertain {
-                channel: chat.clone(),
-            };
-            return finish(staged, DeliveryOutcome::Failed(ser(&p)));
-        }
-    }
-
-    let mut attempts = 0u32;
-    let mut backoff = Duration::from_secs(1);
-    let mut index = delivery.sent.last().map_or(0, |m| m.index + 1);
-    while index < delivery.plan.messages.len() {
-        // Every item of an album counts as a message for Telegram's limits.
-        let weight = match &delivery.plan.messages[index] {
-            OutMessage::Album { items } => items.len(),
-            _ => 1,
-        };
-        pace(d, chat_second, chat_minute, weight, staged, done).await?;
-        staged.commit_with(d, Write::Begin { delivery_id, index }, done)?;
-        let msg = delivery.plan.messages[index].clone();
-        let result = d.client.send(&chat, &msg, delivery.plan.options).await;
-        record_metrics(d, &msg, &result);
-        if result.is_ok() {
-            sent(d, chat_second, chat_minute, weight);
-        }
-        match result {
-            Ok(sent) => {
-                let messages: Vec<SentMessage> = sent
-                    .iter()
-                    .enumerate()
-                    .map(|(part, s)| SentMessage {
-                        index,
-                        part,
-                        message_id: s.message_id,
-                        chat_id: s.chat_id,
-                        link: s.link(),
-                    })
-                    .collect();
-                staged.writes.push(Write::Sent {
-                    delivery_id,
-                    messages: messages.clone(),
-                });
-                delivery.sent.extend(messages);
-                index += 1;
-                attempts = 0;
-                backoff = Duration::from_secs(1);
-            }
-            Err(e) if e.is_photo_rejected() => {
-                attempt_error(staged, &e)?;
-                if as_documents(&mut delivery.plan.messages[index]) {
-                    tracing::info!(channel = %chat, error = %e, "telegram refused the image as a photo: sending it as a document");
-                    continue;
-                }
-                return finish(staged, refused(&chat, &e));
-            }
-            Err(TelegramError::Permanent { code, description }) => {
-                let e = TelegramError::Permanent { code, description };
-                tracing::warn!(channel = %chat, error = %e, "telegram refused the post");
-                attempt_error(staged, &e)?;
-                return finish(staged, refused(&chat, &e));
-            }
-            Err(e) if album_interrupted(&delivery.plan.messages[index], &e) => {
-                // Telegram posted part of the album before refusing the rest, and does not say
-                // which part. Sending it again would repeat those items: a person decides.
-                tracing::warn!(channel = %chat, error = %e, "telegram stopped in the middle of an album");
-                attempt_error(staged, &e)?;
-                let p = Problem::AlbumInterrupted {
-                    channel: chat.clone(),
-                };
-                return finish(staged, DeliveryOutcome::Failed(ser(&p)));
-            }
-            Err(e) => {
-                if is_uncertain(&e) && d.uncertain == Uncertain::Fail {
-                    // The request may have been posted: leave it to a person.
-                    let p = Problem::Uncertain {
-                        channel: chat.clone(),
-                    };
-                    return finish(staged, DeliveryOutcome::Failed(ser(&p)));
-                }
-                attempt_error(staged, &e)?;
-                attempts += 1;
-                let wait = match &e {
-                    TelegramError::RetryAfter { seconds, .. } => {
-                        Duration::from_secs((*seconds).max(1))
-                    }
-                    _ => {
-                        let w = backoff;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        w
-                    }
-                };
-                if d.max_attempts.is_some_and(|max| attempts >= max) {
-                    tracing::warn!(channel = %chat, error = %e, "giving up for now: the post stays in the journal and is retried at the next start");
-                    return Ok((bundle_id, Ended::Left(e.to_string())));
-                }
-                tracing::warn!(channel = %chat, error = %e, retry_in = ?wait, "sending failed: retry scheduled");
-                staged.flush(d, done)?;
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
-
-    if delivery.plan.pin
-        && !delivery.pin_done
-        && let Some(first) = delivery.sent.first()
-    {
-        pace(d, chat_second, chat_minute, 1, staged, done).await?;
-        // The post is recorded before the pin request goes out.
-        staged.flush(d, done)?;
-        let silent = delivery.plan.options.silent;
-        let error = match d.client.pin(&chat, first.message_id, silent).await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::warn!(channel = %chat, error = %e, "the post went out but could not be pinned");
-                Some(e.to_string())
-            }
-        };
-        staged.writes.push(Write::Pin { delivery_id, error });
-    }
-    for m in &delivery.sent {
-        tracing::info!(channel = %chat, link = %m.link, "posted");
-    }
-    finish(staged, DeliveryOutcome::Sent)
 }
 
 fn record_metrics(
@@ -453,74 +528,13 @@ fn refused(chat: &str, e: &TelegramError) -> DeliveryOutcome {
         | TelegramError::Transient { description }
         | TelegramError::RetryAfter { description, .. } => description.clone(),
     };
-    DeliveryOutcome::Failed(ser(&Problem::Refused {
-        channel: chat.to_string(),
-        description,
-    }))
-}
-
-/// Problems travel through the journal as JSON so the report can be written in any language.
-pub fn ser(p: &Problem) -> String {
-    serde_json::to_string(p).unwrap_or_else(|_| p.summary())
-}
-
-/// Reads a problem written by [`ser`]; older or foreign text becomes an "unreadable" problem.
-pub fn de(s: &str) -> Problem {
-    serde_json::from_str(s).unwrap_or_else(|_| Problem::Unreadable {
-        file: String::new(),
-        detail: s.to_string(),
-    })
-}
-
-/// Waits until `n` messages may go to this chat and reserves them in the global window. Staged
-/// writes are committed before any wait.
-async fn pace(
-    d: &Deliverer,
-    chat_second: &mut Window,
-    chat_minute: &mut Window,
-    n: usize,
-    staged: &mut Staged,
-    done: &mpsc::UnboundedSender<(i64, Ended)>,
-) -> Result<(), JournalError> {
-    if !d.pacing.enabled {
-        return Ok(());
-    }
-    loop {
-        let now = Instant::now();
-        let chat_free = chat_second
-            .next_free(now, n)
-            .max(chat_minute.next_free(now, n));
-        if chat_free > now {
-            staged.flush(d, done)?;
-            tokio::time::sleep_until(chat_free).await;
-            continue;
+    DeliveryOutcome::Failed(
+        Problem::Refused {
+            channel: chat.to_string(),
+            description,
         }
-        let global_free = {
-            let mut g = d.pacing.global.lock().unwrap_or_else(|p| p.into_inner());
-            let free = g.next_free(now, n);
-            if free <= now {
-                g.record(now, n);
-            }
-            free
-        };
-        if global_free > now {
-            staged.flush(d, done)?;
-            tokio::time::sleep_until(global_free).await;
-            continue;
-        }
-        return Ok(());
-    }
-}
-
-/// Counts `n` messages in the chat's windows from the moment the request ended: Telegram
-/// counts them somewhere between sending and answering, so the next request waits a whole
-/// window after the answer and can never arrive early.
-fn sent(d: &Deliverer, chat_second: &mut Window, chat_minute: &mut Window, n: usize) {
-    if d.pacing.enabled {
-        let now = Instant::now();
-        chat_second.record(now, n);
-        chat_minute.record(now, n);
-    }
+        .to_json(),
+    )
 }
 
 #[cfg(test)]

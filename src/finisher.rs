@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::deliver::{self, Ended};
-use crate::journal::{DeliveryOutcome, Finished, Journal};
+use crate::deliver::Ended;
+use crate::journal::{BundleState, DeliveryOutcome, Finished, Journal};
 use crate::messages::{self, Problem};
 use crate::metrics::Metrics;
 use crate::spool;
@@ -228,10 +228,14 @@ fn finish_batch(
             tracing::warn!(bundle = %m.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry");
         }
     }
-    let done: Vec<(i64, &str, &Path)> = moved
+    let done: Vec<(i64, BundleState, &Path)> = moved
         .iter()
         .map(|m| {
-            let state = if m.archived { "archived" } else { "failed" };
+            let state = if m.archived {
+                BundleState::Archived
+            } else {
+                BundleState::Failed
+            };
             (m.bundle_id, state, m.location.as_path())
         })
         .collect();
@@ -359,7 +363,7 @@ fn fail(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<(), S
         .deliveries
         .iter()
         .filter_map(|d| match &d.outcome {
-            DeliveryOutcome::Failed(p) => Some(deliver::de(p)),
+            DeliveryOutcome::Failed(p) => Some(Problem::from_json(p)),
             DeliveryOutcome::Sent => None,
         })
         .collect();

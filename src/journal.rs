@@ -1,16 +1,25 @@
 //! The journal: one SQLite file in `state_dir` that records every bundle, every file's SHA-256,
 //! every delivery and every message sent. It is what makes a restart (even after `kill -9`) safe.
 //!
+//! Writes come in batches, one transaction (and one flush) each: the preparer enters a batch of
+//! bundles with [`Journal::insert_bundles`]; a sender records its deliveries' progress as a list
+//! of [`Write`]s made durable by [`Journal::commit`] (the answer to one request goes with the
+//! `Begin` of the next when that follows at once); the finisher marks a batch of moved bundles
+//! done with [`Journal::mark_done_all`]. [`Journal`] is the daemon's handle; [`JournalReader`]
+//! is a read-only one for `status`, the status page and `/healthz`.
+//!
 //! Architecture Invariant: only this module knows SQL. A message is recorded as `in_flight`
-//! before its request and as sent with its id right after the answer, each in its own
-//! transaction, so a message the journal knows was sent is never sent again.
+//! before its request, and as sent with its ids in the first commit after the answer, before
+//! any other request goes out, so a message the journal knows was sent is never sent again. A
+//! [`JournalReader`] never writes.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, ToSql, params};
 
 use crate::post::{OutMessage, SendOptions};
 
@@ -33,6 +42,8 @@ pub enum JournalError {
         "journal {path} is missing but {marker} says one existed; restore it, or delete the marker to start a new journal knowing that posts already made may be repeated"
     )]
     Missing { path: PathBuf, marker: PathBuf },
+    #[error("journal {path} does not exist yet: dropcast creates it when it first runs")]
+    Absent { path: PathBuf },
     #[error("cannot create state folder {path}: {source}")]
     StateDir {
         path: PathBuf,
@@ -40,6 +51,71 @@ pub enum JournalError {
     },
     #[error("journal record is unreadable: {0}")]
     Decode(String),
+}
+
+/// Where a bundle is in its life. The journal stores it as text; only this module reads and
+/// writes that text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BundleState {
+    /// Waiting in `scheduled/` for its publish time.
+    Scheduled,
+    /// Its deliveries may go out, or have all ended and its files wait to be moved.
+    Ready,
+    /// Refused before it was ready: its files went straight to `failed/`.
+    Refused,
+    /// Every delivery ended; its files are in `archive/`.
+    Archived,
+    /// A delivery failed; its files are in `failed/`.
+    Failed,
+    /// A clerk removed one of its files from `scheduled/`.
+    Cancelled,
+}
+
+impl BundleState {
+    const ALL: [BundleState; 6] = [
+        BundleState::Scheduled,
+        BundleState::Ready,
+        BundleState::Refused,
+        BundleState::Archived,
+        BundleState::Failed,
+        BundleState::Cancelled,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            BundleState::Scheduled => "scheduled",
+            BundleState::Ready => "ready",
+            BundleState::Refused => "refused",
+            BundleState::Archived => "archived",
+            BundleState::Failed => "failed",
+            BundleState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<BundleState> {
+        BundleState::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for BundleState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for BundleState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for BundleState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<BundleState> {
+        let s = value.as_str()?;
+        BundleState::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown bundle state {s:?}").into()))
+    }
 }
 
 /// What one post consists of: the requests in order and the options for all of them.
@@ -156,7 +232,7 @@ pub struct Retrying {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {
     pub bundle: String,
-    pub state: String,
+    pub state: BundleState,
     pub problem: String,
     pub at: i64,
 }
@@ -196,10 +272,27 @@ pub enum Write {
     },
 }
 
-/// The journal. Cheap to share behind an `Arc`; every call is one short transaction.
+/// The journal, for the daemon. Cheap to share behind an `Arc`; every call is one short
+/// transaction. It reads everything a [`JournalReader`] reads (through `Deref`), so the read
+/// queries exist once.
 pub struct Journal {
+    reader: JournalReader,
+}
+
+/// The journal opened read-only, for the reports (`status`, the status page, `/healthz`): SQLite
+/// refuses every write on its connection, and its methods only read. It never creates, sets up or
+/// upgrades a journal, so a refresh of the page never writes or flushes anything.
+pub struct JournalReader {
     path: PathBuf,
     conn: Mutex<Connection>,
+}
+
+impl std::ops::Deref for Journal {
+    type Target = JournalReader;
+
+    fn deref(&self) -> &JournalReader {
+        &self.reader
+    }
 }
 
 fn path_bytes(p: &Path) -> &[u8] {
@@ -213,6 +306,190 @@ fn bytes_path(b: Vec<u8>) -> PathBuf {
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+impl JournalReader {
+    /// Opens the journal in `state_dir` read-only. A missing journal is an error (it is never
+    /// created here); so is a file that is not a journal, or one of another schema version.
+    pub fn open(state_dir: &Path) -> Result<JournalReader, JournalError> {
+        let path = state_dir.join(FILE_NAME);
+        if !path.exists() {
+            return Err(JournalError::Absent { path });
+        }
+        // Without CREATE, SQLite cannot make an empty journal should the file vanish now.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                Ok(c)
+            })
+            .map_err(|source| JournalError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        let reader = JournalReader {
+            path,
+            conn: Mutex::new(conn),
+        };
+        reader.check_version()?;
+        Ok(reader)
+    }
+
+    /// Reads the schema version: the one read that tells a journal from any other file (the
+    /// whole-file `quick_check` is the daemon's, at its start).
+    fn check_version(&self) -> Result<(), JournalError> {
+        let corrupt = |detail: String| JournalError::Corrupt {
+            path: self.path.clone(),
+            detail,
+        };
+        let version: Option<i64> = self
+            .with(|c| {
+                c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .map_err(|e| match e {
+                JournalError::Sqlite { source, .. }
+                    if matches!(
+                        source.sqlite_error_code(),
+                        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+                    ) =>
+                {
+                    corrupt(source.to_string())
+                }
+                e => e,
+            })?;
+        match version {
+            Some(v) if v != SCHEMA_VERSION => Err(corrupt(format!(
+                "schema version {v}, this dropcast knows {SCHEMA_VERSION}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, JournalError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(|source| JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Bundles waiting for their publish time, earliest first.
+    pub fn scheduled(&self) -> Result<Vec<Scheduled>, JournalError> {
+        let rows: Vec<(i64, String, i64)> = self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, name, publish_at FROM bundles WHERE state = 'scheduled' ORDER BY publish_at, id",
+            )?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })?;
+        rows.into_iter()
+            .map(|(bundle_id, name, publish_at)| {
+                Ok(Scheduled {
+                    bundle_id,
+                    name,
+                    publish_at,
+                    files: self.files(bundle_id)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The files of a bundle.
+    fn files(&self, bundle_id: i64) -> Result<Vec<FileRecord>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(FILES_OF_BUNDLE)?;
+            st.query_map(params![bundle_id], |r| {
+                Ok(FileRecord {
+                    original: bytes_path(r.get(0)?),
+                    work: bytes_path(r.get(1)?),
+                    sha256: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Deliveries that failed at least once and are still open: (bundle, chat, attempts, last error).
+    pub fn retrying(&self) -> Result<Vec<Retrying>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT b.name, d.chat, d.attempts, COALESCE(d.last_error, '') FROM deliveries d
+                 JOIN bundles b ON b.id = d.bundle_id
+                 WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready' AND d.last_error IS NOT NULL
+                 ORDER BY d.id",
+            )?;
+            st.query_map([], |r| {
+                Ok(Retrying {
+                    bundle: r.get(0)?,
+                    chat: r.get(1)?,
+                    attempts: r.get(2)?,
+                    last_error: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The most recent bundles that went to `failed/` (or were cancelled), newest first:
+    /// (name, state, problem as stored, when).
+    pub fn recent_failures(&self, limit: usize) -> Result<Vec<Failure>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT b.name, b.state, COALESCE(b.problem,
+                        (SELECT d.problem FROM deliveries d WHERE d.bundle_id = b.id AND d.problem IS NOT NULL LIMIT 1), ''),
+                        COALESCE(b.done_at, b.created_at)
+                 FROM bundles b WHERE b.state IN ('failed', 'refused', 'cancelled')
+                 ORDER BY COALESCE(b.done_at, b.created_at) DESC, b.id DESC LIMIT ?1",
+            )?;
+            st.query_map(params![limit as i64], |r| {
+                Ok(Failure {
+                    bundle: r.get(0)?,
+                    state: r.get(1)?,
+                    problem: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The most recent messages sent, newest first: (bundle, chat, link, when).
+    pub fn recent_posts(&self, limit: usize) -> Result<Vec<Posted>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT b.name, d.chat, m.link, m.sent_at FROM messages m
+                 JOIN deliveries d ON d.id = m.delivery_id JOIN bundles b ON b.id = d.bundle_id
+                 WHERE m.idx = (SELECT MIN(idx) FROM messages x WHERE x.delivery_id = m.delivery_id) AND m.part = 0
+                 ORDER BY m.sent_at DESC, m.rowid DESC LIMIT ?1",
+            )?;
+            st.query_map(params![limit as i64], |r| {
+                Ok(Posted {
+                    bundle: r.get(0)?,
+                    chat: r.get(1)?,
+                    link: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Counts of bundles by state, for summaries.
+    pub fn counts(&self) -> Result<Vec<(BundleState, i64)>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT state, COUNT(*) FROM bundles GROUP BY state ORDER BY state",
+            )?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        })
+    }
 }
 
 impl Journal {
@@ -279,25 +556,11 @@ impl Journal {
             );
         }
         Ok(Journal {
-            path,
-            conn: Mutex::new(conn),
+            reader: JournalReader {
+                path,
+                conn: Mutex::new(conn),
+            },
         })
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, JournalError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn).map_err(|source| JournalError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })
-    }
-
-    /// Records a bundle that is ready to post, with one pending delivery per chat.
-    pub fn insert_bundle(&self, b: &NewBundle) -> Result<i64, JournalError> {
-        Ok(self.insert_bundles(std::slice::from_ref(b))?[0])
     }
 
     /// Records several ready bundles in one transaction (one flush for a whole batch).
@@ -321,7 +584,11 @@ impl Journal {
                     b.digest,
                     b.repost,
                     now(),
-                    if b.publish_at.is_some() { "scheduled" } else { "ready" },
+                    if b.publish_at.is_some() {
+                        BundleState::Scheduled
+                    } else {
+                        BundleState::Ready
+                    },
                     b.publish_at
                 ])?;
                 let id = tx.last_insert_rowid();
@@ -342,27 +609,6 @@ impl Journal {
             tx.commit()?;
             Ok(ids)
         })
-    }
-
-    /// Bundles waiting for their publish time, earliest first.
-    pub fn scheduled(&self) -> Result<Vec<Scheduled>, JournalError> {
-        let rows: Vec<(i64, String, i64)> = self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, name, publish_at FROM bundles WHERE state = 'scheduled' ORDER BY publish_at, id",
-            )?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        })?;
-        rows.into_iter()
-            .map(|(bundle_id, name, publish_at)| {
-                Ok(Scheduled {
-                    bundle_id,
-                    name,
-                    publish_at,
-                    files: self.files(bundle_id)?,
-                })
-            })
-            .collect()
     }
 
     /// A scheduled bundle's time has come: its deliveries may start.
@@ -509,51 +755,6 @@ impl Journal {
         })
     }
 
-    /// Written before a request: if dropcast dies now, the message is "uncertain".
-    pub fn begin_message(&self, delivery_id: i64, index: usize) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::Begin { delivery_id, index }])
-    }
-
-    /// Written right after Telegram accepted a request: the messages it created.
-    pub fn record_messages(
-        &self,
-        delivery_id: i64,
-        sent: &[SentMessage],
-    ) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::Sent {
-            delivery_id,
-            messages: sent.to_vec(),
-        }])
-    }
-
-    /// Written when a request failed and nothing was posted: the message is no longer in flight.
-    pub fn record_attempt_error(&self, delivery_id: i64, error: &str) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::AttemptError {
-            delivery_id,
-            error: error.to_string(),
-        }])
-    }
-
-    /// Written after the pin attempt (`error` is `None` when the pin worked).
-    pub fn record_pin(&self, delivery_id: i64, error: Option<&str>) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::Pin {
-            delivery_id,
-            error: error.map(str::to_string),
-        }])
-    }
-
-    /// Ends a delivery.
-    pub fn finish_delivery(
-        &self,
-        delivery_id: i64,
-        outcome: &DeliveryOutcome,
-    ) -> Result<(), JournalError> {
-        self.commit(&mut vec![Write::Finish {
-            delivery_id,
-            outcome: outcome.clone(),
-        }])
-    }
-
     /// Makes `writes` durable in one transaction, in order, and empties the list. On an error
     /// nothing of them is written and the list is kept.
     pub fn commit(&self, writes: &mut Vec<Write>) -> Result<(), JournalError> {
@@ -684,40 +885,9 @@ impl Journal {
         })
     }
 
-    /// The files of a bundle.
-    pub fn files(&self, bundle_id: i64) -> Result<Vec<FileRecord>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(FILES_OF_BUNDLE)?;
-            st.query_map(params![bundle_id], |r| {
-                Ok(FileRecord {
-                    original: bytes_path(r.get(0)?),
-                    work: bytes_path(r.get(1)?),
-                    sha256: r.get(2)?,
-                    size: r.get::<_, i64>(3)? as u64,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// The bundle's files are in `archive/` or `failed/` now; `state` is `archived` or `failed`.
-    pub fn mark_done(
-        &self,
-        bundle_id: i64,
-        state: &str,
-        location: &Path,
-    ) -> Result<(), JournalError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE bundles SET state = ?2, location = ?3, done_at = ?4 WHERE id = ?1",
-                params![bundle_id, state, path_bytes(location), now()],
-            )
-            .map(|_| ())
-        })
-    }
-
-    /// Several bundles' files are in `archive/` or `failed/` now: one transaction for a batch.
-    pub fn mark_done_all(&self, done: &[(i64, &str, &Path)]) -> Result<(), JournalError> {
+    /// Several bundles' files are in `archive/` or `failed/` now (`Archived` or `Failed`): one
+    /// transaction for a batch.
+    pub fn mark_done_all(&self, done: &[(i64, BundleState, &Path)]) -> Result<(), JournalError> {
         self.with(|c| {
             let tx = c.transaction()?;
             for (bundle_id, state, location) in done {
@@ -748,81 +918,6 @@ impl Journal {
             all.extend(self.files(id)?);
         }
         Ok(all)
-    }
-
-    /// Deliveries that failed at least once and are still open: (bundle, chat, attempts, last error).
-    pub fn retrying(&self) -> Result<Vec<Retrying>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT b.name, d.chat, d.attempts, COALESCE(d.last_error, '') FROM deliveries d
-                 JOIN bundles b ON b.id = d.bundle_id
-                 WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready' AND d.last_error IS NOT NULL
-                 ORDER BY d.id",
-            )?;
-            st.query_map([], |r| {
-                Ok(Retrying {
-                    bundle: r.get(0)?,
-                    chat: r.get(1)?,
-                    attempts: r.get(2)?,
-                    last_error: r.get(3)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// The most recent bundles that went to `failed/` (or were cancelled), newest first:
-    /// (name, state, problem as stored, when).
-    pub fn recent_failures(&self, limit: usize) -> Result<Vec<Failure>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT b.name, b.state, COALESCE(b.problem,
-                        (SELECT d.problem FROM deliveries d WHERE d.bundle_id = b.id AND d.problem IS NOT NULL LIMIT 1), ''),
-                        COALESCE(b.done_at, b.created_at)
-                 FROM bundles b WHERE b.state IN ('failed', 'refused', 'cancelled')
-                 ORDER BY COALESCE(b.done_at, b.created_at) DESC, b.id DESC LIMIT ?1",
-            )?;
-            st.query_map(params![limit as i64], |r| {
-                Ok(Failure {
-                    bundle: r.get(0)?,
-                    state: r.get(1)?,
-                    problem: r.get(2)?,
-                    at: r.get(3)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// The most recent messages sent, newest first: (bundle, chat, link, when).
-    pub fn recent_posts(&self, limit: usize) -> Result<Vec<Posted>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT b.name, d.chat, m.link, m.sent_at FROM messages m
-                 JOIN deliveries d ON d.id = m.delivery_id JOIN bundles b ON b.id = d.bundle_id
-                 WHERE m.idx = (SELECT MIN(idx) FROM messages x WHERE x.delivery_id = m.delivery_id) AND m.part = 0
-                 ORDER BY m.sent_at DESC, m.rowid DESC LIMIT ?1",
-            )?;
-            st.query_map(params![limit as i64], |r| {
-                Ok(Posted {
-                    bundle: r.get(0)?,
-                    chat: r.get(1)?,
-                    link: r.get(2)?,
-                    at: r.get(3)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// Counts of bundles by state, for summaries.
-    pub fn counts(&self) -> Result<Vec<(String, i64)>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT state, COUNT(*) FROM bundles GROUP BY state ORDER BY state",
-            )?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
-        })
     }
 }
 
@@ -955,32 +1050,62 @@ mod tests {
         }
     }
 
+    /// Records one bundle, as the preparer records a batch.
+    fn insert(j: &Journal, b: NewBundle) -> i64 {
+        j.insert_bundles(&[b]).unwrap()[0]
+    }
+
+    /// Commits one write alone, as a sender does before it waits.
+    fn write(j: &Journal, w: Write) {
+        j.commit(&mut vec![w]).unwrap();
+    }
+
     #[test]
     fn delivery_lifecycle_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
-        let id = j.insert_bundle(&bundle("d1")).unwrap();
+        let id = insert(&j, bundle("d1"));
         let open = j.open_deliveries().unwrap();
         assert_eq!(open.len(), 2);
         assert_eq!(open[0].bundle_id, id);
-        j.begin_message(open[0].id, 0).unwrap();
+        write(
+            &j,
+            Write::Begin {
+                delivery_id: open[0].id,
+                index: 0,
+            },
+        );
         drop(j);
 
         // A crash while the request was in flight: the message is uncertain after the restart.
         let j = Journal::open(dir.path()).unwrap();
         let d = j.delivery(open[0].id).unwrap();
         assert_eq!(d.in_flight, Some(0));
-        j.record_messages(d.id, &[sent(0, 42)]).unwrap();
-        j.finish_delivery(d.id, &DeliveryOutcome::Sent).unwrap();
+        write(
+            &j,
+            Write::Sent {
+                delivery_id: d.id,
+                messages: vec![sent(0, 42)],
+            },
+        );
+        write(
+            &j,
+            Write::Finish {
+                delivery_id: d.id,
+                outcome: DeliveryOutcome::Sent,
+            },
+        );
         assert!(
             j.finished_bundles().unwrap().is_empty(),
             "one delivery still open"
         );
-        j.finish_delivery(
-            open[1].id,
-            &DeliveryOutcome::Failed("chat not found".into()),
-        )
-        .unwrap();
+        write(
+            &j,
+            Write::Finish {
+                delivery_id: open[1].id,
+                outcome: DeliveryOutcome::Failed("chat not found".into()),
+            },
+        );
         let fin = j.finished_bundles().unwrap();
         assert_eq!(fin.len(), 1);
         assert_eq!(fin[0].deliveries[0].messages, vec![sent(0, 42)]);
@@ -998,28 +1123,52 @@ mod tests {
             j.find_duplicate("@town_news", "d1", now() + 10).unwrap(),
             None
         );
-        j.mark_done(id, "archived", Path::new("/archive/2026/11"))
+        j.mark_done_all(&[(id, BundleState::Archived, Path::new("/archive/2026/11"))])
             .unwrap();
         assert!(j.finished_bundles().unwrap().is_empty());
         assert!(j.open_deliveries().unwrap().is_empty());
+    }
+
+    /// The text stored for each state is the one earlier journals hold.
+    #[test]
+    fn bundle_states_as_stored() {
+        let stored: Vec<&str> = BundleState::ALL.iter().map(|b| b.as_str()).collect();
+        assert_eq!(
+            stored,
+            [
+                "scheduled",
+                "ready",
+                "refused",
+                "archived",
+                "failed",
+                "cancelled"
+            ]
+        );
+        for b in BundleState::ALL {
+            assert_eq!(BundleState::parse(b.as_str()), Some(b));
+            assert_eq!(b.to_string(), b.as_str());
+        }
+        assert_eq!(BundleState::parse("sent"), None);
     }
 
     #[test]
     fn scheduled_bundles_wait_until_released_or_cancelled() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
-        let a = j
-            .insert_bundle(&NewBundle {
+        let a = insert(
+            &j,
+            NewBundle {
                 publish_at: Some(2000),
                 ..bundle("a")
-            })
-            .unwrap();
-        let b = j
-            .insert_bundle(&NewBundle {
+            },
+        );
+        let b = insert(
+            &j,
+            NewBundle {
                 publish_at: Some(1000),
                 ..bundle("b")
-            })
-            .unwrap();
+            },
+        );
         assert!(
             j.open_deliveries().unwrap().is_empty(),
             "scheduled bundles are not sent"
@@ -1039,7 +1188,7 @@ mod tests {
         );
         assert_eq!(
             j.counts().unwrap(),
-            vec![("cancelled".to_string(), 1), ("ready".to_string(), 1)]
+            vec![(BundleState::Cancelled, 1), (BundleState::Ready, 1)]
         );
     }
 
@@ -1084,6 +1233,63 @@ mod tests {
         std::fs::remove_file(dir.path().join(FILE_NAME)).unwrap();
         let err = Journal::open(dir.path()).err().unwrap();
         assert!(matches!(err, JournalError::Missing { .. }), "{err}");
+    }
+
+    /// What `status` and the status page open: it reads what the daemon wrote, refuses to write,
+    /// and leaves the journal's data as it was, with the daemon running or stopped.
+    #[test]
+    fn reader_reads_and_never_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = JournalReader::open(dir.path()).err().unwrap();
+        assert!(matches!(err, JournalError::Absent { .. }), "{err}");
+        assert!(
+            !dir.path().join(FILE_NAME).exists(),
+            "a reader created a journal"
+        );
+
+        let j = Journal::open(dir.path()).unwrap();
+        j.insert_bundles(&[NewBundle {
+            publish_at: Some(1000),
+            ..bundle("a")
+        }])
+        .unwrap();
+        let data = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+        let before = (data(FILE_NAME), data("journal.sqlite-wal"));
+        // While the daemon holds the journal open.
+        let r = JournalReader::open(dir.path()).unwrap();
+        assert_eq!(r.scheduled().unwrap().len(), 1);
+        let write = r.with(|c| c.execute("DELETE FROM bundles", []));
+        assert!(write.is_err(), "a reader could write");
+        assert_eq!(before, (data(FILE_NAME), data("journal.sqlite-wal")));
+        drop(r);
+
+        // The daemon stopped: its last close folded the WAL into the file and removed it. SQLite
+        // makes an empty WAL and its index again for the reader, to agree with a daemon that may
+        // start meanwhile; the data stays as it was.
+        drop(j);
+        assert!(!dir.path().join("journal.sqlite-wal").exists());
+        let before = data(FILE_NAME);
+        let r = JournalReader::open(dir.path()).unwrap();
+        assert_eq!(r.scheduled().unwrap().len(), 1);
+        assert_eq!(r.counts().unwrap().len(), 1);
+        drop(r);
+        assert_eq!(before, data(FILE_NAME));
+        assert_eq!(data("journal.sqlite-wal"), b"");
+        // And the daemon starts as usual after a reader.
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(j.scheduled().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn reader_refuses_what_is_not_a_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), vec![0x42u8; 8192]).unwrap();
+        let err = JournalReader::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("damaged"), "{err}");
+        assert_eq!(
+            std::fs::read(dir.path().join(FILE_NAME)).unwrap(),
+            vec![0x42u8; 8192]
+        );
     }
 
     #[test]

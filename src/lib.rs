@@ -14,14 +14,16 @@
 //! - [`sidecar`]: parses and validates the clerk's YAML.
 //! - [`render`]: turns the clerk's Markdown into Telegram's HTML subset; splits long texts.
 //! - [`prepare`]: checks a bundle completely (content, size, hashes, channels, caption) and
-//!   plans its requests.
+//!   plans its requests; [`image_header`] reads an image's size for it.
 //! - [`preparer`]: the preparer task: checks, duplicates, journal entry, work folders,
 //!   recovery after a crash; starts the senders.
 //! - [`schedule`]: releases scheduled bundles when their time comes; cancels removed ones.
 //! - [`post`]: dropcast's own types for what gets posted.
-//! - [`journal`]: the SQLite journal that makes restarts safe.
+//! - [`journal`]: the SQLite journal that makes restarts safe, and its read-only handle for the
+//!   reports.
 //! - [`deliver`]: one sender per channel: pacing, retries, the journal protocol per message.
 //! - [`telegram`]: the only module that speaks the Bot API.
+//! - [`token`]: the bot token, which prints as `***`.
 //! - [`spool`]: the only module that moves user files (work folder, archive, failed), writes
 //!   receipts and reports.
 //! - [`finisher`]: the finisher task: archives or fails bundles whose deliveries ended.
@@ -38,6 +40,7 @@ pub mod config;
 pub mod deliver;
 pub mod doctor;
 pub mod finisher;
+pub mod image_header;
 pub mod journal;
 pub mod messages;
 pub mod metrics;
@@ -54,6 +57,7 @@ pub mod sidecar;
 pub mod spool;
 pub mod status;
 pub mod telegram;
+pub mod token;
 pub mod watch;
 pub mod watcher;
 pub mod web;

@@ -58,6 +58,21 @@ pub struct Report {
 }
 
 impl Problem {
+    /// The problem as the journal stores it: JSON, so that a report written after a restart is
+    /// still in the configured language.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| self.summary())
+    }
+
+    /// Reads a problem written by [`Problem::to_json`]; older or foreign text becomes an
+    /// "unreadable" problem.
+    pub fn from_json(s: &str) -> Problem {
+        serde_json::from_str(s).unwrap_or_else(|_| Problem::Unreadable {
+            file: String::new(),
+            detail: s.to_string(),
+        })
+    }
+
     /// One line for logs and summaries (always English: logs are for the IT person).
     pub fn summary(&self) -> String {
         let r = self.report(Language::En);
@@ -497,6 +512,28 @@ pub fn receipt_header(lang: Language, bundle: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The journal keeps problems as this JSON; text that is not (an older dropcast's, a
+    /// person's) still reads as a problem.
+    #[test]
+    fn problems_through_the_journal() {
+        let p = Problem::Refused {
+            channel: "@town_news".into(),
+            description: "Bad Request: chat not found".into(),
+        };
+        assert_eq!(
+            p.to_json(),
+            r#"{"Refused":{"channel":"@town_news","description":"Bad Request: chat not found"}}"#
+        );
+        assert_eq!(Problem::from_json(&p.to_json()), p);
+        assert_eq!(
+            Problem::from_json("chat not found"),
+            Problem::Unreadable {
+                file: String::new(),
+                detail: "chat not found".into()
+            }
+        );
+    }
 
     #[test]
     fn every_problem_reads_in_both_languages() {

@@ -605,7 +605,7 @@ fn media_kind(send_as: SendAs, ty: MediaType, path: &Path, size: u64) -> MediaKi
         SendAs::Photo if photo_type => MediaKind::Photo,
         SendAs::Photo => MediaKind::Document,
         SendAs::Auto if photo_type => {
-            let dims = crate::telegram::image_dimensions(path).ok().flatten();
+            let dims = crate::image_header::image_dimensions(path).ok().flatten();
             if crate::telegram::photo_acceptable(size, dims) {
                 MediaKind::Photo
             } else {

@@ -444,7 +444,7 @@ impl Batch {
                             detail: e,
                         };
                         match journal.release(id).and_then(|_| {
-                            journal.fail_open_deliveries(id, &deliver::ser(&problem))
+                            journal.fail_open_deliveries(id, &problem.to_json())
                         }) {
                             Ok(()) => Handled::Ready(Vec::new()),
                             Err(e) => journal_error(e),
@@ -649,7 +649,7 @@ fn refuse(config: &Config, journal: &Journal, r: Refusal) -> Handled {
                     size: 0,
                 })
                 .collect();
-            if let Err(e) = journal.insert_refused(&r.name, &records, &deliver::ser(&r.problem)) {
+            if let Err(e) = journal.insert_refused(&r.name, &records, &r.problem.to_json()) {
                 tracing::warn!(error = %e, "cannot record the refusal in the journal");
             }
             Handled::Gone

@@ -1,6 +1,6 @@
 //! A last line of defence for the bot token: anything shaped like a token is masked.
 //!
-//! The token itself never leaves [`crate::telegram::Token`] except into a request URL; this
+//! The token itself never leaves [`crate::token::Token`] except into a request URL; this
 //! catches tokens that arrive by other ways, such as a config file quoted in an error.
 
 /// Masks every substring shaped like a bot token (`123456789:AA…`, at least 30 characters of

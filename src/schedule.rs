@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::deliver;
 use crate::journal::{Journal, Scheduled};
 use crate::messages::{self, Problem};
 use crate::spool;
@@ -104,7 +103,7 @@ fn cancel(config: &Config, journal: &Journal, s: &Scheduled) {
             return;
         }
     }
-    if let Err(e) = journal.cancel(s.bundle_id, &deliver::ser(&problem)) {
+    if let Err(e) = journal.cancel(s.bundle_id, &problem.to_json()) {
         tracing::error!(error = %e, "cannot record a cancellation");
     }
 }

@@ -523,6 +523,181 @@ pub fn companion(stem: &OsStr, suffix: &str) -> OsString {
     s
 }
 
+/// Where the files of one bundle are and what they should be called at their destination.
+#[derive(Debug, Clone)]
+pub struct BundleFile {
+    pub current: PathBuf,
+    pub name: OsString,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// One channel's line in a receipt.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReceiptChannel {
+    pub channel: String,
+    pub link: String,
+    pub message_ids: Vec<i64>,
+    pub links: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_error: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct Receipt<'a> {
+    bundle: &'a str,
+    posted_at: String,
+    channels: &'a [ReceiptChannel],
+    files: Vec<ReceiptFile>,
+}
+
+#[derive(serde::Serialize)]
+struct ReceiptFile {
+    name: String,
+    sha256: String,
+    bytes: u64,
+}
+
+/// The stem that names a bundle's companion files: `notice.pdf` → `notice`.
+pub fn bundle_stem(name: &OsStr) -> OsString {
+    let b = name.as_bytes();
+    // A lone sidecar names the bundle by itself: only `.yaml` goes.
+    if let Some(i) = [".yaml", ".yml"].iter().find_map(|s| {
+        b.len()
+            .checked_sub(s.len())
+            .filter(|&i| i > 0 && b[i..].eq_ignore_ascii_case(s.as_bytes()))
+    }) {
+        return OsStr::from_bytes(&b[..i]).to_os_string();
+    }
+    let cut = match b.iter().rposition(|&c| c == b'.') {
+        Some(0) | None => b.len(),
+        Some(i) => i,
+    };
+    OsStr::from_bytes(&b[..cut]).to_os_string()
+}
+
+/// Moves a posted bundle to `archive/YYYY/MM/` and writes `NAME.receipt.yaml` next to it.
+/// Files that vanished are skipped (logged); the receipt still lists their hashes.
+pub fn archive(
+    archive_root: &Path,
+    when: &jiff::ZonedDateTime,
+    lang: crate::config::Language,
+    name: &str,
+    files: &[BundleFile],
+    channels: &[ReceiptChannel],
+    syncs: &mut Syncs,
+) -> Result<PathBuf, SpoolError> {
+    let dir = archive_root
+        .join(when.strftime("%Y").to_string())
+        .join(when.strftime("%m").to_string());
+    let stem = bundle_stem(OsStr::new(name));
+    let receipt_name = companion(&stem, "receipt.yaml");
+    let present: Vec<&BundleFile> = files.iter().filter(|f| f.current.exists()).collect();
+    let pairs: Vec<(&Path, &OsStr)> = present
+        .iter()
+        .map(|f| (f.current.as_path(), f.name.as_os_str()))
+        .collect();
+    // A retry after a failure (say the receipt hit a full disk) finds the files already moved:
+    // the receipt then takes the suffix they got.
+    let moved_before = if pairs.is_empty() {
+        last_suffix(&dir, |k| {
+            files.iter().all(|f| {
+                fs::symlink_metadata(dir.join(numbered(&f.name, &stem, k)))
+                    .is_ok_and(|m| m.len() == f.size)
+            })
+        })
+    } else {
+        None
+    };
+    let n = match (pairs.is_empty(), moved_before) {
+        (true, Some(k)) => k,
+        _ => move_group(&pairs, &dir, &stem, &[&receipt_name], syncs)?.1,
+    };
+    let receipt = Receipt {
+        bundle: name,
+        posted_at: when.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        channels,
+        files: files
+            .iter()
+            .map(|f| ReceiptFile {
+                name: numbered(&f.name, &stem, n).to_string_lossy().into_owned(),
+                sha256: f.sha256.clone(),
+                bytes: f.size,
+            })
+            .collect(),
+    };
+    let receipt_path = dir.join(numbered(&receipt_name, &stem, n));
+    if moved_before.is_some() && fs::metadata(&receipt_path).is_ok_and(|m| m.len() > 0) {
+        // Written before a crash stopped the journal from recording it: nothing to redo.
+        return Ok(dir);
+    }
+    let mut text = crate::messages::receipt_header(lang, name);
+    text.push_str(&serde_yaml::to_string(&receipt).unwrap_or_default());
+    write_new(
+        &dir,
+        &numbered(&receipt_name, &stem, n),
+        text.as_bytes(),
+        syncs,
+    )?;
+    Ok(dir)
+}
+
+/// The highest ` (k)` suffix under which `present(k)` holds: the most recent bundle of that
+/// name, which on a retry is the one this process moved before it was interrupted.
+fn last_suffix(dir: &Path, present: impl Fn(usize) -> bool) -> Option<usize> {
+    if !dir.is_dir() {
+        return None;
+    }
+    (1..=1000).rev().find(|k| present(*k))
+}
+
+/// Moves a refused bundle's files to `failed/` and writes `NAME.error.txt` there.
+pub fn fail(
+    failed_root: &Path,
+    name: &str,
+    files: &[(PathBuf, OsString)],
+    report: &str,
+    syncs: &mut Syncs,
+) -> Result<PathBuf, SpoolError> {
+    let stem = bundle_stem(OsStr::new(name));
+    let report_name = companion(&stem, "error.txt");
+    let pairs: Vec<(&Path, &OsStr)> = files
+        .iter()
+        .filter(|(p, _)| fs::symlink_metadata(p).is_ok())
+        .map(|(p, n)| (p.as_path(), n.as_os_str()))
+        .collect();
+    if pairs.is_empty() && !files.is_empty() {
+        // A retry after a crash: the files are in failed/ already; write the report once.
+        let k = last_suffix(failed_root, |k| {
+            files
+                .iter()
+                .all(|(_, n)| fs::symlink_metadata(failed_root.join(numbered(n, &stem, k))).is_ok())
+        });
+        if let Some(k) = k {
+            let path = failed_root.join(numbered(&report_name, &stem, k));
+            if !fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+                write_new(
+                    failed_root,
+                    &numbered(&report_name, &stem, k),
+                    report.as_bytes(),
+                    syncs,
+                )?;
+            }
+            return Ok(failed_root.to_path_buf());
+        }
+    }
+    let (_, n) = move_group(&pairs, failed_root, &stem, &[&report_name], syncs)?;
+    write_new(
+        failed_root,
+        &numbered(&report_name, &stem, n),
+        report.as_bytes(),
+        syncs,
+    )?;
+    Ok(failed_root.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,186 +899,6 @@ mod tests {
         assert_eq!(b, t.path().join("x (2).error.txt"));
         assert_eq!(fs::read(a).unwrap(), b"1");
     }
-}
-
-/// Where the files of one bundle are and what they should be called at their destination.
-#[derive(Debug, Clone)]
-pub struct BundleFile {
-    pub current: PathBuf,
-    pub name: OsString,
-    pub sha256: String,
-    pub size: u64,
-}
-
-/// One channel's line in a receipt.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReceiptChannel {
-    pub channel: String,
-    pub link: String,
-    pub message_ids: Vec<i64>,
-    pub links: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pinned: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin_error: Option<String>,
-}
-
-#[derive(serde::Serialize)]
-struct Receipt<'a> {
-    bundle: &'a str,
-    posted_at: String,
-    channels: &'a [ReceiptChannel],
-    files: Vec<ReceiptFile>,
-}
-
-#[derive(serde::Serialize)]
-struct ReceiptFile {
-    name: String,
-    sha256: String,
-    bytes: u64,
-}
-
-/// The stem that names a bundle's companion files: `notice.pdf` → `notice`.
-pub fn bundle_stem(name: &OsStr) -> OsString {
-    let b = name.as_bytes();
-    // A lone sidecar names the bundle by itself: only `.yaml` goes.
-    if let Some(i) = [".yaml", ".yml"].iter().find_map(|s| {
-        b.len()
-            .checked_sub(s.len())
-            .filter(|&i| i > 0 && b[i..].eq_ignore_ascii_case(s.as_bytes()))
-    }) {
-        return OsStr::from_bytes(&b[..i]).to_os_string();
-    }
-    let cut = match b.iter().rposition(|&c| c == b'.') {
-        Some(0) | None => b.len(),
-        Some(i) => i,
-    };
-    OsStr::from_bytes(&b[..cut]).to_os_string()
-}
-
-/// Moves a posted bundle to `archive/YYYY/MM/` and writes `NAME.receipt.yaml` next to it.
-/// Files that vanished are skipped (logged); the receipt still lists their hashes.
-pub fn archive(
-    archive_root: &Path,
-    when: &jiff::ZonedDateTime,
-    lang: crate::config::Language,
-    name: &str,
-    files: &[BundleFile],
-    channels: &[ReceiptChannel],
-    syncs: &mut Syncs,
-) -> Result<PathBuf, SpoolError> {
-    let dir = archive_root
-        .join(when.strftime("%Y").to_string())
-        .join(when.strftime("%m").to_string());
-    let stem = bundle_stem(OsStr::new(name));
-    let receipt_name = companion(&stem, "receipt.yaml");
-    let present: Vec<&BundleFile> = files.iter().filter(|f| f.current.exists()).collect();
-    let pairs: Vec<(&Path, &OsStr)> = present
-        .iter()
-        .map(|f| (f.current.as_path(), f.name.as_os_str()))
-        .collect();
-    // A retry after a failure (say the receipt hit a full disk) finds the files already moved:
-    // the receipt then takes the suffix they got.
-    let moved_before = if pairs.is_empty() {
-        last_suffix(&dir, |k| {
-            files.iter().all(|f| {
-                fs::symlink_metadata(dir.join(numbered(&f.name, &stem, k)))
-                    .is_ok_and(|m| m.len() == f.size)
-            })
-        })
-    } else {
-        None
-    };
-    let n = match (pairs.is_empty(), moved_before) {
-        (true, Some(k)) => k,
-        _ => move_group(&pairs, &dir, &stem, &[&receipt_name], syncs)?.1,
-    };
-    let receipt = Receipt {
-        bundle: name,
-        posted_at: when.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-        channels,
-        files: files
-            .iter()
-            .map(|f| ReceiptFile {
-                name: numbered(&f.name, &stem, n).to_string_lossy().into_owned(),
-                sha256: f.sha256.clone(),
-                bytes: f.size,
-            })
-            .collect(),
-    };
-    let receipt_path = dir.join(numbered(&receipt_name, &stem, n));
-    if moved_before.is_some() && fs::metadata(&receipt_path).is_ok_and(|m| m.len() > 0) {
-        // Written before a crash stopped the journal from recording it: nothing to redo.
-        return Ok(dir);
-    }
-    let mut text = crate::messages::receipt_header(lang, name);
-    text.push_str(&serde_yaml::to_string(&receipt).unwrap_or_default());
-    write_new(
-        &dir,
-        &numbered(&receipt_name, &stem, n),
-        text.as_bytes(),
-        syncs,
-    )?;
-    Ok(dir)
-}
-
-/// The highest ` (k)` suffix under which `present(k)` holds: the most recent bundle of that
-/// name, which on a retry is the one this process moved before it was interrupted.
-fn last_suffix(dir: &Path, present: impl Fn(usize) -> bool) -> Option<usize> {
-    if !dir.is_dir() {
-        return None;
-    }
-    (1..=1000).rev().find(|k| present(*k))
-}
-
-/// Moves a refused bundle's files to `failed/` and writes `NAME.error.txt` there.
-pub fn fail(
-    failed_root: &Path,
-    name: &str,
-    files: &[(PathBuf, OsString)],
-    report: &str,
-    syncs: &mut Syncs,
-) -> Result<PathBuf, SpoolError> {
-    let stem = bundle_stem(OsStr::new(name));
-    let report_name = companion(&stem, "error.txt");
-    let pairs: Vec<(&Path, &OsStr)> = files
-        .iter()
-        .filter(|(p, _)| fs::symlink_metadata(p).is_ok())
-        .map(|(p, n)| (p.as_path(), n.as_os_str()))
-        .collect();
-    if pairs.is_empty() && !files.is_empty() {
-        // A retry after a crash: the files are in failed/ already; write the report once.
-        let k = last_suffix(failed_root, |k| {
-            files
-                .iter()
-                .all(|(_, n)| fs::symlink_metadata(failed_root.join(numbered(n, &stem, k))).is_ok())
-        });
-        if let Some(k) = k {
-            let path = failed_root.join(numbered(&report_name, &stem, k));
-            if !fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
-                write_new(
-                    failed_root,
-                    &numbered(&report_name, &stem, k),
-                    report.as_bytes(),
-                    syncs,
-                )?;
-            }
-            return Ok(failed_root.to_path_buf());
-        }
-    }
-    let (_, n) = move_group(&pairs, failed_root, &stem, &[&report_name], syncs)?;
-    write_new(
-        failed_root,
-        &numbered(&report_name, &stem, n),
-        report.as_bytes(),
-        syncs,
-    )?;
-    Ok(failed_root.to_path_buf())
-}
-
-#[cfg(test)]
-mod bundle_tests {
-    use super::*;
 
     #[test]
     fn stems() {

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use crate::bundle::{Filter, Kind};
 use crate::config::Config;
-use crate::journal::{Failure, Journal, JournalError, Posted, Retrying};
+use crate::journal::{BundleState, Failure, JournalError, JournalReader, Posted, Retrying};
+use crate::messages::Problem;
 use crate::pairing;
 use crate::watch;
 
@@ -51,10 +52,11 @@ pub struct RecentPost {
     pub at: String,
 }
 
-/// Reads the status. A state folder without a journal yet shows an empty history.
+/// Reads the status, without writing to the journal. A state folder without a journal yet shows
+/// an empty history.
 pub fn read(config: &Config) -> Result<Status, JournalError> {
     let journal = if config.state_dir.join(crate::journal::FILE_NAME).exists() {
-        Some(Journal::open(&config.state_dir)?)
+        Some(JournalReader::open(&config.state_dir)?)
     } else {
         None
     };
@@ -90,10 +92,10 @@ pub fn read(config: &Config) -> Result<Status, JournalError> {
             .into_iter()
             .map(|f| FailedPost {
                 bundle: f.bundle,
-                reason: if f.state == "cancelled" {
-                    format!("cancelled: {}", crate::deliver::de(&f.problem).summary())
+                reason: if f.state == BundleState::Cancelled {
+                    format!("cancelled: {}", Problem::from_json(&f.problem).summary())
                 } else {
-                    crate::deliver::de(&f.problem).summary()
+                    Problem::from_json(&f.problem).summary()
                 },
                 at: local(f.at),
             })

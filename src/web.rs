@@ -52,11 +52,11 @@ pub async fn serve(
 }
 
 async fn healthz(State(app): State<App>) -> Response {
-    // Healthy while the journal opens: the one thing without which nothing works.
+    // Healthy while the journal can be read: the one thing without which nothing works.
     let config = app.config.clone();
     let ok = tokio::task::spawn_blocking(move || {
         !config.state_dir.join(crate::journal::FILE_NAME).exists()
-            || crate::journal::Journal::open(&config.state_dir).is_ok()
+            || crate::journal::JournalReader::open(&config.state_dir).is_ok()
     })
     .await
     .unwrap_or(false);

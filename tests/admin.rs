@@ -149,6 +149,33 @@ fn status_shows_waiting_scheduled_failed_and_recent_posts() {
     assert_eq!(v["waiting"][0]["file"], "orphan.pdf");
 }
 
+/// `status` only reads the journal (issue 10), also when no daemon runs: the last one closed
+/// the journal cleanly and removed its WAL, which a read-only reader needs SQLite to make again.
+#[test]
+fn status_without_a_daemon_only_reads_the_journal() {
+    let o = Office::new();
+    o.drop_file("posted.yaml", b"text: posted\n");
+    assert!(o.once().status.success());
+    let before = o.journal_fingerprint();
+    assert!(before[0].1.is_some(), "{before:?}");
+    assert_eq!(
+        before[1].1, None,
+        "the journal was closed cleanly: {before:?}"
+    );
+    for _ in 0..3 {
+        let out = o.cmd(&["status"]);
+        let s = text(&out);
+        assert!(out.status.success(), "{s}");
+        assert!(s.contains("https://t.me/town_news/1"), "{s}");
+    }
+    assert_eq!(o.journal_fingerprint()[0], before[0]);
+    // What SQLite left for the reader is no obstacle to the next run.
+    o.drop_file("next.yaml", b"text: next\n");
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(o.archive_month().join("next.receipt.yaml").exists());
+}
+
 #[test]
 fn completions_and_man_page_come_from_the_command_definitions() {
     let out = std::process::Command::new(BIN)

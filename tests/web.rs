@@ -91,6 +91,44 @@ fn metrics_and_healthz() {
     o.assert_token_never_written();
 }
 
+/// The page and `/healthz` only read the journal (issue 10): they used to open it for writing,
+/// which set it up, checked the whole file and wrote a row, so every refresh wrote and flushed.
+#[test]
+fn refreshing_the_page_and_healthz_writes_nothing_to_the_journal() {
+    let (o, port) = office_with_page();
+    let d = o.run();
+    d.wait_log("status page at", LONG);
+    // A refusal and a post, so the page reads every section; the refusal is recorded before the
+    // post is entered (one preparer), and the post's last journal write comes before its count.
+    o.drop_file("bad.yaml", b"captoin: x\n");
+    wait_until(LONG, "the refusal", || {
+        o.path("failed/bad.error.txt").exists()
+    });
+    o.drop_file("posted.yaml", b"text: road works on Via Roma\n");
+    wait_until(LONG, "the post recorded", || {
+        get(port, "/metrics")
+            .1
+            .contains("dropcast_bundles_total{outcome=\"archived\"} 1\n")
+    });
+    let before = o.journal_fingerprint();
+    assert!(
+        before.iter().all(|(_, f)| f.is_some()),
+        "the daemon holds the journal open: {before:?}"
+    );
+    for _ in 0..50 {
+        let (status, html) = get(port, "/");
+        assert!(status.contains("200"), "{status}");
+        assert!(
+            html.contains("<b>posted.yaml</b>") && html.contains("<b>bad.yaml</b>"),
+            "{html}"
+        );
+        let (status, body) = get(port, "/healthz");
+        assert!(status.contains("200"), "{status}");
+        assert_eq!(body, "ok\n");
+    }
+    assert_eq!(o.journal_fingerprint(), before);
+}
+
 #[test]
 fn the_status_page_in_a_headless_browser_while_bundles_flow() {
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]

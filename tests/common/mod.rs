@@ -191,6 +191,37 @@ impl Office {
             .join(now.strftime("%m").to_string())
     }
 
+    /// What a reader must leave unchanged in `state/`: the journal's and its WAL's size, mtime
+    /// and SHA-256, and the WAL index's size (readers take read locks in it, so its bytes may
+    /// change). A missing file is `None`.
+    pub fn journal_fingerprint(&self) -> Vec<(String, Option<String>)> {
+        let file = |name: &str, hash: bool| {
+            let path = self.path("state").join(name);
+            let md = std::fs::metadata(&path).ok()?;
+            Some(if hash {
+                format!(
+                    "{} bytes, modified {:?}, sha256 {}",
+                    md.len(),
+                    md.modified().unwrap(),
+                    sha256(&std::fs::read(&path).unwrap())
+                )
+            } else {
+                format!("{} bytes", md.len())
+            })
+        };
+        vec![
+            ("journal.sqlite".into(), file("journal.sqlite", true)),
+            (
+                "journal.sqlite-wal".into(),
+                file("journal.sqlite-wal", true),
+            ),
+            (
+                "journal.sqlite-shm".into(),
+                file("journal.sqlite-shm", false),
+            ),
+        ]
+    }
+
     /// Asserts that the token appears in no output, log, receipt, report or journal.
     pub fn assert_token_never_written(&self) {
         let mut leaks = Vec::new();
