@@ -172,6 +172,25 @@ pub fn sidecar_names(media: &str) -> Vec<String> {
     ]
 }
 
+/// The stem that names a bundle and its companion files (receipt, report): `notice.pdf` →
+/// `notice`; a lone sidecar names the bundle by itself, so only `.yaml` goes: `notice.yaml` →
+/// `notice`, `v1.2.yaml` → `v1.2`, `memo.pdf.yaml` → `memo.pdf`. Pairing does not use stems: a
+/// media file's sidecar is found by [`sidecar_names`] (see `pairing::sidecar_of`).
+pub fn stem(name: &str) -> &str {
+    let lower = name.to_ascii_lowercase();
+    if let Some(rest) = [".yaml", ".yml"]
+        .iter()
+        .find_map(|s| lower.strip_suffix(s))
+        .filter(|rest| !rest.is_empty())
+    {
+        return &name[..rest.len()];
+    }
+    match name.rfind('.') {
+        Some(0) | None => name,
+        Some(i) => &name[..i],
+    }
+}
+
 /// A path's file name as text (lossy), for reports and logs.
 pub fn file_name_of(p: &std::path::Path) -> String {
     p.file_name()

@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::Uncertain;
-use crate::journal::{DeliveryOutcome, Journal, JournalError, SentMessage, Write};
+use crate::journal::{
+    BundleId, DeliveryId, DeliveryOutcome, Journal, JournalError, SentMessage, Write,
+};
 use crate::messages::Problem;
 use crate::post::{MediaKind, OutMessage};
 use crate::telegram::{Client, TelegramError};
@@ -118,6 +120,13 @@ pub enum Ended {
     Left(String),
 }
 
+/// A bundle's delivery to one channel ended, as the sender tells the finisher.
+#[derive(Debug, PartialEq)]
+pub struct DeliveryEnded {
+    pub bundle: BundleId,
+    pub ended: Ended,
+}
+
 /// Journal writes that wait for the sender's next commit, and the bundles to report once they
 /// are durable. They are committed with the next request's `Begin` when that request follows at
 /// once; before any wait (pacing, a retry, an empty queue, shutdown) they are committed alone.
@@ -125,7 +134,7 @@ pub enum Ended {
 #[derive(Default)]
 struct Staged {
     writes: Vec<Write>,
-    done: Vec<(i64, Ended)>,
+    done: Vec<DeliveryEnded>,
 }
 
 /// One channel's sender: what delivering, pacing and committing all need (the shared parts, the
@@ -138,7 +147,7 @@ pub struct ChannelSender {
     chat_second: Window,
     chat_minute: Window,
     staged: Staged,
-    done: mpsc::UnboundedSender<(i64, Ended)>,
+    done: mpsc::UnboundedSender<DeliveryEnded>,
 }
 
 /// Runs one channel's sender: delivers each delivery id in order, reports each bundle id whose
@@ -146,8 +155,8 @@ pub struct ChannelSender {
 pub async fn sender(
     d: Deliverer,
     chat: String,
-    queue: mpsc::UnboundedReceiver<i64>,
-    done: mpsc::UnboundedSender<(i64, Ended)>,
+    queue: mpsc::UnboundedReceiver<DeliveryId>,
+    done: mpsc::UnboundedSender<DeliveryEnded>,
     shutdown: watch::Receiver<bool>,
 ) {
     ChannelSender::new(d, chat, done).run(queue, shutdown).await
@@ -158,7 +167,7 @@ impl ChannelSender {
     pub fn new(
         d: Deliverer,
         chat: String,
-        done: mpsc::UnboundedSender<(i64, Ended)>,
+        done: mpsc::UnboundedSender<DeliveryEnded>,
     ) -> ChannelSender {
         let (chat_second, chat_minute) = d.pacing.windows();
         ChannelSender {
@@ -175,7 +184,7 @@ impl ChannelSender {
     /// finished. Stops when `queue` closes or `shutdown` fires.
     pub async fn run(
         mut self,
-        mut queue: mpsc::UnboundedReceiver<i64>,
+        mut queue: mpsc::UnboundedReceiver<DeliveryId>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {
@@ -217,7 +226,7 @@ impl ChannelSender {
                 .queue_depth
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             match ended {
-                Ok((bundle_id, ended)) => self.staged.done.push((bundle_id, ended)),
+                Ok(ended) => self.staged.done.push(ended),
                 Err(e) => {
                     tracing::error!(channel = %self.chat, error = %e, "journal error: stopping this channel's sender");
                     // What earlier answers said is still recorded if the journal takes it.
@@ -249,18 +258,22 @@ impl ChannelSender {
 
     /// Delivers one delivery: every message not yet recorded as sent, then the pin. Its last
     /// writes (the answer, the end of the delivery) stay staged for the sender to commit.
-    async fn deliver(&mut self, delivery_id: i64) -> Result<(i64, Ended), JournalError> {
+    async fn deliver(&mut self, delivery_id: DeliveryId) -> Result<DeliveryEnded, JournalError> {
         let mut delivery = self.d.journal.delivery(delivery_id)?;
         let bundle_id = delivery.bundle_id;
         let chat = delivery.chat.clone();
-        let finish =
-            |staged: &mut Staged, outcome: DeliveryOutcome| -> Result<(i64, Ended), JournalError> {
-                staged.writes.push(Write::Finish {
-                    delivery_id,
-                    outcome: outcome.clone(),
-                });
-                Ok((bundle_id, Ended::Finished(outcome)))
-            };
+        let finish = |staged: &mut Staged,
+                      outcome: DeliveryOutcome|
+         -> Result<DeliveryEnded, JournalError> {
+            staged.writes.push(Write::Finish {
+                delivery_id,
+                outcome: outcome.clone(),
+            });
+            Ok(DeliveryEnded {
+                bundle: bundle_id,
+                ended: Ended::Finished(outcome),
+            })
+        };
         let attempt_error = |e: &TelegramError| Write::AttemptError {
             delivery_id,
             error: e.to_string(),
@@ -351,7 +364,10 @@ impl ChannelSender {
                     };
                     if self.d.max_attempts.is_some_and(|max| attempts >= max) {
                         tracing::warn!(channel = %chat, error = %e, "giving up for now: the post stays in the journal and is retried at the next start");
-                        return Ok((bundle_id, Ended::Left(e.to_string())));
+                        return Ok(DeliveryEnded {
+                            bundle: bundle_id,
+                            ended: Ended::Left(e.to_string()),
+                        });
                     }
                     tracing::warn!(channel = %chat, error = %e, retry_in = ?wait, "sending failed: retry scheduled");
                     self.flush()?;

@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::deliver::Ended;
-use crate::journal::{BundleState, DeliveryOutcome, Finished, Journal};
+use crate::deliver::{DeliveryEnded, Ended};
+use crate::journal::{BundleId, BundleState, DeliveryOutcome, Finished, Journal};
 use crate::messages::{self, Problem};
 use crate::metrics::Metrics;
 use crate::spool;
@@ -32,7 +32,7 @@ const FINISH_BATCH: usize = 256;
 pub struct Finisher {
     pub config: Arc<Config>,
     pub journal: Arc<Journal>,
-    pub done: mpsc::UnboundedReceiver<(i64, Ended)>,
+    pub done: mpsc::UnboundedReceiver<DeliveryEnded>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -41,7 +41,7 @@ enum Look {
     /// Every finished bundle in the journal (at start, on a tick, after a failed move).
     All,
     /// Only the bundles whose deliveries just ended.
-    Only(Vec<i64>),
+    Only(Vec<BundleId>),
 }
 
 impl Finisher {
@@ -69,7 +69,7 @@ impl Finisher {
             };
             enum Event {
                 Stop,
-                Done(Option<(i64, Ended)>),
+                Done(Option<DeliveryEnded>),
                 Tick,
             }
             let event = tokio::select! {
@@ -119,14 +119,14 @@ impl Finisher {
 
     /// Takes what ends within a moment: a backlog is finished in batches (one folder flush and
     /// one commit each), a lone bundle a few milliseconds later. Returns the bundles to look at.
-    async fn gather(&mut self, first: (i64, Ended)) -> Vec<i64> {
+    async fn gather(&mut self, first: DeliveryEnded) -> Vec<BundleId> {
         let mut ids = Vec::new();
         let mut next = Some(first);
         let until = Instant::now() + FINISH_GATHER;
-        while let Some((bundle_id, ended)) = next.take() {
+        while let Some(DeliveryEnded { bundle, ended }) = next.take() {
             match ended {
                 Ended::Left(_) => Metrics::add(&self.metrics.bundles_left, 1),
-                Ended::Finished(_) => ids.push(bundle_id),
+                Ended::Finished(_) => ids.push(bundle),
             }
             if ids.len() >= FINISH_BATCH {
                 break;
@@ -200,7 +200,7 @@ fn finish_batch(
     batch: &[Finished],
     blocked: &mut HashSet<OsString>,
 ) -> bool {
-    let stem = |name: &str| spool::bundle_stem(OsStr::new(name));
+    let stem = |name: &str| spool::bundle_stem(name);
     let mut stuck = false;
     let mut syncs = spool::Syncs::batch();
     let mut moved = Vec::new();
@@ -228,7 +228,7 @@ fn finish_batch(
             tracing::warn!(bundle = %m.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry");
         }
     }
-    let done: Vec<(i64, BundleState, &Path)> = moved
+    let done: Vec<(BundleId, BundleState, &Path)> = moved
         .iter()
         .map(|m| {
             let state = if m.archived {
@@ -268,14 +268,14 @@ fn batch_len<'a>(names: impl Iterator<Item = &'a str>, max: usize) -> usize {
     let mut seen = HashSet::new();
     names
         .take(max)
-        .take_while(|n| seen.insert(spool::bundle_stem(OsStr::new(n))))
+        .take_while(|n| seen.insert(spool::bundle_stem(n)))
         .count()
         .max(1)
 }
 
 /// A finished bundle whose files were moved.
 struct Moved {
-    bundle_id: i64,
+    bundle_id: BundleId,
     name: String,
     archived: bool,
     location: PathBuf,

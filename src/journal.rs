@@ -150,10 +150,43 @@ pub struct NewBundle {
     pub publish_at: Option<i64>,
 }
 
+/// A bundle's id in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct BundleId(pub i64);
+
+/// The id of one delivery (one bundle to one channel) in the journal: a type of its own, so that
+/// it is never mixed up with a bundle's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct DeliveryId(pub i64);
+
+macro_rules! sql_id {
+    ($t:ident) => {
+        impl rusqlite::ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                self.0.to_sql()
+            }
+        }
+        impl rusqlite::types::FromSql for $t {
+            fn column_result(
+                v: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                i64::column_result(v).map($t)
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+sql_id!(BundleId);
+sql_id!(DeliveryId);
+
 /// A bundle waiting in `scheduled/`.
 #[derive(Debug, Clone)]
 pub struct Scheduled {
-    pub bundle_id: i64,
+    pub bundle_id: BundleId,
     pub name: String,
     pub publish_at: i64,
     pub files: Vec<FileRecord>,
@@ -174,8 +207,8 @@ pub struct SentMessage {
 /// One channel's delivery of one bundle, as the sender needs it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    pub id: i64,
-    pub bundle_id: i64,
+    pub id: DeliveryId,
+    pub bundle_id: BundleId,
     pub chat: String,
     pub plan: Plan,
     pub sent: Vec<SentMessage>,
@@ -194,7 +227,7 @@ pub enum DeliveryOutcome {
 /// A bundle whose deliveries are all finished, and whose files still have to be moved.
 #[derive(Debug, Clone)]
 pub struct Finished {
-    pub bundle_id: i64,
+    pub bundle_id: BundleId,
     pub name: String,
     pub files: Vec<FileRecord>,
     pub deliveries: Vec<FinishedDelivery>,
@@ -211,7 +244,7 @@ pub struct FinishedDelivery {
 
 /// id, chat, state, problem, pin state, finished at.
 type DeliveryRow = (
-    i64,
+    DeliveryId,
     String,
     String,
     Option<String>,
@@ -252,22 +285,28 @@ pub struct Posted {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     /// The request for message `index` is about to go out.
-    Begin { delivery_id: i64, index: usize },
+    Begin {
+        delivery_id: DeliveryId,
+        index: usize,
+    },
     /// Telegram accepted the request: the messages it created.
     Sent {
-        delivery_id: i64,
+        delivery_id: DeliveryId,
         messages: Vec<SentMessage>,
     },
     /// The request failed and nothing was posted.
-    AttemptError { delivery_id: i64, error: String },
+    AttemptError {
+        delivery_id: DeliveryId,
+        error: String,
+    },
     /// The pin worked (`None`) or failed.
     Pin {
-        delivery_id: i64,
+        delivery_id: DeliveryId,
         error: Option<String>,
     },
     /// The delivery ended.
     Finish {
-        delivery_id: i64,
+        delivery_id: DeliveryId,
         outcome: DeliveryOutcome,
     },
 }
@@ -381,7 +420,7 @@ impl JournalReader {
 
     /// Bundles waiting for their publish time, earliest first.
     pub fn scheduled(&self) -> Result<Vec<Scheduled>, JournalError> {
-        let rows: Vec<(i64, String, i64)> = self.with(|c| {
+        let rows: Vec<(BundleId, String, i64)> = self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, name, publish_at FROM bundles WHERE state = 'scheduled' ORDER BY publish_at, id",
             )?;
@@ -401,7 +440,7 @@ impl JournalReader {
     }
 
     /// The files of a bundle.
-    fn files(&self, bundle_id: i64) -> Result<Vec<FileRecord>, JournalError> {
+    fn files(&self, bundle_id: BundleId) -> Result<Vec<FileRecord>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare_cached(FILES_OF_BUNDLE)?;
             st.query_map(params![bundle_id], |r| {
@@ -564,7 +603,7 @@ impl Journal {
     }
 
     /// Records several ready bundles in one transaction (one flush for a whole batch).
-    pub fn insert_bundles(&self, bundles: &[NewBundle]) -> Result<Vec<i64>, JournalError> {
+    pub fn insert_bundles(&self, bundles: &[NewBundle]) -> Result<Vec<BundleId>, JournalError> {
         let plans = bundles
             .iter()
             .map(|b| serde_json::to_string(&b.plan))
@@ -604,7 +643,7 @@ impl Journal {
                     )?
                     .execute(params![id, chat])?;
                 }
-                ids.push(id);
+                ids.push(BundleId(id));
             }
             tx.commit()?;
             Ok(ids)
@@ -612,7 +651,7 @@ impl Journal {
     }
 
     /// A scheduled bundle's time has come: its deliveries may start.
-    pub fn release(&self, bundle_id: i64) -> Result<(), JournalError> {
+    pub fn release(&self, bundle_id: BundleId) -> Result<(), JournalError> {
         self.with(|c| {
             c.execute(
                 "UPDATE bundles SET state = 'ready' WHERE id = ?1 AND state = 'scheduled'",
@@ -623,7 +662,7 @@ impl Journal {
     }
 
     /// A scheduled bundle was cancelled (its files were removed from `scheduled/`).
-    pub fn cancel(&self, bundle_id: i64, problem: &str) -> Result<(), JournalError> {
+    pub fn cancel(&self, bundle_id: BundleId, problem: &str) -> Result<(), JournalError> {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
@@ -685,7 +724,7 @@ impl Journal {
 
     /// Deliveries not finished yet, oldest bundle first.
     pub fn open_deliveries(&self) -> Result<Vec<Delivery>, JournalError> {
-        let ids: Vec<i64> = self.with(|c| {
+        let ids: Vec<DeliveryId> = self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT d.id FROM deliveries d JOIN bundles b ON b.id = d.bundle_id
                  WHERE d.state IN ('pending', 'in_flight') AND b.state = 'ready'
@@ -697,13 +736,18 @@ impl Journal {
     }
 
     /// One delivery with its progress.
-    pub fn delivery(&self, id: i64) -> Result<Delivery, JournalError> {
-        let (bundle_id, chat, plan, in_flight, pin_done): (i64, String, String, Option<i64>, bool) =
-            self.with(|c| {
-                c.query_row(DELIVERY, params![id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-            })?;
+    pub fn delivery(&self, id: DeliveryId) -> Result<Delivery, JournalError> {
+        let (bundle_id, chat, plan, in_flight, pin_done): (
+            BundleId,
+            String,
+            String,
+            Option<i64>,
+            bool,
+        ) = self.with(|c| {
+            c.query_row(DELIVERY, params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+        })?;
         let plan: Plan =
             serde_json::from_str(&plan).map_err(|e| JournalError::Decode(e.to_string()))?;
         let sent = self.messages(id)?;
@@ -718,7 +762,7 @@ impl Journal {
         })
     }
 
-    fn messages(&self, delivery_id: i64) -> Result<Vec<SentMessage>, JournalError> {
+    fn messages(&self, delivery_id: DeliveryId) -> Result<Vec<SentMessage>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare_cached(MESSAGES)?;
             st.query_map(params![delivery_id], |r| {
@@ -735,7 +779,10 @@ impl Journal {
     }
 
     /// The deliveries of one bundle that are still open, as (id, chat).
-    pub fn deliveries_of(&self, bundle_id: i64) -> Result<Vec<(i64, String)>, JournalError> {
+    pub fn deliveries_of(
+        &self,
+        bundle_id: BundleId,
+    ) -> Result<Vec<(DeliveryId, String)>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare_cached(OPEN_OF_BUNDLE)?;
             st.query_map(params![bundle_id], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -744,7 +791,11 @@ impl Journal {
     }
 
     /// Ends every open delivery of a bundle with the same problem (its files are gone).
-    pub fn fail_open_deliveries(&self, bundle_id: i64, problem: &str) -> Result<(), JournalError> {
+    pub fn fail_open_deliveries(
+        &self,
+        bundle_id: BundleId,
+        problem: &str,
+    ) -> Result<(), JournalError> {
         self.with(|c| {
             c.execute(
                 "UPDATE deliveries SET state = 'failed', problem = ?2, in_flight = NULL, finished_at = ?3
@@ -818,8 +869,8 @@ impl Journal {
     }
 
     /// Those of `ids` whose deliveries have all ended but whose files have not been moved yet.
-    pub fn finished_among(&self, ids: &[i64]) -> Result<Vec<Finished>, JournalError> {
-        let ids: Vec<i64> = self.with(|c| {
+    pub fn finished_among(&self, ids: &[BundleId]) -> Result<Vec<Finished>, JournalError> {
+        let ids: Vec<BundleId> = self.with(|c| {
             let mut st = c.prepare_cached(FINISHED_ONE)?;
             let mut out = Vec::new();
             for id in ids {
@@ -834,7 +885,7 @@ impl Journal {
 
     /// Bundles whose deliveries have all ended but whose files have not been moved yet.
     pub fn finished_bundles(&self) -> Result<Vec<Finished>, JournalError> {
-        let ids: Vec<i64> = self.with(|c| {
+        let ids: Vec<BundleId> = self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT b.id FROM bundles b WHERE b.state = 'ready' AND NOT EXISTS
                  (SELECT 1 FROM deliveries d WHERE d.bundle_id = b.id AND d.state NOT IN ('sent', 'failed'))
@@ -845,7 +896,7 @@ impl Journal {
         ids.into_iter().map(|id| self.finished(id)).collect()
     }
 
-    fn finished(&self, bundle_id: i64) -> Result<Finished, JournalError> {
+    fn finished(&self, bundle_id: BundleId) -> Result<Finished, JournalError> {
         let name: String =
             self.with(|c| c.query_row(BUNDLE_NAME, params![bundle_id], |r| r.get(0)))?;
         let files = self.files(bundle_id)?;
@@ -887,7 +938,10 @@ impl Journal {
 
     /// Several bundles' files are in `archive/` or `failed/` now (`Archived` or `Failed`): one
     /// transaction for a batch.
-    pub fn mark_done_all(&self, done: &[(i64, BundleState, &Path)]) -> Result<(), JournalError> {
+    pub fn mark_done_all(
+        &self,
+        done: &[(BundleId, BundleState, &Path)],
+    ) -> Result<(), JournalError> {
         self.with(|c| {
             let tx = c.transaction()?;
             for (bundle_id, state, location) in done {
@@ -907,7 +961,7 @@ impl Journal {
 
     /// Every file the journal holds in a work folder (bundles not archived or failed yet).
     pub fn waiting_files(&self) -> Result<Vec<FileRecord>, JournalError> {
-        let ids: Vec<i64> = self.with(|c| {
+        let ids: Vec<BundleId> = self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id FROM bundles WHERE state IN ('ready', 'scheduled') ORDER BY id",
             )?;
@@ -1051,7 +1105,7 @@ mod tests {
     }
 
     /// Records one bundle, as the preparer records a batch.
-    fn insert(j: &Journal, b: NewBundle) -> i64 {
+    fn insert(j: &Journal, b: NewBundle) -> BundleId {
         j.insert_bundles(&[b]).unwrap()[0]
     }
 

@@ -111,12 +111,12 @@ impl Problem {
                     )
                 },
                 if it {
-                    let stem = stem_of(file);
+                    let stem = crate::bundle::stem(file);
                     format!(
                         "Crea {stem}.yaml (per esempio con la riga: caption: \"Il testo del post\") e rimetti nella cartella inbox entrambi i file."
                     )
                 } else {
-                    let stem = stem_of(file);
+                    let stem = crate::bundle::stem(file);
                     format!(
                         "Write {stem}.yaml (for example with the line: caption: \"The text of the post\") and drop both files into the inbox again."
                     )
@@ -427,10 +427,6 @@ fn telegram_in_words(description: &str, it: bool) -> String {
         None if it => format!("Risposta di Telegram: {description}"),
         None => format!("Telegram answered: {description}"),
     }
-}
-
-fn stem_of(file: &str) -> &str {
-    file.rsplit_once('.').map_or(file, |(s, _)| s)
 }
 
 /// The full text of `NAME.error.txt`.

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::bundle::Filter;
 use crate::config::Config;
-use crate::deliver::{Deliverer, Ended, Pacing};
+use crate::deliver::{Deliverer, DeliveryEnded, Pacing};
 use crate::finisher::Finisher;
 use crate::journal::{Journal, JournalError};
 use crate::metrics::Metrics;
@@ -125,7 +125,7 @@ pub async fn run(
 
     let (cand_tx, cand_rx) = mpsc::unbounded_channel::<Candidate>();
     let (back_tx, back_rx) = mpsc::unbounded_channel::<Returned>();
-    let (done_tx, done_rx) = mpsc::unbounded_channel::<(i64, Ended)>();
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<DeliveryEnded>();
 
     let watcher = Watcher::new(
         config.clone(),

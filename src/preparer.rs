@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::deliver::{self, Deliverer, Ended};
-use crate::journal::{FileRecord, Journal, NewBundle};
+use crate::deliver::{self, Deliverer, DeliveryEnded};
+use crate::journal::{DeliveryId, FileRecord, Journal, NewBundle};
 use crate::messages::{self, Problem};
 use crate::metrics::Metrics;
 use crate::pipeline::Tasks;
@@ -38,7 +38,7 @@ const PREPARE_BATCH: usize = 64;
 pub struct Links {
     pub candidates: mpsc::UnboundedReceiver<Candidate>,
     pub returned: mpsc::UnboundedSender<Returned>,
-    pub done: mpsc::UnboundedSender<(i64, Ended)>,
+    pub done: mpsc::UnboundedSender<DeliveryEnded>,
 }
 
 /// The preparer task's state.
@@ -49,11 +49,11 @@ pub struct Preparer {
     deliverer: Option<Deliverer>,
     candidates: mpsc::UnboundedReceiver<Candidate>,
     returned: mpsc::UnboundedSender<Returned>,
-    done: mpsc::UnboundedSender<(i64, Ended)>,
+    done: mpsc::UnboundedSender<DeliveryEnded>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
     /// One sender per channel, started on its first delivery.
-    senders: HashMap<String, mpsc::UnboundedSender<i64>>,
+    senders: HashMap<String, mpsc::UnboundedSender<DeliveryId>>,
     sender_tasks: Tasks,
     /// How many bundles were taken so far: names the work folders.
     seq: u64,
@@ -62,7 +62,7 @@ pub struct Preparer {
 /// What happened to one candidate.
 enum Handled {
     /// In the journal and the work folder; deliveries to start.
-    Ready(Vec<(i64, String)>),
+    Ready(Vec<(DeliveryId, String)>),
     /// Refused and moved to `failed/`, or to be looked at again: the paths are free.
     Gone,
     /// Nothing moved (dry run, or a failure to move): keep the paths claimed.
@@ -157,7 +157,7 @@ impl Preparer {
     }
 
     /// Queues a delivery on its channel's sender, starting the sender on first use.
-    fn dispatch(&mut self, id: i64, chat: &str) {
+    fn dispatch(&mut self, id: DeliveryId, chat: &str) {
         let Some(d) = &self.deliverer else { return };
         d.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         let tx = self.senders.entry(chat.to_string()).or_insert_with(|| {
@@ -563,7 +563,7 @@ fn new_bundle(
     // hidden work folder. Either way the journal learns the paths before anything moves.
     let work: Vec<PathBuf> = match p.publish_at {
         Some(_) => {
-            let stem = spool::bundle_stem(OsStr::new(&p.name));
+            let stem = spool::bundle_stem(&p.name);
             spool::free_names(&config.scheduled, &names, &stem, &[])
         }
         None => {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::journal::{Journal, Scheduled};
+use crate::journal::{DeliveryId, Journal, Scheduled};
 use crate::messages::{self, Problem};
 use crate::spool;
 
@@ -15,7 +15,7 @@ use crate::spool;
 #[derive(Debug, Default)]
 pub struct Checked {
     /// Deliveries to start now: `(delivery id, chat)`.
-    pub start: Vec<(i64, String)>,
+    pub start: Vec<(DeliveryId, String)>,
     /// When to look again; `None` when nothing is scheduled.
     pub wait: Option<Duration>,
 }

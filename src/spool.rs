@@ -34,14 +34,14 @@ pub struct Syncs {
     /// the first write so that `syncfs` on it reports any writeback error since.
     flushers: Vec<(u64, File)>,
     /// Whose writes follow (a bundle id), so that `flush` can say whose failed.
-    owner: Option<i64>,
+    owner: Option<crate::journal::BundleId>,
 }
 
 #[derive(Debug)]
 enum SyncMode {
     Now,
     /// The folders changed, each with the bundles that changed it.
-    Batch(std::collections::BTreeMap<PathBuf, Vec<Option<i64>>>),
+    Batch(std::collections::BTreeMap<PathBuf, Vec<Option<crate::journal::BundleId>>>),
     Never,
 }
 
@@ -50,7 +50,7 @@ struct PendingWrite {
     tmp: PathBuf,
     dir: PathBuf,
     name: OsString,
-    owner: Option<i64>,
+    owner: Option<crate::journal::BundleId>,
     /// The filesystem whose `syncfs` flushes its contents; `None`: flushed on its own already
     /// (network filesystems, where `syncfs` may not reach the server).
     dev: Option<u64>,
@@ -85,7 +85,7 @@ impl Syncs {
     }
 
     /// The writes that follow belong to this bundle.
-    pub fn owner(&mut self, bundle_id: i64) {
+    pub fn owner(&mut self, bundle_id: crate::journal::BundleId) {
         self.owner = Some(bundle_id);
     }
 
@@ -129,7 +129,7 @@ impl Syncs {
     /// Makes a batch durable: the new files' contents (one `syncfs` per local filesystem), then
     /// their names, then every folder the batch changed. Returns the owners whose changes could
     /// not be made durable (a new file not placed is removed): their bundles must be retried.
-    pub fn flush(&mut self) -> Vec<(Option<i64>, SpoolError)> {
+    pub fn flush(&mut self) -> Vec<(Option<crate::journal::BundleId>, SpoolError)> {
         let mut failed = Vec::new();
         let mut unsynced: Vec<(u64, io::Error)> = Vec::new();
         for (dev, f) in std::mem::take(&mut self.flushers) {
@@ -560,22 +560,9 @@ struct ReceiptFile {
     bytes: u64,
 }
 
-/// The stem that names a bundle's companion files: `notice.pdf` → `notice`.
-pub fn bundle_stem(name: &OsStr) -> OsString {
-    let b = name.as_bytes();
-    // A lone sidecar names the bundle by itself: only `.yaml` goes.
-    if let Some(i) = [".yaml", ".yml"].iter().find_map(|s| {
-        b.len()
-            .checked_sub(s.len())
-            .filter(|&i| i > 0 && b[i..].eq_ignore_ascii_case(s.as_bytes()))
-    }) {
-        return OsStr::from_bytes(&b[..i]).to_os_string();
-    }
-    let cut = match b.iter().rposition(|&c| c == b'.') {
-        Some(0) | None => b.len(),
-        Some(i) => i,
-    };
-    OsStr::from_bytes(&b[..cut]).to_os_string()
+/// The stem that names a bundle's companion files, as [`crate::bundle::stem`] gives it.
+pub fn bundle_stem(name: &str) -> OsString {
+    OsString::from(crate::bundle::stem(name))
 }
 
 /// Moves a posted bundle to `archive/YYYY/MM/` and writes `NAME.receipt.yaml` next to it.
@@ -592,7 +579,7 @@ pub fn archive(
     let dir = archive_root
         .join(when.strftime("%Y").to_string())
         .join(when.strftime("%m").to_string());
-    let stem = bundle_stem(OsStr::new(name));
+    let stem = bundle_stem(name);
     let receipt_name = companion(&stem, "receipt.yaml");
     let present: Vec<&BundleFile> = files.iter().filter(|f| f.current.exists()).collect();
     let pairs: Vec<(&Path, &OsStr)> = present
@@ -661,7 +648,7 @@ pub fn fail(
     report: &str,
     syncs: &mut Syncs,
 ) -> Result<PathBuf, SpoolError> {
-    let stem = bundle_stem(OsStr::new(name));
+    let stem = bundle_stem(name);
     let report_name = companion(&stem, "error.txt");
     let pairs: Vec<(&Path, &OsStr)> = files
         .iter()
@@ -819,7 +806,7 @@ mod tests {
     fn a_batch_names_its_new_files_only_when_it_is_flushed() {
         let t = tempfile::tempdir().unwrap();
         let mut syncs = Syncs::batch();
-        syncs.owner(7);
+        syncs.owner(crate::journal::BundleId(7));
         write_new(t.path(), OsStr::new("x.receipt.yaml"), b"mine", &mut syncs).unwrap();
         assert!(!t.path().join("x.receipt.yaml").exists());
         fs::write(t.path().join("x.receipt.yaml"), b"someone else's").unwrap();
@@ -838,14 +825,14 @@ mod tests {
         // A folder that vanished before the flush: the owner is told, nothing is left behind.
         let gone = t.path().join("gone");
         fs::create_dir(&gone).unwrap();
-        syncs.owner(8);
+        syncs.owner(crate::journal::BundleId(8));
         write_new(&gone, OsStr::new("y.error.txt"), b"report", &mut syncs).unwrap();
         for e in fs::read_dir(&gone).unwrap().flatten() {
             fs::rename(e.path(), t.path().join("moved-away.tmp")).unwrap();
         }
         let failed = syncs.flush();
         assert_eq!(failed.len(), 1);
-        assert_eq!(failed[0].0, Some(8));
+        assert_eq!(failed[0].0, Some(crate::journal::BundleId(8)));
     }
 
     /// A receipt waiting in a batch keeps its name: a later bundle of the batch whose own name
@@ -910,11 +897,7 @@ mod tests {
             ("v1.2.yaml", "v1.2"),
             ("README", "README"),
         ] {
-            assert_eq!(
-                bundle_stem(OsStr::new(name)),
-                OsString::from(stem),
-                "{name}"
-            );
+            assert_eq!(bundle_stem(name), OsString::from(stem), "{name}");
         }
     }
 }
