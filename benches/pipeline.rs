@@ -739,7 +739,10 @@ impl Office {
         if keep_offices() {
             println!("   office kept: {}", dir.display());
         }
-        std::fs::create_dir_all(dir.join("inbox")).unwrap();
+        // The folders `dropcast init` lays out: dropcast itself creates none of them.
+        for folder in ["inbox", "archive", "failed", "scheduled"] {
+            std::fs::create_dir_all(dir.join(folder)).unwrap();
+        }
         std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
         let bot = FakeBot::builder(TOKEN).channel(CHANNEL, CHANNEL_ID).start();
         let inbox = dir.join("inbox").into();

@@ -303,8 +303,14 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
             std::process::exit(130);
         });
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        let share = Arc::new(crate::share::Share::new(&config));
         if let Some(addr) = config.http_listen.filter(|_| !opts.once) {
-            match crate::web::serve(addr, config.clone(), metrics.clone(), rx.clone()).await {
+            let web = crate::web::Sources {
+                config: config.clone(),
+                metrics: metrics.clone(),
+                share: share.clone(),
+            };
+            match crate::web::serve(addr, web, rx.clone()).await {
                 Ok(bound) => tracing::info!(address = %bound, "status page at http://{bound}/"),
                 Err(e) => {
                     return Err(pipeline::PipelineError::Http { addr, source: e });
@@ -314,7 +320,7 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
         if opts.once && !opts.dry_run && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             tokio::spawn(progress(metrics.clone()));
         }
-        pipeline::run(config, opts, metrics, rx).await
+        pipeline::run(config, opts, metrics, share, rx).await
     });
     if reload.load(std::sync::atomic::Ordering::SeqCst) && result.is_ok() {
         rt.shutdown_timeout(std::time::Duration::from_secs(2));

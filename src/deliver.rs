@@ -109,6 +109,8 @@ pub struct Deliverer {
     /// for the next run (`once`).
     pub max_attempts: Option<u32>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Whether the folders of the files to upload are reachable.
+    pub share: Arc<crate::share::Share>,
 }
 
 /// How a delivery attempt ended for the caller.
@@ -298,6 +300,23 @@ impl ChannelSender {
                 OutMessage::Album { items } => items.len(),
                 _ => 1,
             };
+            // A file that cannot be opened is refused for good; one on a share that went away
+            // is not: the post waits for the share, without counting an attempt.
+            if !self
+                .d
+                .share
+                .all_here(files_of(&delivery.plan.messages[index]))
+            {
+                if self.d.max_attempts.is_some() {
+                    return Ok(DeliveryEnded {
+                        bundle: bundle_id,
+                        ended: Ended::Left("the share is away".into()),
+                    });
+                }
+                self.flush()?;
+                tokio::time::sleep(SHARE_WAIT).await;
+                continue;
+            }
             self.pace(weight).await?;
             self.commit_with(Write::Begin { delivery_id, index })?;
             let msg = delivery.plan.messages[index].clone();
@@ -325,6 +344,16 @@ impl ChannelSender {
                         continue;
                     }
                     return finish(&mut self.staged, refused(&chat, &e));
+                }
+                Err(e @ TelegramError::Permanent { code: 0, .. })
+                    if !self
+                        .d
+                        .share
+                        .all_here(files_of(&delivery.plan.messages[index])) =>
+                {
+                    // The file could not be opened because the share went away meanwhile.
+                    self.commit_with(attempt_error(&e))?;
+                    continue;
                 }
                 Err(TelegramError::Permanent { code, description }) => {
                     let e = TelegramError::Permanent { code, description };
@@ -473,6 +502,18 @@ fn sent_messages(index: usize, sent: &[crate::telegram::Sent]) -> Vec<SentMessag
             link: s.link(),
         })
         .collect()
+}
+
+/// How often a post whose files are on a share that is away looks again.
+const SHARE_WAIT: Duration = Duration::from_secs(2);
+
+/// The files a message uploads.
+fn files_of(msg: &OutMessage) -> Vec<&std::path::Path> {
+    match msg {
+        OutMessage::Media { path, .. } => vec![path.as_path()],
+        OutMessage::Album { items } => items.iter().map(|i| i.path.as_path()).collect(),
+        OutMessage::Text { .. } => Vec::new(),
+    }
 }
 
 /// A flood-control refusal that came as a 400 to an album: Telegram may have posted some items.

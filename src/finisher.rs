@@ -20,6 +20,7 @@ use crate::deliver::{DeliveryEnded, Ended};
 use crate::journal::{BundleId, BundleState, DeliveryOutcome, Finished, Journal};
 use crate::messages::{self, Problem};
 use crate::metrics::Metrics;
+use crate::share::Share;
 use crate::spool;
 
 /// How long the finisher waits for more deliveries to end before moving what it has, and how
@@ -34,6 +35,7 @@ pub struct Finisher {
     pub journal: Arc<Journal>,
     pub done: mpsc::UnboundedReceiver<DeliveryEnded>,
     pub metrics: Arc<Metrics>,
+    pub share: Arc<Share>,
 }
 
 /// What one pass over finished bundles was told to look at.
@@ -103,14 +105,20 @@ impl Finisher {
     /// One pass over the finished bundles, on the blocking pool. Returns whether some could not
     /// be moved yet, and the names they block.
     async fn pass(&self, look: Look, blocked: HashSet<OsString>) -> (bool, HashSet<OsString>) {
-        let (config, journal, metrics) = (
+        let (config, journal, metrics, share) = (
             self.config.clone(),
             self.journal.clone(),
             self.metrics.clone(),
+            self.share.clone(),
         );
         tokio::task::spawn_blocking(move || {
             let mut blocked = blocked;
-            let stuck = finish_all(&config, &journal, &metrics, &look, &mut blocked);
+            let places = Places {
+                config: &config,
+                journal: &journal,
+                share: &share,
+            };
+            let stuck = finish_all(&places, &metrics, &look, &mut blocked);
             (stuck, blocked)
         })
         .await
@@ -149,14 +157,29 @@ impl Finisher {
     }
 }
 
+/// Where finished bundles go, and what says whether it can be reached.
+struct Places<'a> {
+    config: &'a Config,
+    journal: &'a Journal,
+    share: &'a Share,
+}
+
+/// Why a finished bundle is not moved yet.
+enum NotYet {
+    /// A folder it needs is away: it waits, quietly (the share says what is away).
+    Away,
+    /// Something else (a full disk, a permission): logged, retried.
+    Error(String),
+}
+
 /// Moves every finished bundle (or those `look` names); true when some could not be moved yet.
 fn finish_all(
-    config: &Config,
-    journal: &Journal,
+    places: &Places,
     metrics: &Metrics,
     look: &Look,
     blocked: &mut HashSet<OsString>,
 ) -> bool {
+    let journal = places.journal;
     let finished = match look {
         Look::All => journal.finished_bundles(),
         Look::Only(ids) => journal.finished_among(ids),
@@ -186,7 +209,7 @@ fn finish_all(
             FINISH_BATCH,
         ));
         rest = tail;
-        stuck |= finish_batch(config, journal, metrics, batch, blocked);
+        stuck |= finish_batch(places, metrics, batch, blocked);
     }
     stuck
 }
@@ -194,12 +217,12 @@ fn finish_all(
 /// Moves one batch, flushes it, and marks it done in one commit; true when some could not be
 /// finished yet (their names are then blocked).
 fn finish_batch(
-    config: &Config,
-    journal: &Journal,
+    places: &Places,
     metrics: &Metrics,
     batch: &[Finished],
     blocked: &mut HashSet<OsString>,
 ) -> bool {
+    let journal = places.journal;
     let stem = |name: &str| spool::bundle_stem(name);
     let mut stuck = false;
     let mut syncs = spool::Syncs::batch();
@@ -210,9 +233,13 @@ fn finish_batch(
             continue;
         }
         syncs.owner(f.bundle_id);
-        match finish_one(config, f, &mut syncs) {
+        match finish_one(places, f, &mut syncs) {
             Ok(m) => moved.push(m),
-            Err(e) => {
+            Err(NotYet::Away) => {
+                stuck = true;
+                blocked.insert(stem(&f.name));
+            }
+            Err(NotYet::Error(e)) => {
                 stuck = true;
                 blocked.insert(stem(&f.name));
                 tracing::warn!(bundle = %f.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry")
@@ -282,7 +309,11 @@ struct Moved {
     work_dir: Option<PathBuf>,
 }
 
-fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<Moved, String> {
+/// Archives a bundle whose deliveries were all sent, or fails one of which some failed. Every
+/// folder it needs (the work folder's inbox, `archive/` or `failed/`) is checked first: while
+/// one is away the bundle waits, and nothing is written anywhere.
+fn finish_one(places: &Places, f: &Finished, syncs: &mut spool::Syncs) -> Result<Moved, NotYet> {
+    let config = places.config;
     let all_sent = f
         .deliveries
         .iter()
@@ -291,10 +322,38 @@ fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result
         .files
         .first()
         .and_then(|r| r.work.parent().map(Path::to_path_buf));
-    let (archived, location) = if all_sent {
-        (true, archive(config, f, syncs)?)
+    let destination = if all_sent {
+        &config.archive
     } else {
-        fail(config, f, syncs)?;
+        &config.failed
+    };
+    let needed = f.files.iter().map(|r| r.work.as_path());
+    if !places.share.all_here(needed.chain([destination.as_path()])) {
+        return Err(NotYet::Away);
+    }
+    let (archived, location) = if all_sent {
+        match archive(config, f, syncs) {
+            Ok(dir) => (true, dir),
+            Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => {
+                // A file is not where it waited, nor whole in the archive. The share going away
+                // right now is waited for; a file removed from a share that is here is reported.
+                if !places
+                    .share
+                    .all_here([e.path.as_path(), config.failed.as_path()])
+                {
+                    return Err(NotYet::Away);
+                }
+                let vanished = Problem::Unreadable {
+                    file: crate::bundle::file_name_of(&e.path),
+                    detail: "it was removed from dropcast's work folder after it was posted, before it could be archived".into(),
+                };
+                fail(config, f, Some(vanished), syncs).map_err(NotYet::Error)?;
+                (false, config.failed.clone())
+            }
+            Err(e) => return Err(NotYet::Error(e.to_string())),
+        }
+    } else {
+        fail(config, f, None, syncs).map_err(NotYet::Error)?;
         (false, config.failed.clone())
     };
     Ok(Moved {
@@ -307,7 +366,11 @@ fn finish_one(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result
 }
 
 /// Every delivery was sent: the files and a receipt go to `archive/YYYY/MM/`.
-fn archive(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<PathBuf, String> {
+fn archive(
+    config: &Config,
+    f: &Finished,
+    syncs: &mut spool::Syncs,
+) -> Result<PathBuf, spool::SpoolError> {
     let when = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
     let files: Vec<spool::BundleFile> = f
         .files
@@ -351,14 +414,19 @@ fn archive(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<Pa
         &files,
         &channels,
         syncs,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     tracing::info!(bundle = %f.name, archive = %dir.display(), "archived");
     Ok(dir)
 }
 
-/// Some delivery failed for good: the files and a report go to `failed/`.
-fn fail(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<(), String> {
+/// Some delivery failed for good (or, `also`, the files vanished after the post): the files
+/// that are left and a report go to `failed/`.
+fn fail(
+    config: &Config,
+    f: &Finished,
+    also: Option<Problem>,
+    syncs: &mut spool::Syncs,
+) -> Result<(), String> {
     let problems: Vec<Problem> = f
         .deliveries
         .iter()
@@ -366,6 +434,7 @@ fn fail(config: &Config, f: &Finished, syncs: &mut spool::Syncs) -> Result<(), S
             DeliveryOutcome::Failed(p) => Some(Problem::from_json(p)),
             DeliveryOutcome::Sent => None,
         })
+        .chain(also)
         .collect();
     let delivered: Vec<(String, String)> = f
         .deliveries

@@ -439,8 +439,8 @@ impl JournalReader {
             .collect()
     }
 
-    /// The files of a bundle.
-    fn files(&self, bundle_id: BundleId) -> Result<Vec<FileRecord>, JournalError> {
+    /// The files of one bundle: where each came from and where it waits.
+    pub fn files(&self, bundle_id: BundleId) -> Result<Vec<FileRecord>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare_cached(FILES_OF_BUNDLE)?;
             st.query_map(params![bundle_id], |r| {

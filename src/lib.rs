@@ -24,6 +24,8 @@
 //! - [`deliver`]: one sender per channel: pacing, retries, the journal protocol per message.
 //! - [`telegram`]: the only module that speaks the Bot API.
 //! - [`token`]: the bot token, which prints as `***`.
+//! - [`share`]: the configured folders known by identity: a share that went away pauses the
+//!   work that needs it instead of looking like removed files.
 //! - [`spool`]: the only module that moves user files (work folder, archive, failed), writes
 //!   receipts and reports.
 //! - [`finisher`]: the finisher task: archives or fails bundles whose deliveries ended.
@@ -53,6 +55,7 @@ pub mod redact;
 pub mod render;
 pub mod schedule;
 pub mod settle;
+pub mod share;
 pub mod sidecar;
 pub mod spool;
 pub mod status;

@@ -23,22 +23,18 @@ use crate::journal::{Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::prepare::Candidate;
 use crate::preparer::{self, Preparer};
+use crate::share::{AwayFolder, Share};
 use crate::spool;
 use crate::telegram::{Client, TelegramError};
-use crate::watcher::{Returned, Watcher};
+use crate::watcher::{self, Returned, Watcher};
 
 /// The daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
     Journal(#[from] JournalError),
-    #[error("inbox {0} does not exist (is the share mounted?)")]
-    NoInbox(PathBuf),
-    #[error("cannot create folder {path}: {source}")]
-    Folder {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{}", away_list(.0))]
+    Away(Vec<AwayFolder>),
     #[error("cannot watch {path}: {source}")]
     Watch {
         path: PathBuf,
@@ -73,6 +69,17 @@ pub struct Summary {
     pub left: u64,
 }
 
+fn away_list(away: &[AwayFolder]) -> String {
+    let each: Vec<String> = away
+        .iter()
+        .map(|a| format!("{} {}: {}", a.role, a.path.display(), a.why))
+        .collect();
+    format!(
+        "{}; dropcast creates no folder (that is `dropcast init`'s job)",
+        each.join("; ")
+    )
+}
+
 /// A set of tasks, each tagged with its name: every task of the pipeline starts the same way,
 /// and a task that panics is named in the log when the set is joined.
 #[derive(Default)]
@@ -101,19 +108,14 @@ pub async fn run(
     config: Arc<Config>,
     opts: Options,
     metrics: Arc<Metrics>,
+    share: Arc<Share>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Summary, PipelineError> {
     metrics
         .started
         .store(crate::journal::now(), Ordering::Relaxed);
-    for dir in [&config.archive, &config.failed] {
-        std::fs::create_dir_all(dir).map_err(|source| PipelineError::Folder {
-            path: dir.clone(),
-            source,
-        })?;
-    }
-    if let Some(missing) = config.inboxes.iter().find(|i| !i.path.is_dir()) {
-        return Err(PipelineError::NoInbox(missing.path.clone()));
+    if !wait_for_folders(&share, opts, shutdown.clone()).await? {
+        return Ok(metrics.summary());
     }
     let roots = crate::watch::roots(&config);
     let filter = Arc::new(Filter::new(&config.accept, &config.ignore));
@@ -132,9 +134,12 @@ pub async fn run(
         roots.clone(),
         filter,
         opts.once,
-        cand_tx,
-        back_rx,
+        watcher::Links {
+            candidates: cand_tx,
+            returned: back_rx,
+        },
         metrics.clone(),
+        share.clone(),
     )?;
     let deliverer = backend.as_ref().map(|(journal, client)| Deliverer {
         journal: journal.clone(),
@@ -143,6 +148,7 @@ pub async fn run(
         uncertain: config.uncertain,
         max_attempts: if opts.once { Some(5) } else { None },
         metrics: metrics.clone(),
+        share: share.clone(),
     });
     let preparer = Preparer::new(
         config.clone(),
@@ -154,6 +160,7 @@ pub async fn run(
             done: done_tx,
         },
         metrics.clone(),
+        share.clone(),
         shutdown.clone(),
     );
 
@@ -169,12 +176,43 @@ pub async fn run(
             journal,
             done: done_rx,
             metrics: metrics.clone(),
+            share: share.clone(),
         };
         tasks.spawn("finisher", finisher.run(shutdown.clone()));
     }
     tasks.join().await;
     Ok(metrics.summary())
 }
+
+/// Every configured folder must be there before anything starts: `once` says which are not and
+/// fails; `run` waits for them (a share mounted after dropcast started), saying so once a
+/// minute (the share says it) and on the status page. False when a shutdown came first.
+async fn wait_for_folders(
+    share: &Share,
+    opts: Options,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<bool, PipelineError> {
+    loop {
+        let mut away = share.check_all();
+        if opts.dry_run {
+            // A dry run writes nothing: only what it reads must be there.
+            away.retain(|a| a.role == "inbox");
+        }
+        if away.is_empty() {
+            return Ok(true);
+        }
+        if opts.once || opts.dry_run {
+            return Err(PipelineError::Away(away));
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return Ok(false),
+            _ = tokio::time::sleep(FOLDER_WAIT) => {}
+        }
+    }
+}
+
+/// How often `run` looks again for folders that were not there at start.
+const FOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Opens the journal, puts back what a crash interrupted, and checks the bot token.
 async fn connect(config: &Config) -> Result<(Arc<Journal>, Client), PipelineError> {

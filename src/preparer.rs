@@ -19,13 +19,14 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::deliver::{self, Deliverer, DeliveryEnded};
-use crate::journal::{DeliveryId, FileRecord, Journal, NewBundle};
+use crate::journal::{BundleId, DeliveryId, FileRecord, Journal, NewBundle};
 use crate::messages::{self, Problem};
 use crate::metrics::Metrics;
 use crate::pipeline::Tasks;
 use crate::post::OutMessage;
 use crate::prepare::{self, Candidate, Prepared, Refusal, Rejected};
 use crate::schedule;
+use crate::share::Share;
 use crate::spool;
 use crate::watch::Root;
 use crate::watcher::Returned;
@@ -51,7 +52,11 @@ pub struct Preparer {
     returned: mpsc::UnboundedSender<Returned>,
     done: mpsc::UnboundedSender<DeliveryEnded>,
     metrics: Arc<Metrics>,
+    share: Arc<Share>,
     shutdown: watch::Receiver<bool>,
+    /// Bundles in the journal whose files could not all reach their work folder because the
+    /// share went away; moved and started once it is back.
+    parked: Vec<BundleId>,
     /// One sender per channel, started on its first delivery.
     senders: HashMap<String, mpsc::UnboundedSender<DeliveryId>>,
     sender_tasks: Tasks,
@@ -67,6 +72,10 @@ enum Handled {
     Gone,
     /// Nothing moved (dry run, or a failure to move): keep the paths claimed.
     LeftInPlace,
+    /// In the journal, but the share went away before every file reached the work folder: the
+    /// preparer finishes the move when the share is back, then starts the deliveries. The
+    /// paths stay claimed: the journal owns them.
+    Parked(BundleId),
 }
 
 enum Checked {
@@ -82,6 +91,7 @@ impl Preparer {
         deliverer: Option<Deliverer>,
         links: Links,
         metrics: Arc<Metrics>,
+        share: Arc<Share>,
         shutdown: watch::Receiver<bool>,
     ) -> Preparer {
         Preparer {
@@ -92,7 +102,9 @@ impl Preparer {
             returned: links.returned,
             done: links.done,
             metrics,
+            share,
             shutdown,
+            parked: Vec::new(),
             senders: HashMap::new(),
             sender_tasks: Tasks::default(),
             seq: 0,
@@ -177,8 +189,10 @@ impl Preparer {
         let _ = tx.send(id);
     }
 
-    /// Releases the scheduled bundles whose time has come; returns when to look again.
+    /// Releases the scheduled bundles whose time has come, and starts the parked ones whose
+    /// share is back; returns when to look again.
     async fn check_schedule(&mut self) -> Option<Instant> {
+        let parked_wait = self.retry_parked().await;
         let d = self.deliverer.as_ref()?;
         let (cfg, j) = (self.config.clone(), d.journal.clone());
         let checked = tokio::task::spawn_blocking(move || schedule::check(&cfg, &j))
@@ -187,7 +201,39 @@ impl Preparer {
         for (id, chat) in checked.start {
             self.dispatch(id, &chat);
         }
-        checked.wait.map(|w| Instant::now() + w)
+        let wait = match (checked.wait, parked_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        wait.map(|w| Instant::now() + w)
+    }
+
+    /// Finishes the moves of parked bundles whose share is back and starts their deliveries.
+    /// Returns when to look again while some stay parked.
+    async fn retry_parked(&mut self) -> Option<Duration> {
+        let d = self.deliverer.as_ref()?;
+        if self.parked.is_empty() {
+            return None;
+        }
+        let (journal, share, parked) = (d.journal.clone(), self.share.clone(), self.parked.clone());
+        let (ready, still) = tokio::task::spawn_blocking(move || {
+            let mut ready = Vec::new();
+            let mut still = Vec::new();
+            for id in parked {
+                match resume_parked(&journal, &share, id) {
+                    Some(deliveries) => ready.extend(deliveries),
+                    None => still.push(id),
+                }
+            }
+            (ready, still)
+        })
+        .await
+        .unwrap_or_default();
+        for (id, chat) in ready {
+            self.dispatch(id, &chat);
+        }
+        self.parked = still;
+        (!self.parked.is_empty()).then_some(Duration::from_secs(2))
     }
 
     /// Takes `first` and whatever else is waiting (a batch is recorded in the journal with one
@@ -208,6 +254,7 @@ impl Preparer {
             roots: self.roots.clone(),
             journal: self.deliverer.as_ref().map(|d| d.journal.clone()),
             metrics: self.metrics.clone(),
+            share: self.share.clone(),
             first_seq: self.seq,
         };
         self.seq += n as u64;
@@ -229,6 +276,11 @@ impl Preparer {
                 }
                 Handled::Gone => Returned::Released(paths),
                 Handled::LeftInPlace => Returned::Kept(paths),
+                Handled::Parked(id) => {
+                    self.parked.push(id);
+                    scheduled = true;
+                    Returned::Kept(paths)
+                }
             };
             let _ = self.returned.send(back);
         }
@@ -243,6 +295,7 @@ struct Batch {
     /// `None` in a dry run.
     journal: Option<Arc<Journal>>,
     metrics: Arc<Metrics>,
+    share: Arc<Share>,
     first_seq: u64,
 }
 
@@ -276,6 +329,10 @@ impl Batch {
     }
 
     fn check(&self, c: Candidate, in_batch: &mut HashSet<(String, String)>) -> Checked {
+        if self.journal.is_some() && !self.share.all_here(c.paths().iter().map(PathBuf::as_path)) {
+            // The share went away since the files settled: they are seen again when it is back.
+            return Checked::Done(Handled::Gone);
+        }
         let result = match &c.refuse {
             Some(problem) => Err(Rejected::Refused(Refusal {
                 name: c.name(),
@@ -338,6 +395,16 @@ impl Batch {
                 Handled::Gone
             }
             Rejected::Refused(r) => {
+                // A file that could not be read, or `failed/` that cannot take the bundle, may be
+                // the share going away: then nothing is refused, the files are seen again later.
+                let places = r.files.iter().map(PathBuf::as_path);
+                if !self
+                    .share
+                    .all_here(places.chain([self.config.failed.as_path()]))
+                {
+                    tracing::info!(bundle = %r.name, "the share is away: the bundle is looked at again when it is back");
+                    return Handled::Gone;
+                }
                 Metrics::add(&self.metrics.bundles_refused, 1);
                 refuse(&self.config, journal, r)
             }
@@ -437,6 +504,10 @@ impl Batch {
             .map(|((k, b), id)| {
                 let p = &accepted[*k].2;
                 match move_files(b, &mut made, &mut syncs) {
+                    Err(_) if !self.share.all_here(b.files.iter().flat_map(|f| [f.original.as_path(), f.work.as_path()])) => {
+                        tracing::warn!(bundle = %p.name, "the share went away while the files were taken: they are moved when it is back");
+                        Handled::Parked(id)
+                    }
                     Err(e) => {
                         tracing::warn!(bundle = %p.name, error = %e, "cannot take the files from the inbox");
                         let problem = Problem::Unreadable {
@@ -483,7 +554,7 @@ fn move_files(
         if let Some(dir) = f.work.parent()
             && !made.contains(dir)
         {
-            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            spool::make_work_dir(dir).map_err(|e| e.to_string())?;
             made.insert(dir.to_path_buf());
         }
         spool::move_file(&f.original, &f.work, syncs).map_err(|e| e.to_string())
@@ -661,6 +732,54 @@ fn refuse(config: &Config, journal: &Journal, r: Refusal) -> Handled {
     }
 }
 
+/// Moves what is left of a parked bundle into its work folder; its deliveries once every file
+/// is there, `None` while the share is away. A file that is neither where it came from nor
+/// where it waits, on a share that is here, was removed: the deliveries fail with a report.
+fn resume_parked(
+    journal: &Journal,
+    share: &Share,
+    id: BundleId,
+) -> Option<Vec<(DeliveryId, String)>> {
+    let files = journal.files(id).ok()?;
+    let places = files
+        .iter()
+        .flat_map(|f| [f.original.as_path(), f.work.as_path()]);
+    if !share.all_here(places) {
+        return None;
+    }
+    let mut made = HashSet::new();
+    let mut syncs = spool::Syncs::now();
+    for f in &files {
+        if std::fs::symlink_metadata(&f.work).is_ok() {
+            continue;
+        }
+        let moved = match f.work.parent() {
+            Some(dir) if !made.contains(dir) => spool::make_work_dir(dir)
+                .map(|()| {
+                    made.insert(dir.to_path_buf());
+                })
+                .and_then(|()| spool::move_file(&f.original, &f.work, &mut syncs)),
+            _ => spool::move_file(&f.original, &f.work, &mut syncs),
+        };
+        if let Err(e) = moved {
+            if !share.all_here([f.original.as_path(), f.work.as_path()]) {
+                return None;
+            }
+            let problem = Problem::Unreadable {
+                file: crate::bundle::file_name_of(&f.original),
+                detail: e.to_string(),
+            };
+            tracing::warn!(file = %f.original.display(), error = %e, "a file of a bundle was removed while the share was away");
+            return match journal.fail_open_deliveries(id, &problem.to_json()) {
+                Ok(()) => Some(Vec::new()),
+                Err(_) => None,
+            };
+        }
+    }
+    tracing::info!(bundle = %id, "the share is back: the bundle's files are in its work folder");
+    journal.deliveries_of(id).ok()
+}
+
 /// Puts back files that the journal says wait in a work folder but that a crash left in the
 /// inbox (the journal is written before the move).
 pub fn recover(journal: &Journal) {
@@ -670,7 +789,7 @@ pub fn recover(journal: &Journal) {
     for f in files {
         if !f.work.exists() && f.original.exists() {
             if let Some(dir) = f.work.parent() {
-                let _ = std::fs::create_dir_all(dir);
+                let _ = spool::make_work_dir(dir);
             }
             match spool::move_file(&f.original, &f.work, &mut spool::Syncs::now()) {
                 Ok(()) => {

@@ -257,9 +257,7 @@ pub fn move_group(
     extra: &[&OsStr],
     syncs: &mut Syncs,
 ) -> Result<(Vec<PathBuf>, usize), SpoolError> {
-    if !dir.is_dir() {
-        fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
-    }
+    must_exist(dir)?;
     let mut n = 1;
     loop {
         let free = files
@@ -418,6 +416,63 @@ fn sync_dir(path: &Path) {
     }
 }
 
+/// A destination folder must be there: spool never creates a configured folder or a parent of
+/// one (an unmounted share leaves an empty mount point, and what is written there is lost to
+/// the clerk). Its own folders below a verified one come from [`make_dirs_within`].
+fn must_exist(dir: &Path) -> Result<(), SpoolError> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(SpoolError {
+            action: "not a folder",
+            path: dir.to_path_buf(),
+            source: io::Error::from(io::ErrorKind::NotADirectory),
+        }),
+        Err(e) => Err(SpoolError {
+            action: "the folder is not there",
+            path: dir.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+/// Creates `dir` and the folders between it and `base`, one level at a time, but never `base`
+/// itself nor anything above it: `base` is a configured folder that must already be there
+/// (`archive/` for `archive/YYYY/MM`, an inbox for `inbox/.dropcast/<batch>`).
+pub fn make_dirs_within(base: &Path, dir: &Path) -> Result<(), SpoolError> {
+    let rel = dir.strip_prefix(base).map_err(|_| SpoolError {
+        action: "not inside its folder",
+        path: dir.to_path_buf(),
+        source: io::Error::from(io::ErrorKind::InvalidInput),
+    })?;
+    must_exist(base)?;
+    let mut at = base.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        match fs::create_dir(&at) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && at.is_dir() => {}
+            Err(e) => return Err(err("cannot create folder", &at)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// The folder a bundle's file waits in, made if it is a work folder (`INBOX/.dropcast/<batch>`,
+/// inside a verified inbox); any other folder (`scheduled/`) must be there.
+pub fn make_work_dir(dir: &Path) -> Result<(), SpoolError> {
+    match dir.parent() {
+        Some(own) if own.file_name() == Some(OsStr::new(".dropcast")) => {
+            make_dirs_within(own.parent().unwrap_or(own), dir)
+        }
+        _ => must_exist(dir),
+    }
+}
+
+/// Puts one of dropcast's own state files (never a user's) in place of its older version.
+pub fn replace_own_file(tmp: &Path, dest: &Path) -> io::Result<()> {
+    fs::rename(tmp, dest)
+}
+
 /// Writes a new file (receipt, report) without ever replacing one; picks ` (n)` if needed.
 pub fn write_new(
     dir: &Path,
@@ -425,9 +480,7 @@ pub fn write_new(
     contents: &[u8],
     syncs: &mut Syncs,
 ) -> Result<PathBuf, SpoolError> {
-    if !dir.is_dir() {
-        fs::create_dir_all(dir).map_err(err("cannot create folder", dir))?;
-    }
+    must_exist(dir)?;
     // Written whole under a hidden temporary name, then renamed into place without replacing
     // anything: a crash or a full disk leaves either no receipt or a complete one.
     let tmp = dir.join(format!(
@@ -565,6 +618,21 @@ pub fn bundle_stem(name: &str) -> OsString {
     OsString::from(crate::bundle::stem(name))
 }
 
+/// The SHA-256 of a file, as hex.
+fn sha256_of(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match f.read(&mut buf)? {
+            0 => return Ok(hex::encode(h.finalize())),
+            n => h.update(&buf[..n]),
+        }
+    }
+}
+
 /// Moves a posted bundle to `archive/YYYY/MM/` and writes `NAME.receipt.yaml` next to it.
 /// Files that vanished are skipped (logged); the receipt still lists their hashes.
 pub fn archive(
@@ -579,25 +647,44 @@ pub fn archive(
     let dir = archive_root
         .join(when.strftime("%Y").to_string())
         .join(when.strftime("%m").to_string());
+    make_dirs_within(archive_root, &dir)?;
     let stem = bundle_stem(name);
     let receipt_name = companion(&stem, "receipt.yaml");
-    let present: Vec<&BundleFile> = files.iter().filter(|f| f.current.exists()).collect();
+    let present: Vec<&BundleFile> = files
+        .iter()
+        .filter(|f| fs::symlink_metadata(&f.current).is_ok())
+        .collect();
     let pairs: Vec<(&Path, &OsStr)> = present
         .iter()
         .map(|f| (f.current.as_path(), f.name.as_os_str()))
         .collect();
-    // A retry after a failure (say the receipt hit a full disk) finds the files already moved:
-    // the receipt then takes the suffix they got.
-    let moved_before = if pairs.is_empty() {
-        last_suffix(&dir, |k| {
-            files.iter().all(|f| {
-                fs::symlink_metadata(dir.join(numbered(&f.name, &stem, k)))
-                    .is_ok_and(|m| m.len() == f.size)
-            })
-        })
-    } else {
-        None
+    // A file missing from where it waited was moved before only if the archive holds it, whole:
+    // its recorded size and SHA-256 (a retry after a crash or a failed receipt). Otherwise it is
+    // missing, and the caller decides whether the share is away or the file was removed.
+    let in_archive = |f: &BundleFile, k: usize| {
+        let p = dir.join(numbered(&f.name, &stem, k));
+        fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == f.size)
+            && sha256_of(&p).is_ok_and(|h| h == f.sha256)
     };
+    let missing: Vec<&BundleFile> = files
+        .iter()
+        .filter(|f| fs::symlink_metadata(&f.current).is_err())
+        .collect();
+    let moved_before = if missing.is_empty() {
+        None
+    } else {
+        match last_suffix(&dir, |k| missing.iter().all(|f| in_archive(f, k))) {
+            Some(k) => Some(k),
+            None => {
+                return Err(SpoolError {
+                    action: "the file is missing from where it waited",
+                    path: missing[0].current.clone(),
+                    source: io::Error::from(io::ErrorKind::NotFound),
+                });
+            }
+        }
+    };
+    let moved_before = moved_before.filter(|_| pairs.is_empty());
     let n = match (pairs.is_empty(), moved_before) {
         (true, Some(k)) => k,
         _ => move_group(&pairs, &dir, &stem, &[&receipt_name], syncs)?.1,

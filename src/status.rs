@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::journal::{BundleState, Failure, JournalError, JournalReader, Posted, Retrying};
 use crate::messages::Problem;
 use crate::pairing;
+use crate::share::AwayFolder;
 use crate::watch;
 
 /// A file in an inbox that is not posted yet.
@@ -28,6 +29,8 @@ pub struct ScheduledPost {
 /// Everything `status` shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
+    /// Configured folders that cannot be reached (a share not mounted): work waits for them.
+    pub away: Vec<AwayFolder>,
     pub waiting: Vec<Waiting>,
     pub scheduled: Vec<ScheduledPost>,
     pub retrying: Vec<Retrying>,
@@ -79,6 +82,7 @@ pub fn read(config: &Config) -> Result<Status, JournalError> {
         None => (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
     };
     Ok(Status {
+        away: crate::share::look(config),
         waiting: waiting(config),
         scheduled: scheduled
             .into_iter()
@@ -156,6 +160,12 @@ pub fn render(s: &Status) -> String {
     let section = |out: &mut String, title: &str, n: usize| {
         out.push_str(&format!("{title} ({n})\n"));
     };
+    if !s.away.is_empty() {
+        section(&mut out, "Folders away (work waits for them)", s.away.len());
+        for a in &s.away {
+            out.push_str(&format!("  {} {}: {}\n", a.role, a.path.display(), a.why));
+        }
+    }
     section(&mut out, "Waiting in the inbox", s.waiting.len());
     for w in &s.waiting {
         out.push_str(&format!("  {}: {}\n", w.file, w.why));

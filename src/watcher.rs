@@ -20,6 +20,7 @@ use crate::pairing::{self, Folders, View};
 use crate::pipeline::PipelineError;
 use crate::prepare::{self, Candidate};
 use crate::settle::{Stamp, Tracker};
+use crate::share::Share;
 use crate::watch::{self as watching, Root, Signal};
 
 /// What the preparer says about a bundle's files once it is done with them.
@@ -31,6 +32,12 @@ pub enum Returned {
     /// Left in the inbox on purpose (a dry run, a failure to move): they stay claimed until the
     /// next start, so that they are not taken again and again.
     Kept(Vec<PathBuf>),
+}
+
+/// The watcher's channels: bundles out to the preparer, their files back.
+pub struct Links {
+    pub candidates: mpsc::UnboundedSender<Candidate>,
+    pub returned: mpsc::UnboundedReceiver<Returned>,
 }
 
 /// The watcher task's state.
@@ -52,6 +59,7 @@ pub struct Watcher {
     candidates: mpsc::UnboundedSender<Candidate>,
     returned: mpsc::UnboundedReceiver<Returned>,
     metrics: Arc<Metrics>,
+    share: Arc<Share>,
 }
 
 impl Watcher {
@@ -61,9 +69,9 @@ impl Watcher {
         roots: Vec<Root>,
         filter: Arc<Filter>,
         once: bool,
-        candidates: mpsc::UnboundedSender<Candidate>,
-        returned: mpsc::UnboundedReceiver<Returned>,
+        links: Links,
         metrics: Arc<Metrics>,
+        share: Arc<Share>,
     ) -> Result<Watcher, PipelineError> {
         let (sig_tx, signals) = mpsc::channel::<Signal>(4096);
         let mut poll: Option<Duration> = None;
@@ -103,9 +111,10 @@ impl Watcher {
             poll,
             signals,
             _native: native,
-            candidates,
-            returned,
+            candidates: links.candidates,
+            returned: links.returned,
             metrics,
+            share,
         })
     }
 
@@ -257,9 +266,18 @@ impl Watcher {
         }
     }
 
+    /// Scans every inbox that is here. An inbox that is away (a share not mounted, a folder
+    /// renamed away) is not scanned, and what the tracker knew of it is forgotten: nothing of it
+    /// is paired while it is away, and it is all seen again, and settles again, when it is back.
     fn full_scan(&mut self, now: std::time::Instant) {
+        // Every configured folder, so that the log, the page and /healthz say what is away even
+        // while nothing needs it.
+        self.share.check_all();
         let mut seen = HashSet::new();
         for root in &self.roots {
+            if self.share.check(&root.path).is_err() {
+                continue;
+            }
             for (path, stamp) in watching::scan(root, &self.filter) {
                 if !self.claimed.contains(&path) && self.tracker.observe(&path, Some(stamp), now) {
                     tracing::info!(file = %path.display(), "seen");

@@ -15,19 +15,24 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::share::Share;
 use crate::status::{self, Status};
 
+/// What the page shows, besides the journal it reads.
 #[derive(Clone)]
-struct App {
-    config: Arc<Config>,
-    metrics: Arc<Metrics>,
+pub struct Sources {
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    /// The configured folders as the daemon last saw them.
+    pub share: Arc<Share>,
 }
+
+type App = Sources;
 
 /// Binds `addr` and serves until `shutdown` turns true. Returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
-    config: Arc<Config>,
-    metrics: Arc<Metrics>,
+    app: Sources,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -36,7 +41,7 @@ pub async fn serve(
         .route("/", get(page))
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
-        .with_state(App { config, metrics });
+        .with_state(app);
     tokio::spawn(async move {
         let stop = async move {
             let _ = shutdown.wait_for(|s| *s).await;
@@ -60,10 +65,21 @@ async fn healthz(State(app): State<App>) -> Response {
     })
     .await
     .unwrap_or(false);
-    if ok {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
+    let away = app.share.away();
+    if !ok {
         (StatusCode::SERVICE_UNAVAILABLE, "journal unavailable\n").into_response()
+    } else if !away.is_empty() {
+        let each: Vec<String> = away
+            .iter()
+            .map(|a| format!("{} {}: {}\n", a.role, a.path.display(), a.why))
+            .collect();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("folders away, work waits:\n{}", each.concat()),
+        )
+            .into_response()
+    } else {
+        (StatusCode::OK, "ok\n").into_response()
     }
 }
 
@@ -82,7 +98,11 @@ async fn page(State(app): State<App>) -> Response {
     let config = app.config.clone();
     let status = tokio::task::spawn_blocking(move || status::read(&config)).await;
     match status {
-        Ok(Ok(s)) => Html(render(&s, &app.metrics, &app.config)).into_response(),
+        Ok(Ok(mut s)) => {
+            // The daemon's own view: it knows which folder it verified, and when one went away.
+            s.away = app.share.away();
+            Html(render(&s, &app.metrics, &app.config)).into_response()
+        }
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Html(format!(
@@ -116,7 +136,7 @@ fn render(s: &Status, m: &Metrics, config: &Config) -> String {
             })
             .unwrap_or_default()
     };
-    let healthy = s.retrying.is_empty();
+    let healthy = s.retrying.is_empty() && s.away.is_empty();
     let mut out = String::new();
     out.push_str(&format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
@@ -128,6 +148,11 @@ fn render(s: &Status, m: &Metrics, config: &Config) -> String {
         cls = if healthy { "ok" } else { "warn" },
         summary = if healthy {
             "Everything is flowing.".to_string()
+        } else if !s.away.is_empty() {
+            format!(
+                "Waiting for the share: {} folder(s) cannot be reached. Nothing is lost; work resumes when they are back.",
+                s.away.len()
+            )
         } else {
             format!("{} post(s) are being retried.", s.retrying.len())
         },
@@ -150,6 +175,23 @@ fn render(s: &Status, m: &Metrics, config: &Config) -> String {
         }
         out.push_str("</section>");
     };
+    if !s.away.is_empty() {
+        section(
+            "away",
+            "Folders away",
+            s.away
+                .iter()
+                .map(|a| {
+                    format!(
+                        "<b>{} {}</b> <span>{}</span>",
+                        escape(a.role),
+                        escape(&a.path.display().to_string()),
+                        escape(&a.why)
+                    )
+                })
+                .collect(),
+        );
+    }
     section(
         "waiting",
         "Waiting in the inbox",

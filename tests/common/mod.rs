@@ -67,7 +67,10 @@ impl Office {
 
     pub fn with_bot(bot: FakeBot, extra: &str) -> Office {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("inbox/scanner")).unwrap();
+        // The folders `dropcast init` lays out: dropcast itself creates none of them.
+        for folder in ["inbox/scanner", "archive", "failed", "scheduled"] {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        }
         std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
         let config = dir.path().join("dropcast.yaml");
         let office = Office {
