@@ -238,6 +238,7 @@ fn finish_batch(
             Err(NotYet::Away) => {
                 stuck = true;
                 blocked.insert(stem(&f.name));
+                tracing::debug!(bundle = %f.name, "the bundle waits for the share to come back");
             }
             Err(NotYet::Error(e)) => {
                 stuck = true;

@@ -9,11 +9,10 @@
 mod common;
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::bindfs::Share;
 use common::*;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -23,99 +22,6 @@ const SETTLE: Duration = Duration::from_millis(500);
 /// preparing, the journal, the move through FUSE, and the upload to the fake. Measured here at
 /// about 0.1 s; the rest is room for a loaded CI machine.
 const MARGIN: Duration = Duration::from_millis(700);
-const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
-
-/// Says on stderr, so that nobody misses it, that this test did not run here. Written to the
-/// process's stderr itself: the test harness would swallow `eprintln!` of a passing test.
-fn skip(why: &str) {
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("this test")
-        .to_string();
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!!!! SKIPPED {test}: {why}\n!!!!!!!!!! it needs root and bindfs (Debian package \
-         `bindfs`); it did NOT run and proves nothing here\n"
-    );
-}
-
-/// The office's inbox as a bindfs mount of `share/`; unmounted when dropped, also when the test
-/// panics. Declare it after the `Office` and before the `Daemon`.
-struct Share {
-    /// Where the "other PC" writes: the folder underneath the mount.
-    under: PathBuf,
-    mount_point: PathBuf,
-}
-
-impl Share {
-    fn mount(o: &Office) -> Option<Share> {
-        let under = o.path("share");
-        std::fs::create_dir_all(under.join("scanner")).unwrap();
-        let mount_point = o.path("inbox");
-        // The office comes with inbox/scanner; the share brings its own.
-        std::fs::remove_dir(mount_point.join("scanner")).unwrap();
-        match Command::new("bindfs")
-            .arg(&under)
-            .arg(&mount_point)
-            .output()
-        {
-            Err(e) => {
-                skip(&format!("cannot run bindfs: {e}"));
-                return None;
-            }
-            Ok(out) if !out.status.success() => {
-                let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-                // A machine without FUSE or without the right to mount: say so. Anything else
-                // is this test's mistake.
-                let missing = [
-                    "fuse device",
-                    "/dev/fuse",
-                    "ermission denied",
-                    "not permitted",
-                ];
-                assert!(
-                    missing.iter().any(|m| err.contains(m)),
-                    "bindfs failed: {err}"
-                );
-                skip(&format!("bindfs cannot mount here: {err}"));
-                return None;
-            }
-            Ok(_) => {}
-        }
-        let share = Share { under, mount_point };
-        let kind = fs_type(&share.mount_point);
-        assert_eq!(
-            kind, FUSE_SUPER_MAGIC,
-            "bindfs mounted, but the inbox is not a FUSE filesystem"
-        );
-        Some(share)
-    }
-
-    /// Writes a file as another machine would: underneath the mount, so no event reaches it.
-    fn write(&self, name: &str, bytes: &[u8]) {
-        std::fs::write(self.under.join(name), bytes).unwrap();
-    }
-}
-
-impl Drop for Share {
-    fn drop(&mut self) {
-        let p = std::ffi::CString::new(self.mount_point.as_os_str().as_bytes()).unwrap();
-        // SAFETY: a valid path; a busy mount is detached instead, so none outlives the test.
-        unsafe {
-            if libc::umount2(p.as_ptr(), 0) != 0 {
-                libc::umount2(p.as_ptr(), libc::MNT_DETACH);
-            }
-        }
-    }
-}
-
-fn fs_type(p: &Path) -> i64 {
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid path and a zeroed out-parameter of the right type.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::statfs(c.as_ptr(), &mut st) }, 0);
-    st.f_type as i64
-}
 
 /// The SHA-256 of every user file in the office's folders, sorted; dropcast's receipts and
 /// reports left out.

@@ -148,6 +148,9 @@ pub enum Fault {
     /// `400 Bad Request: Too Many Requests: retry after <retry_after>`. An album refused for its
     /// own shape gets that refusal instead and posts nothing; other methods get the 400 only.
     AlbumPartial { sent: usize, retry_after: u64 },
+    /// Carry the request out as usual (the message is posted when it arrives), but answer only
+    /// after this long: a post that is going out while something else happens.
+    SlowAnswer(Duration),
 }
 
 /// One request as the fake saw it.
@@ -1036,6 +1039,8 @@ impl Fault {
             Fault::Status(code, description) => error(*code, description),
             Fault::Hang => Outcome::Hang,
             Fault::Reset => Outcome::Reset,
+            // Taken before the request is decided (`Shared::take_slow`); never answered here.
+            Fault::SlowAnswer(_) => error(500, "fake_bot bug: a slow answer decided as a fault"),
         }
     }
 }
@@ -1045,7 +1050,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let route = Route::of(request.uri().path());
     let mut incoming = read_params(request, shared.local).await;
     shared.read_local_files(&route, &mut incoming).await;
-    match shared.answer(at, &route, incoming) {
+    let slow = shared.take_slow(&route);
+    let outcome = shared.answer(at, &route, incoming);
+    if let Some(d) = slow {
+        tokio::time::sleep(d).await;
+    }
+    match outcome {
         Outcome::Answer(code, body) => (status_code(code), axum::Json(body)).into_response(),
         Outcome::Html(code, page) => (
             status_code(code),
@@ -1616,6 +1626,25 @@ const MODELLED: &[&str] = &[
 ];
 
 impl Shared {
+    /// A [`Fault::SlowAnswer`] queued next for this request's method, taken out of the queue.
+    fn take_slow(&self, route: &Route) -> Option<Duration> {
+        let Route::Bot { method, .. } = route else {
+            return None;
+        };
+        let mut world = self.lock();
+        let index = world
+            .faults
+            .iter()
+            .position(|(m, _)| m == "*" || m.eq_ignore_ascii_case(method))?;
+        match world.faults[index] {
+            (_, Fault::SlowAnswer(d)) => {
+                world.faults.remove(index);
+                Some(d)
+            }
+            _ => None,
+        }
+    }
+
     fn answer(&self, at: Instant, route: &Route, incoming: Incoming) -> Outcome {
         let mut world = self.lock();
         let index = world.requests.len();

@@ -2,6 +2,7 @@
 //! pointing at a fake Bot API on 127.0.0.1, and helpers to run the real `dropcast` binary.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod bindfs;
 pub mod fake_bot;
 
 use std::path::{Path, PathBuf};
