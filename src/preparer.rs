@@ -504,6 +504,12 @@ impl Batch {
             .map(|((k, b), id)| {
                 let p = &accepted[*k].2;
                 match move_files(b, &mut made, &mut syncs) {
+                    Err(e) if e.is_busy() => {
+                        // SMB: a file still open on a clerk's PC cannot be moved (Windows
+                        // semantics). It is moved once it is closed.
+                        tracing::info!(bundle = %p.name, error = %e, "a file is still open elsewhere: it is taken once it is closed");
+                        Handled::Parked(id)
+                    }
                     Err(_) if !self.share.all_here(b.files.iter().flat_map(|f| [f.original.as_path(), f.work.as_path()])) => {
                         tracing::warn!(bundle = %p.name, "the share went away while the files were taken: they are moved when it is back");
                         Handled::Parked(id)
@@ -512,7 +518,7 @@ impl Batch {
                         tracing::warn!(bundle = %p.name, error = %e, "cannot take the files from the inbox");
                         let problem = Problem::Unreadable {
                             file: p.name.clone(),
-                            detail: e,
+                            detail: e.to_string(),
                         };
                         match journal.release(id).and_then(|_| {
                             journal.fail_open_deliveries(id, &problem.to_json())
@@ -544,20 +550,24 @@ fn journal_error(e: crate::journal::JournalError) -> Handled {
     Handled::LeftInPlace
 }
 
-/// Moves a recorded bundle's files to where the journal says they wait.
+/// Moves a recorded bundle's files to where the journal says they wait; a file already there (a
+/// move finished before) is left as it is.
 fn move_files(
     b: &NewBundle,
     made: &mut HashSet<PathBuf>,
     syncs: &mut spool::Syncs,
-) -> Result<(), String> {
+) -> Result<(), spool::SpoolError> {
     b.files.iter().try_for_each(|f| {
+        if std::fs::symlink_metadata(&f.work).is_ok() {
+            return Ok(());
+        }
         if let Some(dir) = f.work.parent()
             && !made.contains(dir)
         {
-            spool::make_work_dir(dir).map_err(|e| e.to_string())?;
+            spool::make_work_dir(dir)?;
             made.insert(dir.to_path_buf());
         }
-        spool::move_file(&f.original, &f.work, syncs).map_err(|e| e.to_string())
+        spool::move_file(&f.original, &f.work, syncs)
     })
 }
 
@@ -762,7 +772,7 @@ fn resume_parked(
             _ => spool::move_file(&f.original, &f.work, &mut syncs),
         };
         if let Err(e) = moved {
-            if !share.all_here([f.original.as_path(), f.work.as_path()]) {
+            if e.is_busy() || !share.all_here([f.original.as_path(), f.work.as_path()]) {
                 return None;
             }
             let problem = Problem::Unreadable {

@@ -21,6 +21,17 @@ pub struct SpoolError {
     pub source: io::Error,
 }
 
+impl SpoolError {
+    /// The file is open elsewhere and a share with Windows semantics (SMB) refuses to move or
+    /// remove it until it is closed: not a failure, a wait.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self.source.raw_os_error(),
+            Some(libc::EBUSY | libc::ETXTBSY)
+        )
+    }
+}
+
 /// When the folders a move or a write changed are flushed to disk: at once, or once for a whole
 /// batch of bundles just before the journal records where their files went. Within a batch, every
 /// file's own data is still flushed before its name appears, and a copy across filesystems still
