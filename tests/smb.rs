@@ -100,6 +100,33 @@ fn a_bundle_put_on_the_share_by_another_pc_is_posted_once_and_archived() {
 }
 
 #[test]
+fn doctor_on_the_share_leaves_no_file_behind_and_calls_unknown_space_unknown() {
+    let Some(smb) = Smb::start() else {
+        return;
+    };
+    let o = smb.office("");
+    let out = o.cmd(&["doctor"]);
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    let share = smb.share();
+    for folder in ["inbox", "archive", "failed", "scheduled"] {
+        let line = format!("ok   {folder} {}: writable", share.join(folder).display());
+        assert!(report.contains(&line), "no {line:?} in:\n{report}");
+    }
+    // smbnetfs reports no sizes at all (f_blocks == 0): not a full disk.
+    assert_eq!(
+        report.matches("free space unknown").count(),
+        2,
+        "archive and failed:\n{report}"
+    );
+    assert!(!report.contains("FAIL"), "{report}");
+    // The office's config and token are local and mode 600: nothing to warn about.
+    assert!(!report.contains("WARN"), "{report}");
+    // SMB refuses to remove a file that is still open; doctor's probes must all be gone.
+    assert_eq!(files_under(&smb.served()), Vec::<String>::new(), "{report}");
+}
+
+#[test]
 fn the_server_can_go_away_and_come_back_under_the_mount() {
     // The harness's outage, which the tests of a vanishing share rely on: while smbd is down
     // the mount fails (it does not serve stale contents), and it serves again once smbd is back.
