@@ -1,4 +1,5 @@
-//! `dropcast doctor`: one line per check, `ok` or what is wrong and how to fix it.
+//! `dropcast doctor`: one line per check, `ok`, `WARN` (works, but change it) or `FAIL` with what
+//! is wrong and how to fix it.
 
 use std::path::Path;
 
@@ -8,26 +9,44 @@ use crate::telegram::{Client, TelegramError};
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    pub ok: bool,
+    pub level: Level,
     pub what: String,
     pub detail: String,
 }
 
+/// How a check came out. Only `Fail` makes `doctor` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    /// Works, but should be changed: dropcast runs all the same.
+    Warn,
+    Fail,
+}
+
 impl Check {
     fn ok(what: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check::new(Level::Ok, what, detail)
+    }
+
+    fn warn(what: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check::new(Level::Warn, what, detail)
+    }
+
+    fn fail(what: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check::new(Level::Fail, what, detail)
+    }
+
+    fn new(level: Level, what: impl Into<String>, detail: impl Into<String>) -> Check {
         Check {
-            ok: true,
+            level,
             what: what.into(),
             detail: detail.into(),
         }
     }
 
-    fn fail(what: impl Into<String>, detail: impl Into<String>) -> Check {
-        Check {
-            ok: false,
-            what: what.into(),
-            detail: detail.into(),
-        }
+    /// Whether dropcast can work with this as it is (a warning passes).
+    pub fn passed(&self) -> bool {
+        self.level != Level::Fail
     }
 }
 
@@ -37,6 +56,13 @@ const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
 /// Runs every check against Telegram and the filesystem.
 pub async fn run(config: &Config) -> Vec<Check> {
     let mut out = vec![Check::ok("config", config.file.display().to_string())];
+    // Where the config and the token are, and who may read them: warnings, since dropcast
+    // works all the same, but each one says what to change.
+    out.extend(
+        crate::config::placement_warnings(config)
+            .into_iter()
+            .map(|w| Check::warn("config and token", w)),
+    );
     out.extend(telegram(config).await);
     for inbox in &config.inboxes {
         out.push(folder("inbox", &inbox.path, false));
@@ -289,12 +315,12 @@ pub fn render(checks: &[Check]) -> String {
     checks
         .iter()
         .map(|c| {
-            format!(
-                "{} {}: {}\n",
-                if c.ok { "ok  " } else { "FAIL" },
-                c.what,
-                c.detail
-            )
+            let level = match c.level {
+                Level::Ok => "ok  ",
+                Level::Warn => "WARN",
+                Level::Fail => "FAIL",
+            };
+            format!("{level} {}: {}\n", c.what, c.detail)
         })
         .collect()
 }
