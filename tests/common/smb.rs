@@ -17,6 +17,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Office;
@@ -148,7 +149,11 @@ impl Smb {
     /// Writes a file into the share as another PC does: `smbclient … -c 'put'`. `remote` is
     /// relative to the share, with `/` between folders, which must exist.
     pub fn put(&self, remote: &str, bytes: &[u8]) {
-        let local = self.dir.path().join("upload");
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let local = self
+            .dir
+            .path()
+            .join(format!("upload-{}", N.fetch_add(1, Ordering::Relaxed)));
         std::fs::write(&local, bytes).unwrap();
         self.smbclient(&format!("put {} {}", quote(&local), quote_str(remote)));
     }
@@ -396,7 +401,8 @@ impl Smb {
                 break;
             }
             if start.elapsed() > STARTUP {
-                let _ = server.kill();
+                // SAFETY: kill(2) on the process group of the smbd just started.
+                unsafe { libc::kill(-(server.id() as i32), libc::SIGKILL) };
                 let _ = server.wait();
                 return Err(format!(
                     "not listening on {} after {STARTUP:?}\n{}",
