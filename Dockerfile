@@ -5,7 +5,9 @@
 #     -v dropcast-state:/state \           # the journal: keep it on a volume, back it up
 #     -v /etc/dropcast/dropcast.yaml:/config/dropcast.yaml:ro \
 #     -e TELEGRAM_BOT_TOKEN=... dropcast
-# In the config: paths under /data, `state_dir: /state`, `token: ${TELEGRAM_BOT_TOKEN}`.
+# In the config: paths under /data, `state_dir: /state`, `token: ${TELEGRAM_BOT_TOKEN}`. Keep the
+# config out of the share, readable by the container's user alone (`chown 10001`, `chmod 600`):
+# dropcast warns otherwise.
 # Mount the share on the host (CIFS/NFS) and bind it in: dropcast polls network filesystems by
 # itself (`watch: {mode: auto}`), since the kernel reports no changes made by other machines.
 

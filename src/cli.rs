@@ -47,7 +47,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Check the token, the channels, the bot's rights, the folders, the journal: each ok or why not.
+    /// Check the token, the channels, the bot's rights, the folders, the journal, where the config
+    /// and the token are: each ok, a warning, or why not.
     Doctor {
         /// Config file (default: $DROPCAST_CONFIG, else ./dropcast.yaml).
         #[arg(long, short)]
@@ -62,11 +63,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Create a working folder: inbox/, archive/, failed/, scheduled/ and a commented
-    /// dropcast.yaml. Never overwrites anything.
+    /// Lay out the shared folders (inbox/, archive/, failed/, scheduled/ in DIR), and write a
+    /// commented dropcast.yaml and an empty token file (mode 600) outside them, in the config
+    /// folder. Never overwrites anything.
     Init {
-        /// The folder to set up (created if missing).
+        /// The shared folder to set up (created if missing): what the clerks see.
         dir: PathBuf,
+        /// Where the config and the token go, never inside DIR (default: /etc/dropcast as root,
+        /// else $XDG_CONFIG_HOME/dropcast or ~/.config/dropcast).
+        #[arg(long, value_name = "DIR2")]
+        config_dir: Option<PathBuf>,
     },
     /// Print shell completions.
     Completions {
@@ -134,7 +140,7 @@ pub fn main(cli: Cli) -> ExitCode {
             },
         ),
         Command::Check { config, files } => check(config.as_deref(), &files),
-        Command::Init { dir } => init(&dir),
+        Command::Init { dir, config_dir } => init(&dir, config_dir.as_deref()),
         Command::Doctor { config } => doctor(config.as_deref()),
         Command::Status { config, json } => status(config.as_deref(), json),
         Command::Completions { shell } => {
@@ -175,7 +181,7 @@ fn doctor(flag: Option<&Path>) -> ExitCode {
     };
     let checks = rt.block_on(crate::doctor::run(&config));
     print!("{}", crate::redact::redact(&crate::doctor::render(&checks)));
-    if checks.iter().all(|c| c.ok) {
+    if checks.iter().all(crate::doctor::Check::passed) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -203,13 +209,27 @@ fn status(flag: Option<&Path>, json: bool) -> ExitCode {
     }
 }
 
-/// The config `init` writes.
+/// The config `init` writes; `__NAME__` marks where its paths go.
 const CONFIG_TEMPLATE: &str = include_str!("templates/dropcast.yaml");
 
-fn init(dir: &Path) -> ExitCode {
+/// Lays out the shared folders in `dir`, and the config and the token file in the config
+/// folder, outside them: whoever can open the share must not read the token.
+fn init(dir: &Path, config_dir: Option<&Path>) -> ExitCode {
+    let Some(config_dir) = config_dir
+        .map(Path::to_path_buf)
+        .or_else(config::default_config_dir)
+    else {
+        eprintln!(
+            "dropcast: cannot tell where the config goes (HOME is not set): give --config-dir"
+        );
+        return ExitCode::from(2);
+    };
     let mut made = Vec::new();
-    for sub in ["inbox", "archive", "failed", "scheduled"] {
-        let p = dir.join(sub);
+    for p in ["inbox", "archive", "failed", "scheduled"]
+        .map(|sub| dir.join(sub))
+        .into_iter()
+        .chain([config_dir.clone()])
+    {
         if !p.is_dir() {
             if let Err(e) = std::fs::create_dir_all(&p) {
                 eprintln!("dropcast: cannot create {}: {e}", p.display());
@@ -218,45 +238,149 @@ fn init(dir: &Path) -> ExitCode {
             made.push(format!("{}/", p.display()));
         }
     }
-    let config = dir.join("dropcast.yaml");
-    let wrote_config = match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&config)
-    {
-        Ok(mut f) => {
-            use std::io::Write;
-            if let Err(e) = f.write_all(CONFIG_TEMPLATE.as_bytes()) {
-                eprintln!("dropcast: cannot write {}: {e}", config.display());
-                return ExitCode::from(1);
-            }
-            made.push(config.display().to_string());
-            true
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-        Err(e) => {
-            eprintln!("dropcast: cannot write {}: {e}", config.display());
+    // The config names the folders by absolute path: it lives elsewhere.
+    let real = |p: &Path| {
+        std::fs::canonicalize(p)
+            .map_err(|e| format!("cannot resolve {}: {e}", p.display()))
+            .and_then(|r| match r.to_str() {
+                Some(_) => Ok(r),
+                None => Err(format!("{} is not valid UTF-8", r.display())),
+            })
+    };
+    let (dir, config_dir) = match (real(dir), real(&config_dir)) {
+        (Ok(d), Ok(c)) => (d, c),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("dropcast: {e}");
             return ExitCode::from(1);
         }
     };
+    let config = config_dir.join("dropcast.yaml");
+    let token = config_dir.join("token");
+    let mut kept = Vec::new();
+    for (path, bytes) in [
+        (
+            &config,
+            fill_template(&dir, &token, &config::default_state_dir(&config_dir)),
+        ),
+        (&token, String::new()),
+    ] {
+        match create_private(path, bytes.as_bytes()) {
+            Ok(true) => made.push(path.display().to_string()),
+            Ok(false) => kept.push(path.display().to_string()),
+            Err(e) => {
+                eprintln!("dropcast: cannot write {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
     for m in &made {
         println!("created {m}");
     }
-    if !wrote_config {
-        println!(
-            "kept the existing {} (init never overwrites)",
-            config.display()
-        );
+    for k in &kept {
+        println!("kept the existing {k} (init never overwrites)");
+    }
+    for w in init_warnings(&dir, &config, &token) {
+        eprintln!("warning: {w}");
     }
     let c = config.display();
+    let t = token.display();
     println!(
         "\nNext steps:\n\
-         1. Put the bot token from @BotFather into {token} (then `chmod 600 {token}`).\n\
+         1. Put the bot token from @BotFather into {t}, readable by dropcast alone (`chmod 600 {t}`; init made it so). Never put it in {d}: everyone who can open the share could read it.\n\
          2. Write your channel in {c} (`news: \"@your_channel\"`) and make the bot an admin there with the right to post.\n\
          3. Run `dropcast doctor --config {c}`, then `dropcast run --config {c}` (or install examples/dropcast.service).",
-        token = dir.join("token").display()
+        d = dir.display()
     );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        println!(
+            "   If dropcast runs as its own user (User=dropcast in examples/dropcast.service), give it the two files: `chown dropcast {c} {t}`."
+        );
+    }
     ExitCode::SUCCESS
+}
+
+/// The config template with the paths of this office: the folders in `dir`, the token file, the
+/// journal's folder.
+fn fill_template(dir: &Path, token: &Path, state_dir: &Path) -> String {
+    // Double-quoted (JSON's escapes are YAML's), with `$` doubled so that `${…}` expansion leaves
+    // the path alone.
+    let yaml = |p: &Path| {
+        serde_json::to_string(&p.to_string_lossy().replace('$', "$$")).unwrap_or_default()
+    };
+    CONFIG_TEMPLATE
+        .replace("__TOKEN_FILE__", &yaml(token))
+        .replace("__INBOX__", &yaml(&dir.join("inbox")))
+        .replace("__SCANNER__", &yaml(&dir.join("inbox").join("scanner")))
+        .replace("__ARCHIVE__", &yaml(&dir.join("archive")))
+        .replace("__FAILED__", &yaml(&dir.join("failed")))
+        .replace("__SCHEDULED__", &yaml(&dir.join("scheduled")))
+        .replace("__STATE_DIR__", &yaml(state_dir))
+}
+
+/// Creates `path` holding `bytes`, readable and writable by its owner alone. `Ok(false)` when
+/// it exists already: it is never overwritten.
+fn create_private(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut f) => {
+            f.write_all(bytes)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// What `init` should say about where the config and token are (the folders given to it may be
+/// inside the share), and about a config or token an older `init` left in the share.
+fn init_warnings(dir: &Path, config: &Path, token: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let (inbox, archive, failed, scheduled) = (
+        dir.join("inbox"),
+        dir.join("archive"),
+        dir.join("failed"),
+        dir.join("scheduled"),
+    );
+    let shared = config::shared_folders(
+        &[&inbox],
+        &[
+            ("archive", &archive),
+            ("failed", &failed),
+            ("scheduled", &scheduled),
+        ],
+    );
+    let mut out = Vec::new();
+    for (secret, file) in [
+        (config::Secret::Config { holds_token: false }, config),
+        (config::Secret::TokenFile, token),
+    ] {
+        let mode = std::fs::metadata(file).ok().map(|m| m.permissions().mode());
+        out.extend(config::placement_rule(secret, file, mode, &shared));
+    }
+    for old in [dir.join("dropcast.yaml"), dir.join("token")] {
+        if old.exists() && old != config && old != token {
+            out.push(format!(
+                "{} is in the shared folder, where everyone who can open the share can read it: move what you need from it into {} and delete it",
+                old.display(),
+                config.parent().unwrap_or(config).display()
+            ));
+        }
+    }
+    out
+}
+
+/// Says where the config and the token should not be ([`config::placement_warnings`]).
+fn warn_placement(config: &Config) {
+    for w in config::placement_warnings(config) {
+        tracing::warn!("{w}");
+    }
 }
 
 fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
@@ -264,6 +388,7 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
         Ok(c) => Arc::new(c),
         Err(code) => return code,
     };
+    warn_placement(&config);
     let rt = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -418,6 +543,7 @@ fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    warn_placement(&config);
     println!("ok {} (config)", config.file.display());
     let mut failed = false;
     for f in files {

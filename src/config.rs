@@ -120,6 +120,8 @@ pub struct Config {
     pub http_listen: Option<std::net::SocketAddr>,
     /// The token is written in the config itself (not `${VAR}` or `token_file`).
     pub literal_token: bool,
+    /// The file the token was read from (`token_file`), if it came from one.
+    pub token_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -191,19 +193,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let config = parse(&text, path, &|name| std::env::var(name).ok())?;
-    if config.literal_token {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o044 != 0
-        {
-            tracing::warn!(
-                config = %path.display(),
-                "the config holds the bot token and other users can read it: run `chmod 600` on it, or move the token to `token_file`"
-            );
-        }
-    }
-    Ok(config)
+    parse(&text, path, &|name| std::env::var(name).ok())
 }
 
 /// Parses config text; `env` looks up `${VAR}`. `path` is where the text came from: relative
@@ -228,7 +218,7 @@ pub fn parse(
     let telegram = raw
         .telegram
         .ok_or_else(|| cx.invalid("`telegram` is missing: it holds the bot token".into()))?;
-    let token = cx.token(&telegram)?;
+    let (token, token_file) = cx.token(&telegram)?;
     let api_url = cx.api_url(&telegram)?;
     let channels = cx.channels(raw.channels.unwrap_or_default())?;
     let inboxes = cx.inboxes(raw.inboxes.unwrap_or_default(), &channels)?;
@@ -286,6 +276,7 @@ pub fn parse(
         timezone_name,
         language: raw.language.unwrap_or(Language::En),
         literal_token: telegram.token.as_deref().is_some_and(|t| !t.contains("${")),
+        token_file,
         http_listen: raw.http.map(|h| cx.listen(&h.listen)).transpose()?,
     })
 }
@@ -349,18 +340,19 @@ impl Cx<'_> {
         }
     }
 
-    fn token(&self, telegram: &RawTelegram) -> Result<String, ConfigError> {
-        let token = match (&telegram.token, &telegram.token_file) {
+    /// The token, and the file it was read from.
+    fn token(&self, telegram: &RawTelegram) -> Result<(String, Option<PathBuf>), ConfigError> {
+        let (token, file) = match (&telegram.token, &telegram.token_file) {
             (Some(_), Some(_)) => {
                 return Err(self.invalid(format!(
                     "{}: give either `token` or `token_file`, not both",
                     self.at("token_file")
                 )));
             }
-            (Some(t), None) => self.expand("token", t)?.trim().to_string(),
+            (Some(t), None) => (self.expand("token", t)?.trim().to_string(), None),
             (None, Some(f)) => {
                 let file = self.path_of("token_file", f)?;
-                std::fs::read_to_string(&file)
+                let token = std::fs::read_to_string(&file)
                     .map_err(|e| {
                         self.invalid(format!(
                             "{}: cannot read {}: {e}",
@@ -369,7 +361,15 @@ impl Cx<'_> {
                         ))
                     })?
                     .trim()
-                    .to_string()
+                    .to_string();
+                if token.is_empty() {
+                    return Err(self.invalid(format!(
+                        "{}: {} is empty: put the bot token from @BotFather into it",
+                        self.at("token_file"),
+                        file.display()
+                    )));
+                }
+                (token, Some(file))
             }
             (None, None) => {
                 return Err(self.invalid(format!(
@@ -387,7 +387,7 @@ impl Cx<'_> {
                 self.at("token")
             )));
         }
-        Ok(token)
+        Ok((token, file))
     }
 
     fn api_url(&self, telegram: &RawTelegram) -> Result<String, ConfigError> {
@@ -531,6 +531,190 @@ impl Cx<'_> {
                 self.at("listen")
             ))
         })
+    }
+}
+
+/// What a file that `placement_rule` looks at holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    /// The config: it says where the token is and where posts go (`api_url`), and may hold the
+    /// token itself.
+    Config { holds_token: bool },
+    /// The file holding the bot token.
+    TokenFile,
+}
+
+/// A folder clerks can open, and how a warning names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFolder {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// The folders whoever uses the share can read: each inbox and the folder that holds it (the
+/// share, usually; not when that is `/`), archive, failed and scheduled.
+pub fn shared_folders(inboxes: &[&Path], others: &[(&str, &Path)]) -> Vec<SharedFolder> {
+    let mut out: Vec<SharedFolder> = inboxes
+        .iter()
+        .map(|p| SharedFolder {
+            path: p.to_path_buf(),
+            name: format!("the inbox {}", p.display()),
+        })
+        .collect();
+    out.extend(others.iter().map(|(name, p)| SharedFolder {
+        path: p.to_path_buf(),
+        name: format!("the {name} folder {}", p.display()),
+    }));
+    for inbox in inboxes {
+        if let Some(parent) = inbox.parent().filter(|p| p.parent().is_some()) {
+            out.push(SharedFolder {
+                path: parent.to_path_buf(),
+                name: format!("{}, the folder that holds the inbox", parent.display()),
+            });
+        }
+    }
+    out
+}
+
+/// The rule, pure: a line for each way people other than dropcast could read or change `file`
+/// (`mode` is its permission bits, when known). Clerks can read the share; whoever reads the
+/// token can post as the bot, and whoever changes the config can send the token elsewhere
+/// (`api_url`). `file` and the folders must be absolute and resolved alike.
+pub fn placement_rule(
+    secret: Secret,
+    file: &Path,
+    mode: Option<u32>,
+    shared: &[SharedFolder],
+) -> Vec<String> {
+    let (what, risk) = match secret {
+        Secret::TokenFile => (
+            "the token file",
+            "whoever can open the share can read the bot token and post as the bot",
+        ),
+        Secret::Config { holds_token: true } => (
+            "the config",
+            "whoever can open the share can read the bot token in it and post as the bot",
+        ),
+        Secret::Config { holds_token: false } => (
+            "the config",
+            "whoever can open the share can read it, and may be able to change where the token goes",
+        ),
+    };
+    let f = file.display();
+    let mut out = Vec::new();
+    // The deepest folder holding it is the one to name: the inbox rather than the share.
+    let inside = shared
+        .iter()
+        .filter(|s| file.starts_with(&s.path))
+        .max_by_key(|s| s.path.components().count());
+    if let Some(folder) = inside {
+        out.push(format!(
+            "{what} {f} is inside {}: {risk}; move it out of the shared folders (e.g. to /etc/dropcast/)",
+            folder.name
+        ));
+    }
+    let Some(mode) = mode.map(|m| m & 0o777) else {
+        return out;
+    };
+    if mode & 0o022 != 0 {
+        out.push(format!(
+            "{what} {f} can be changed by other users (mode {mode:03o}): run `chmod 600 {f}`"
+        ));
+    } else if mode & 0o044 != 0 {
+        out.push(match secret {
+            Secret::Config { holds_token: true } => format!(
+                "the config holds the bot token and other users can read it (mode {mode:03o}): run `chmod 600 {f}`, or move the token to `token_file`"
+            ),
+            _ => format!(
+                "{what} {f} can be read by other users (mode {mode:03o}): run `chmod 600 {f}`"
+            ),
+        });
+    }
+    out
+}
+
+/// Warnings about where the config and the token file are and who may read them
+/// ([`placement_rule`], on the files as they are now). Said by `run`, `once`, `check` and
+/// `doctor`; never fatal.
+pub fn placement_warnings(config: &Config) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    // Compared resolved, so that a symlinked share or a relative `--config` cannot hide a file.
+    let real = |p: &Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let inboxes: Vec<PathBuf> = config.inboxes.iter().map(|i| real(&i.path)).collect();
+    let others = [
+        ("archive", real(&config.archive)),
+        ("failed", real(&config.failed)),
+        ("scheduled", real(&config.scheduled)),
+    ];
+    let shared = shared_folders(
+        &inboxes.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+        &others
+            .iter()
+            .map(|(n, p)| (*n, p.as_path()))
+            .collect::<Vec<_>>(),
+    );
+    let mut files = vec![(
+        Secret::Config {
+            holds_token: config.literal_token,
+        },
+        &config.file,
+    )];
+    if let Some(token_file) = &config.token_file {
+        files.push((Secret::TokenFile, token_file));
+    }
+    files
+        .into_iter()
+        .flat_map(|(secret, file)| {
+            let mode = std::fs::metadata(file).ok().map(|m| m.permissions().mode());
+            placement_rule(secret, &real(file), mode, &shared)
+        })
+        .collect()
+}
+
+/// Where `init` puts the config and the token when not told: `/etc/dropcast` for root, else
+/// the user's config folder (`$XDG_CONFIG_HOME/dropcast`, or `~/.config/dropcast`).
+pub fn default_config_dir() -> Option<PathBuf> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    config_dir_for(
+        root,
+        std::env::var_os("XDG_CONFIG_HOME"),
+        std::env::var_os("HOME"),
+    )
+}
+
+/// [`default_config_dir`]'s rule, pure. XDG says a relative `XDG_CONFIG_HOME` is to be ignored.
+fn config_dir_for(
+    root: bool,
+    xdg_config_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    if root {
+        return Some(PathBuf::from("/etc/dropcast"));
+    }
+    if let Some(xdg) = xdg_config_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
+        return Some(xdg.join("dropcast"));
+    }
+    home.map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .map(|h| h.join(".config/dropcast"))
+}
+
+/// The journal's folder `init` writes into a new config: `/var/lib/dropcast` for root (what
+/// the systemd unit's `StateDirectory` makes), else `state` next to the config. Never the share.
+pub fn default_state_dir(config_dir: &Path) -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        PathBuf::from("/var/lib/dropcast")
+    } else {
+        config_dir.join("state")
     }
 }
 
@@ -844,6 +1028,215 @@ mod tests {
         assert_eq!(e("${open").unwrap(), "${open");
         assert_eq!(e("${UNSET:-fallback}").unwrap(), "fallback");
         assert_eq!(e("${HOME_DIR:-fallback}").unwrap(), "/srv");
+    }
+
+    fn shared() -> Vec<SharedFolder> {
+        shared_folders(
+            &[Path::new("/srv/share/inbox"), Path::new("/inbox")],
+            &[
+                ("archive", Path::new("/srv/archive")),
+                ("failed", Path::new("/srv/share/failed")),
+                ("scheduled", Path::new("/srv/share/inbox/scheduled")),
+            ],
+        )
+    }
+
+    /// One placement case: the warnings, each checked by the words it must hold.
+    fn check_placement(secret: Secret, file: &str, mode: Option<u32>, expected: &[&[&str]]) {
+        let got = placement_rule(secret, Path::new(file), mode, &shared());
+        assert_eq!(got.len(), expected.len(), "{file} {mode:?}: {got:#?}");
+        for (line, words) in got.iter().zip(expected) {
+            for w in *words {
+                assert!(line.contains(w), "{file} {mode:?}: {line:?} lacks {w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn shared_folders_are_the_inboxes_their_parents_and_dropcasts_folders() {
+        let names: Vec<(String, String)> = shared()
+            .into_iter()
+            .map(|s| (s.path.display().to_string(), s.name))
+            .collect();
+        let paths: Vec<&str> = names.iter().map(|(p, _)| p.as_str()).collect();
+        // `/inbox`'s parent is `/`: taking it would make every file "inside the share".
+        assert_eq!(
+            paths,
+            [
+                "/srv/share/inbox",
+                "/inbox",
+                "/srv/archive",
+                "/srv/share/failed",
+                "/srv/share/inbox/scheduled",
+                "/srv/share"
+            ]
+        );
+        assert_eq!(names[5].1, "/srv/share, the folder that holds the inbox");
+    }
+
+    #[test]
+    fn placement_of_the_config_and_the_token() {
+        let config = Secret::Config { holds_token: false };
+        let literal = Secret::Config { holds_token: true };
+        let token = Secret::TokenFile;
+        // Where init puts them, readable by dropcast alone: nothing to say.
+        check_placement(config, "/etc/dropcast/dropcast.yaml", Some(0o100600), &[]);
+        check_placement(token, "/etc/dropcast/token", Some(0o400), &[]);
+        check_placement(token, "/home/it/.config/dropcast/token", None, &[]);
+        // In the share, next to the inbox (the old `init`'s layout).
+        check_placement(
+            token,
+            "/srv/share/token",
+            Some(0o600),
+            &[&[
+                "the token file /srv/share/token is inside /srv/share, the folder that holds the inbox",
+                "post as the bot",
+                "move it out",
+            ]],
+        );
+        check_placement(
+            config,
+            "/srv/share/dropcast.yaml",
+            Some(0o600),
+            &[&[
+                "the config /srv/share/dropcast.yaml is inside /srv/share,",
+                "change where the token goes",
+            ]],
+        );
+        // Anywhere under it, in an inbox, in dropcast's own folders: the most specific is named.
+        check_placement(
+            token,
+            "/srv/share/it/secret/token",
+            Some(0o600),
+            &[&["inside /srv/share,"]],
+        );
+        check_placement(
+            token,
+            "/srv/share/inbox/token",
+            Some(0o600),
+            &[&["inside the inbox /srv/share/inbox:"]],
+        );
+        check_placement(
+            token,
+            "/srv/share/inbox/scheduled/t",
+            Some(0o600),
+            &[&["inside the scheduled folder /srv/share/inbox/scheduled:"]],
+        );
+        check_placement(
+            literal,
+            "/srv/archive/2026/dropcast.yaml",
+            Some(0o600),
+            &[&[
+                "inside the archive folder /srv/archive:",
+                "read the bot token in it",
+            ]],
+        );
+        check_placement(
+            token,
+            "/srv/share/failed/token",
+            Some(0o600),
+            &[&["the failed folder /srv/share/failed"]],
+        );
+        // Folders compare by component, not by text; an inbox at the root has no parent taken.
+        check_placement(token, "/srv/share2/token", Some(0o600), &[]);
+        check_placement(token, "/srv/sharetoken", Some(0o600), &[]);
+        check_placement(token, "/etc/token", Some(0o600), &[]);
+        check_placement(
+            token,
+            "/inbox/token",
+            Some(0o600),
+            &[&["inside the inbox /inbox:"]],
+        );
+        // Who else may read or change them.
+        check_placement(
+            token,
+            "/etc/dropcast/token",
+            Some(0o100644),
+            &[&[
+                "can be read by other users (mode 644)",
+                "chmod 600 /etc/dropcast/token",
+            ]],
+        );
+        check_placement(token, "/etc/dropcast/token", Some(0o640), &[&["mode 640"]]);
+        check_placement(
+            config,
+            "/etc/dropcast/dropcast.yaml",
+            Some(0o604),
+            &[&["the config /etc/dropcast/dropcast.yaml can be read by other users"]],
+        );
+        check_placement(
+            config,
+            "/etc/dropcast/dropcast.yaml",
+            Some(0o620),
+            &[&["can be changed by other users (mode 620)"]],
+        );
+        check_placement(
+            token,
+            "/etc/dropcast/token",
+            Some(0o666),
+            &[&["can be changed by other users (mode 666)"]],
+        );
+        check_placement(
+            literal,
+            "/etc/dropcast/dropcast.yaml",
+            Some(0o644),
+            &[&[
+                "the config holds the bot token and other users can read it",
+                "chmod 600",
+            ]],
+        );
+        // Execute bits and the owner's own bits are nobody else's business.
+        check_placement(token, "/etc/dropcast/token", Some(0o711), &[]);
+        // Both at once.
+        check_placement(
+            token,
+            "/srv/share/token",
+            Some(0o644),
+            &[&["inside"], &["can be read"]],
+        );
+    }
+
+    #[test]
+    fn default_config_dir() {
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        assert_eq!(
+            config_dir_for(true, os("/x"), os("/home/it")),
+            Some(PathBuf::from("/etc/dropcast"))
+        );
+        assert_eq!(
+            config_dir_for(false, os("/x/conf"), os("/home/it")),
+            Some(PathBuf::from("/x/conf/dropcast"))
+        );
+        assert_eq!(
+            config_dir_for(false, os("relative"), os("/home/it")),
+            Some(PathBuf::from("/home/it/.config/dropcast"))
+        );
+        assert_eq!(
+            config_dir_for(false, None, os("/home/it")),
+            Some(PathBuf::from("/home/it/.config/dropcast"))
+        );
+        assert_eq!(config_dir_for(false, None, os("")), None);
+        assert_eq!(config_dir_for(false, None, None), None);
+    }
+
+    #[test]
+    fn the_token_file_is_remembered_and_an_empty_one_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("dropcast.yaml");
+        let text = "telegram: {token_file: token}\nchannels: {news: \"@town_news\"}\ninboxes: [{path: inbox}]\n";
+        std::fs::write(dir.path().join("token"), "\n").unwrap();
+        let err = parse(text, &config, &env).unwrap_err().to_string();
+        assert!(
+            err.contains("line 1: `token_file`")
+                && err.contains("token is empty: put the bot token"),
+            "{err}"
+        );
+        std::fs::write(dir.path().join("token"), "123456:ABCdef\n").unwrap();
+        let c = parse(text, &config, &env).unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(c.token_file, Some(real.join("token")));
+        assert!(!c.literal_token);
+        assert_eq!(parse_ok(MINIMAL).token_file, None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `dropcast doctor`: one line per check, `ok` or what is wrong and how to fix it.
+//! `dropcast doctor`: one line per check, `ok`, `WARN` (works, but change it) or `FAIL` with what
+//! is wrong and how to fix it.
 
 use std::path::Path;
 
@@ -8,26 +9,44 @@ use crate::telegram::{Client, TelegramError};
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    pub ok: bool,
+    pub level: Level,
     pub what: String,
     pub detail: String,
 }
 
+/// How a check came out. Only `Fail` makes `doctor` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    /// Works, but should be changed: dropcast runs all the same.
+    Warn,
+    Fail,
+}
+
 impl Check {
     fn ok(what: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check::new(Level::Ok, what, detail)
+    }
+
+    fn warn(what: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check::new(Level::Warn, what, detail)
+    }
+
+    fn fail(what: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check::new(Level::Fail, what, detail)
+    }
+
+    fn new(level: Level, what: impl Into<String>, detail: impl Into<String>) -> Check {
         Check {
-            ok: true,
+            level,
             what: what.into(),
             detail: detail.into(),
         }
     }
 
-    fn fail(what: impl Into<String>, detail: impl Into<String>) -> Check {
-        Check {
-            ok: false,
-            what: what.into(),
-            detail: detail.into(),
-        }
+    /// Whether dropcast can work with this as it is (a warning passes).
+    pub fn passed(&self) -> bool {
+        self.level != Level::Fail
     }
 }
 
@@ -37,6 +56,13 @@ const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
 /// Runs every check against Telegram and the filesystem.
 pub async fn run(config: &Config) -> Vec<Check> {
     let mut out = vec![Check::ok("config", config.file.display().to_string())];
+    // Where the config and the token are, and who may read them: warnings, since dropcast
+    // works all the same, but each one says what to change.
+    out.extend(
+        crate::config::placement_warnings(config)
+            .into_iter()
+            .map(|w| Check::warn("config and token", w)),
+    );
     out.extend(telegram(config).await);
     for inbox in &config.inboxes {
         out.push(folder("inbox", &inbox.path, false));
@@ -141,20 +167,14 @@ fn folder(name: &str, path: &Path, check_space: bool) -> Check {
         return if let Some(parent) = parent
             && name != "inbox"
         {
-            match free_bytes(parent).filter(|_| check_space) {
-                Some(free) if free < MIN_FREE_BYTES => Check::fail(
+            match free_space(parent).filter(|_| check_space) {
+                Some(space) if space.too_low() => Check::fail(
                     what,
-                    format!(
-                        "does not exist yet, and its disk has only {} MB free",
-                        free / (1024 * 1024)
-                    ),
+                    format!("does not exist yet, and its disk has only {space}"),
                 ),
-                Some(free) => Check::ok(
+                Some(space) => Check::ok(
                     what,
-                    format!(
-                        "does not exist yet; dropcast creates it ({} MB free)",
-                        free / (1024 * 1024)
-                    ),
+                    format!("does not exist yet; dropcast creates it ({space})"),
                 ),
                 None => Check::ok(what, "does not exist yet; dropcast creates it"),
             }
@@ -162,33 +182,88 @@ fn folder(name: &str, path: &Path, check_space: bool) -> Check {
             Check::fail(what, "does not exist (is the share mounted?)")
         };
     }
-    let probe = path.join(format!(".dropcast-doctor-{}", std::process::id()));
-    match std::fs::OpenOptions::new()
+    if let Err(e) = probe(path) {
+        return Check::fail(what, e);
+    }
+    match free_space(path).filter(|_| check_space) {
+        Some(space) if space.too_low() => Check::fail(
+            what,
+            format!("only {space}: make room, or posts wait unarchived"),
+        ),
+        Some(space) => Check::ok(what, format!("writable, {space}")),
+        None => Check::ok(what, "writable"),
+    }
+}
+
+/// Creates a probe file in `dir`, closes it, and removes it. On SMB a file that is still open
+/// cannot be removed (EBUSY), and a FUSE client may close it on the server only just after
+/// `close` returned, so a busy remove is tried again for a moment. A probe that stays is
+/// reported: it is a file left in a clerk's folder, and dropcast must be able to remove files
+/// there too.
+fn probe(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(format!(".dropcast-doctor-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
+        .map_err(|e| format!("not writable: {e}"))?;
+    drop(file);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match std::fs::remove_file(&probe) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "writable, but doctor's test file {} could not be removed ({e}): remove it \
+                     by hand, and check that dropcast may delete files here",
+                    probe.display()
+                ));
+            }
         }
-        Err(e) => return Check::fail(what, format!("not writable: {e}")),
     }
-    if check_space && let Some(free) = free_bytes(path) {
-        if free < MIN_FREE_BYTES {
-            return Check::fail(
-                what,
-                format!(
-                    "only {} MB free: make room, or posts wait unarchived",
-                    free / (1024 * 1024)
-                ),
-            );
-        }
-        return Check::ok(what, format!("writable, {} MB free", free / (1024 * 1024)));
-    }
-    Check::ok(what, "writable")
 }
 
-fn free_bytes(path: &Path) -> Option<u64> {
+/// The free space of a folder's filesystem, as `statvfs` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FreeSpace {
+    Bytes(u64),
+    /// The filesystem reports no size at all (`f_blocks == 0`), as smbnetfs and other FUSE
+    /// network shares do: nobody knows, which is not the same as full.
+    Unknown,
+}
+
+impl FreeSpace {
+    /// The rule, from `statvfs`'s `f_blocks`, `f_bavail` and `f_frsize`.
+    fn from_statvfs(blocks: u64, available: u64, fragment_size: u64) -> FreeSpace {
+        if blocks == 0 {
+            FreeSpace::Unknown
+        } else {
+            FreeSpace::Bytes(available.saturating_mul(fragment_size))
+        }
+    }
+
+    /// Whether posts could soon wait unarchived for want of room.
+    fn too_low(self) -> bool {
+        matches!(self, FreeSpace::Bytes(b) if b < MIN_FREE_BYTES)
+    }
+}
+
+impl std::fmt::Display for FreeSpace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FreeSpace::Bytes(b) => write!(f, "{} MB free", b / (1024 * 1024)),
+            FreeSpace::Unknown => f.write_str("free space unknown (the share does not report it)"),
+        }
+    }
+}
+
+fn free_space(path: &Path) -> Option<FreeSpace> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -196,7 +271,11 @@ fn free_bytes(path: &Path) -> Option<u64> {
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return None;
     }
-    Some(st.f_bavail as u64 * st.f_frsize as u64)
+    Some(FreeSpace::from_statvfs(
+        st.f_blocks as u64,
+        st.f_bavail as u64,
+        st.f_frsize as u64,
+    ))
 }
 
 fn journal(config: &Config) -> Check {
@@ -236,12 +315,55 @@ pub fn render(checks: &[Check]) -> String {
     checks
         .iter()
         .map(|c| {
-            format!(
-                "{} {}: {}\n",
-                if c.ok { "ok  " } else { "FAIL" },
-                c.what,
-                c.detail
-            )
+            let level = match c.level {
+                Level::Ok => "ok  ",
+                Level::Warn => "WARN",
+                Level::Fail => "FAIL",
+            };
+            format!("{level} {}: {}\n", c.what, c.detail)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_space_from_statvfs() {
+        let check = |blocks, available, fragment, expected: FreeSpace, low: bool| {
+            let space = FreeSpace::from_statvfs(blocks, available, fragment);
+            assert_eq!(space, expected, "{blocks} {available} {fragment}");
+            assert_eq!(space.too_low(), low, "{space}");
+        };
+        // smbnetfs: no sizes at all. Unknown, not full.
+        check(0, 0, 4096, FreeSpace::Unknown, false);
+        check(0, 0, 0, FreeSpace::Unknown, false);
+        // A real disk that is full, nearly full, and roomy.
+        check(1000, 0, 4096, FreeSpace::Bytes(0), true);
+        check(1 << 20, 25_599, 4096, FreeSpace::Bytes(25_599 * 4096), true);
+        check(
+            1 << 20,
+            25_600,
+            4096,
+            FreeSpace::Bytes(MIN_FREE_BYTES),
+            false,
+        );
+        check(1, u64::MAX, 4096, FreeSpace::Bytes(u64::MAX), false);
+        assert_eq!(FreeSpace::Bytes(150 << 20).to_string(), "150 MB free");
+        assert!(
+            FreeSpace::Unknown
+                .to_string()
+                .starts_with("free space unknown")
+        );
+    }
+
+    #[test]
+    fn the_probe_leaves_nothing_behind_and_says_why_it_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(probe(dir.path()), Ok(()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let missing = dir.path().join("gone");
+        assert!(probe(&missing).unwrap_err().starts_with("not writable: "));
+    }
 }

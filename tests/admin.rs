@@ -5,64 +5,148 @@ mod common;
 use common::fake_bot::FakeBot;
 use common::*;
 
-#[test]
-fn init_sets_up_a_folder_and_never_overwrites() {
-    let dir = tempfile::tempdir().unwrap();
-    let office = dir.path().join("office");
-    let out = std::process::Command::new(BIN)
+/// Runs `dropcast init SHARE --config-dir ETC`.
+fn init(share: &std::path::Path, etc: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(BIN)
         .arg("init")
-        .arg(&office)
+        .arg(share)
+        .arg("--config-dir")
+        .arg(etc)
+        .env("RUST_LOG", "warn")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_lays_out_the_share_keeps_config_and_token_off_it_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let (share, etc) = (dir.path().join("share"), dir.path().join("etc/dropcast"));
+    let out = init(&share, &etc);
     assert!(out.status.success(), "{}", text(&out));
-    for sub in ["inbox", "archive", "failed", "scheduled"] {
-        assert!(office.join(sub).is_dir(), "{sub}");
+    // The share holds the four folders and nothing else: no config, no token.
+    let mut found: Vec<String> = std::fs::read_dir(&share)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert_eq!(found, ["archive", "failed", "inbox", "scheduled"]);
+    for sub in &found {
+        assert_eq!(
+            std::fs::read_dir(share.join(sub)).unwrap().count(),
+            0,
+            "{sub}"
+        );
     }
+    // The config and an empty token file, readable by their owner alone.
+    let (config, token) = (etc.join("dropcast.yaml"), etc.join("token"));
+    assert_eq!(mode(&config), 0o600);
+    assert_eq!(mode(&token), 0o600);
+    assert_eq!(std::fs::read(&token).unwrap(), b"");
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let t = token.display().to_string();
     assert!(
-        stdout.contains("Next steps") && stdout.contains("3. Run `dropcast doctor"),
+        stdout.contains("Next steps")
+            && stdout.contains(&format!("1. Put the bot token from @BotFather into {t}"))
+            && stdout.contains(&format!("chmod 600 {t}"))
+            && stdout.contains("3. Run `dropcast doctor"),
         "{stdout}"
     );
-    let config = office.join("dropcast.yaml");
+    // Where init puts things is nothing to warn about.
+    assert!(!text(&out).contains("warning"), "{}", text(&out));
+
     std::fs::write(&config, "my own config\n").unwrap();
-    let out = std::process::Command::new(BIN)
-        .arg("init")
-        .arg(&office)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("kept the existing"));
+    std::fs::write(&token, "my token\n").unwrap();
+    let out = init(&share, &etc);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("kept the existing {}", config.display()))
+            && stdout.contains(&format!("kept the existing {t}")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("created"), "{stdout}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), "my own config\n");
+    assert_eq!(std::fs::read_to_string(&token).unwrap(), "my token\n");
 }
 
 #[test]
 fn the_config_init_writes_works_once_token_and_channel_are_filled_in() {
     let dir = tempfile::tempdir().unwrap();
-    let office = dir.path().join("office");
-    assert!(
+    let (share, etc) = (dir.path().join("share"), dir.path().join("etc"));
+    assert!(init(&share, &etc).status.success());
+    let config = etc.join("dropcast.yaml");
+    let check = || {
         std::process::Command::new(BIN)
-            .arg("init")
-            .arg(&office)
-            .status()
+            .args(["check", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .output()
             .unwrap()
-            .success()
-    );
-    let config = office.join("dropcast.yaml");
-    // Without a token it says exactly what is missing.
-    let out = std::process::Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    };
+    // Without a token it says exactly what is missing, and where.
+    let out = check();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("token_file"), "{}", text(&out));
-    std::fs::write(office.join("token"), format!("{TOKEN}\n")).unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let token = std::fs::canonicalize(&etc).unwrap().join("token");
+    assert!(
+        text(&out).contains(&format!(
+            "`token_file`: {} is empty: put the bot token",
+            token.display()
+        )),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let out = check();
     assert!(out.status.success(), "{}", text(&out));
+    // Writing the token kept it private, and the config names the share's folders by their
+    // absolute paths: nothing to warn about.
+    assert!(!text(&out).contains("WARN"), "{}", text(&out));
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    let share = std::fs::canonicalize(&share).unwrap();
+    for folder in ["inbox", "archive", "failed", "scheduled"] {
+        let line = format!("\"{}\"", share.join(folder).display());
+        assert!(yaml.contains(&line), "no {line} in:\n{yaml}");
+    }
+    assert!(!yaml.contains("__"), "a placeholder is left:\n{yaml}");
+}
+
+#[test]
+fn init_warns_when_the_config_folder_is_in_the_share_or_an_old_init_left_files_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    // What the init of before issue 11 left in the share.
+    std::fs::write(share.join("dropcast.yaml"), "old\n").unwrap();
+    std::fs::write(share.join("token"), "old\n").unwrap();
+    let out = init(&share, &share.join("conf"));
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let share = std::fs::canonicalize(&share).unwrap();
+    for needle in [
+        format!(
+            "warning: the config {}/conf/dropcast.yaml is inside {}, the folder that holds the inbox",
+            share.display(),
+            share.display()
+        ),
+        format!(
+            "warning: the token file {}/conf/token is inside {}",
+            share.display(),
+            share.display()
+        ),
+        format!(
+            "warning: {}/dropcast.yaml is in the shared folder",
+            share.display()
+        ),
+        format!("warning: {}/token is in the shared folder", share.display()),
+    ] {
+        assert!(stderr.contains(&needle), "no {needle:?} in:\n{stderr}");
+    }
+    assert_eq!(stderr.matches("warning:").count(), 4, "{stderr}");
 }
 
 #[test]
@@ -87,6 +171,95 @@ fn doctor_checks_token_channels_folders_and_journal() {
     assert!(report.contains("ok   journal: none yet"), "{report}");
     assert!(report.contains("MB free"), "{report}");
     o.assert_token_never_written();
+}
+
+/// The test office keeps its config and token next to the inbox, as `init` did before issue 11:
+/// `doctor` warns (and still passes), and `run` warns at start. Moved out and made private,
+/// nothing is said.
+#[test]
+fn doctor_and_run_warn_about_a_config_or_token_that_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let o = Office::new();
+    let (config, token) = (
+        std::fs::canonicalize(&o.config).unwrap(),
+        std::fs::canonicalize(o.path("token")).unwrap(),
+    );
+    let office = config.parent().unwrap().display().to_string();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let out = o.cmd(&["doctor"]);
+    let report = text(&out);
+    assert!(
+        out.status.success(),
+        "a warning must not fail doctor:\n{report}"
+    );
+    let warnings: Vec<&str> = report.lines().filter(|l| l.starts_with("WARN")).collect();
+    let expected = [
+        format!(
+            "WARN config and token: the config {} is inside {office}, the folder that holds the inbox:",
+            config.display()
+        ),
+        format!(
+            "WARN config and token: the config {} can be changed by other users (mode 664)",
+            config.display()
+        ),
+        format!(
+            "WARN config and token: the token file {} is inside {office}, the folder that holds the inbox: whoever can open the share can read the bot token",
+            token.display()
+        ),
+        format!(
+            "WARN config and token: the token file {} can be read by other users (mode 644): run `chmod 600 {}`",
+            token.display(),
+            token.display()
+        ),
+    ];
+    assert_eq!(warnings.len(), expected.len(), "{report}");
+    for (w, e) in warnings.iter().zip(&expected) {
+        assert!(w.starts_with(e.as_str()), "{w:?} is not {e:?}");
+    }
+
+    // `run` says the same at start, as warnings in its log.
+    let d = o.run();
+    d.wait_log(
+        "can be read by other users (mode 644)",
+        std::time::Duration::from_secs(30),
+    );
+    let log = d.log();
+    assert_eq!(log.matches(" WARN ").count(), 4, "{log}");
+    drop(d);
+
+    // Moved out of the office folder, readable by dropcast alone: nothing to say.
+    let etc = tempfile::tempdir().unwrap();
+    let (new_config, new_token) = (etc.path().join("dropcast.yaml"), etc.path().join("token"));
+    let text_of = std::fs::read_to_string(&config).unwrap();
+    let moved = text_of
+        .replace(
+            "token_file: token",
+            &format!("token_file: {}", new_token.display()),
+        )
+        .replace("path: inbox", &format!("path: {office}/inbox"))
+        .replace("archive: archive", &format!("archive: {office}/archive"))
+        .replace("failed: failed", &format!("failed: {office}/failed"))
+        .replace(
+            "scheduled: scheduled",
+            &format!("scheduled: {office}/scheduled"),
+        )
+        .replace("state_dir: state", &format!("state_dir: {office}/state"));
+    std::fs::write(&new_config, moved).unwrap();
+    std::fs::copy(&token, &new_token).unwrap();
+    for f in [&new_config, &new_token] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = std::process::Command::new(BIN)
+        .arg("doctor")
+        .arg("--config")
+        .arg(&new_config)
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(!report.contains("WARN"), "{report}");
+    assert!(report.contains("ok   inbox "), "{report}");
 }
 
 #[test]

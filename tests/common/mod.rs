@@ -4,6 +4,7 @@
 
 pub mod bindfs;
 pub mod fake_bot;
+pub mod smb;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -189,10 +190,7 @@ impl Office {
 
     /// The one archive month folder files go to now.
     pub fn archive_month(&self) -> PathBuf {
-        let now = jiff::Timestamp::now().in_tz("Europe/Rome").unwrap();
-        self.path("archive")
-            .join(now.strftime("%Y").to_string())
-            .join(now.strftime("%m").to_string())
+        archive_month_in(&self.path("archive"))
     }
 
     /// What a reader must leave unchanged in `state/`: the journal's and its WAL's size, mtime
@@ -243,6 +241,14 @@ impl Office {
         });
         assert!(leaks.is_empty(), "the token was written to {leaks:?}");
     }
+}
+
+/// The month folder of `archive` that files go to now (the offices' zone is Europe/Rome).
+pub fn archive_month_in(archive: &Path) -> PathBuf {
+    let now = jiff::Timestamp::now().in_tz("Europe/Rome").unwrap();
+    archive
+        .join(now.strftime("%Y").to_string())
+        .join(now.strftime("%m").to_string())
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {

@@ -1,0 +1,153 @@
+//! dropcast on a real SMB share: smbd on 127.0.0.1, the share mounted with smbnetfs (FUSE over
+//! libsmbclient), files written by `smbclient` as a clerk's Windows PC writes them
+//! (`tests/common/smb.rs`). Where the machine cannot run them, the tests say SKIPPED loudly.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::smb::Smb;
+use common::*;
+
+const LONG: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(200);
+const SETTLE: Duration = Duration::from_millis(300);
+/// What going through SMB may add beyond `poll_interval + settle`: smbnetfs caches attributes
+/// for 1 s, and every stat, open, read and move is a round trip through smbnetfs's helper
+/// process and smbd. Measured here at 0.4 s from the put to the post (within `poll_interval +
+/// settle`: the PDF began to settle while the sidecar was being put); the rest is room for a
+/// loaded machine.
+const SMB_MARGIN: Duration = Duration::from_secs(2);
+
+fn watch() -> String {
+    format!(
+        "watch: {{settle: {}ms, poll_interval: {}ms, rescan_interval: 5m}}\n",
+        SETTLE.as_millis(),
+        POLL.as_millis()
+    )
+}
+
+/// Every file (not folder) under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                walk(&p, root, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn a_bundle_put_on_the_share_by_another_pc_is_posted_once_and_archived() {
+    let Some(smb) = Smb::start() else {
+        return;
+    };
+    let o = smb.office(&watch());
+    let d = o.run();
+    d.wait_log("network filesystem detected (FUSE)", LONG);
+
+    let doc = pdf("from a clerk's PC");
+    let sidecar = b"caption: put through SMB\n";
+    smb.put("inbox/notice.pdf", &doc);
+    smb.put("inbox/notice.yaml", sidecar);
+    let put = Instant::now();
+    let posts = o.bot.wait_for_posts(1, LONG);
+    let took = posts[0].at.duration_since(put);
+    // Said on the process's stderr, so that it shows without --nocapture.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SMB share (smbd + smbnetfs), mode auto: posted {took:?} after the put returned \
+         (poll_interval {POLL:?}, settle {SETTLE:?})"
+    );
+    assert!(
+        took <= POLL + SETTLE + SMB_MARGIN,
+        "posted only {took:?} after the put:\n{}",
+        d.log()
+    );
+    assert_eq!(posts[0].method, "sendDocument");
+    assert_eq!(posts[0].file("document").unwrap().sha256, sha256(&doc));
+    assert_eq!(posts[0].field("caption"), Some("put through SMB"));
+
+    // Archived on the server's disk, byte for byte, with its receipt.
+    let month = archive_month_in(&smb.served().join("archive"));
+    wait_until(LONG, "the receipt on the server", || {
+        month.join("notice.receipt.yaml").exists()
+    });
+    assert_eq!(std::fs::read(month.join("notice.pdf")).unwrap(), doc);
+    assert_eq!(std::fs::read(month.join("notice.yaml")).unwrap(), sidecar);
+    let receipt = std::fs::read_to_string(month.join("notice.receipt.yaml")).unwrap();
+    assert!(receipt.contains("https://t.me/town_news/1"), "{receipt}");
+    // Nothing of the clerk's is left in the inbox, and it went out once.
+    assert_eq!(
+        files_under(&smb.served().join("inbox")),
+        Vec::<String>::new(),
+        "{}",
+        d.log()
+    );
+    assert_eq!(o.bot.posts().len(), 1);
+    o.bot.assert_clean();
+    o.assert_token_never_written();
+}
+
+#[test]
+fn doctor_on_the_share_leaves_no_file_behind_and_calls_unknown_space_unknown() {
+    let Some(smb) = Smb::start() else {
+        return;
+    };
+    let o = smb.office("");
+    let out = o.cmd(&["doctor"]);
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    let share = smb.share();
+    for folder in ["inbox", "archive", "failed", "scheduled"] {
+        let line = format!("ok   {folder} {}: writable", share.join(folder).display());
+        assert!(report.contains(&line), "no {line:?} in:\n{report}");
+    }
+    // smbnetfs reports no sizes at all (f_blocks == 0): not a full disk.
+    assert_eq!(
+        report.matches("free space unknown").count(),
+        2,
+        "archive and failed:\n{report}"
+    );
+    assert!(!report.contains("FAIL"), "{report}");
+    // The office's config and token are local and mode 600: nothing to warn about.
+    assert!(!report.contains("WARN"), "{report}");
+    // SMB refuses to remove a file that is still open; doctor's probes must all be gone.
+    assert_eq!(files_under(&smb.served()), Vec::<String>::new(), "{report}");
+}
+
+#[test]
+fn the_server_can_go_away_and_come_back_under_the_mount() {
+    // The harness's outage, which the tests of a vanishing share rely on: while smbd is down
+    // the mount fails (it does not serve stale contents), and it serves again once smbd is back.
+    let Some(mut smb) = Smb::start() else {
+        return;
+    };
+    smb.mkdir("inbox");
+    smb.put("inbox/before.txt", b"before");
+    let inbox: PathBuf = smb.share().join("inbox");
+    assert_eq!(std::fs::read(inbox.join("before.txt")).unwrap(), b"before");
+
+    smb.stop_server();
+    wait_until(LONG, "the mount to fail while smbd is down", || {
+        std::fs::read_dir(&inbox).is_err()
+    });
+    smb.start_server();
+    smb.put("inbox/after.txt", b"after");
+    wait_until(
+        LONG,
+        "the mount to show the file put after the outage",
+        || std::fs::read(inbox.join("after.txt")).is_ok_and(|b| b == b"after"),
+    );
+    assert_eq!(std::fs::read(inbox.join("before.txt")).unwrap(), b"before");
+}
