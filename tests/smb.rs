@@ -151,3 +151,63 @@ fn the_server_can_go_away_and_come_back_under_the_mount() {
     );
     assert_eq!(std::fs::read(inbox.join("before.txt")).unwrap(), b"before");
 }
+
+/// The office's file server goes down while a post is going out (smbd stopped: the mount answers
+/// EIO), and comes back: the post is archived on the server once it is back, with no second post
+/// and no report; a bundle put just before the outage is posted after it (issue 11).
+#[test]
+fn the_file_server_going_down_mid_post_holds_the_bundle_until_it_is_back() {
+    let Some(mut smb) = Smb::start() else {
+        return;
+    };
+    let o = smb.office(&watch());
+    o.bot.fail_next(
+        "sendDocument",
+        common::fake_bot::Fault::SlowAnswer(Duration::from_secs(2)),
+    );
+    let d = o.run();
+    d.wait_log("network filesystem detected (FUSE)", LONG);
+    let doc = pdf("school closed");
+    smb.put("inbox/closure.pdf", &doc);
+    smb.put("inbox/closure.yaml", b"caption: schools closed tomorrow\n");
+    o.bot.wait_until(LONG, "the post arrives", |r| {
+        r.iter().any(|r| r.method == "sendDocument")
+    });
+    let later = pdf("bus timetable");
+    smb.put("inbox/bus.pdf", &later);
+    smb.put("inbox/bus.yaml", b"caption: new bus timetable\n");
+    smb.stop_server();
+
+    d.wait_log("a folder is away", LONG);
+    d.wait_log("the bundle waits for the share to come back", LONG);
+    let status = text(&o.cmd(&["status"]));
+    assert!(status.contains("Folders away"), "{status}");
+
+    smb.start_server();
+    let month = archive_month_in(&smb.served().join("archive"));
+    wait_until(LONG, "both bundles archived on the server", || {
+        month.join("closure.receipt.yaml").exists() && month.join("bus.receipt.yaml").exists()
+    });
+    assert_eq!(std::fs::read(month.join("closure.pdf")).unwrap(), doc);
+    assert_eq!(std::fs::read(month.join("bus.pdf")).unwrap(), later);
+    let posted = |sha: &str| {
+        o.bot
+            .requests()
+            .iter()
+            .filter(|r| r.method == "sendDocument" && r.status == 200)
+            .filter(|r| r.file("document").is_some_and(|f| f.sha256 == sha))
+            .count()
+    };
+    assert_eq!(posted(&sha256(&doc)), 1, "{}", d.log());
+    assert_eq!(posted(&sha256(&later)), 1, "{}", d.log());
+    assert_eq!(
+        files_under(&smb.served().join("failed")),
+        Vec::<String>::new(),
+        "a report for an outage:\n{}",
+        d.log()
+    );
+    wait_until(LONG, "the inbox and its work folder empty", || {
+        files_under(&smb.served().join("inbox")).is_empty()
+    });
+    o.bot.assert_clean();
+}
