@@ -225,11 +225,13 @@ fn finish_batch(
     let journal = places.journal;
     let stem = |name: &str| spool::bundle_stem(name);
     let mut stuck = false;
+    let not_yet = travel(places, batch);
     let mut syncs = spool::Syncs::batch();
     let mut moved = Vec::new();
     for f in batch {
-        if blocked.contains(&stem(&f.name)) {
+        if blocked.contains(&stem(&f.name)) || not_yet.contains(&f.bundle_id) {
             stuck = true;
+            blocked.insert(stem(&f.name));
             continue;
         }
         syncs.owner(f.bundle_id);
@@ -254,6 +256,13 @@ fn finish_batch(
             let m = moved.remove(pos);
             blocked.insert(stem(&m.name));
             tracing::warn!(bundle = %m.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry");
+        }
+    }
+    // In the archive with its receipt (or in failed/ with a report): the receipt that travelled
+    // with it has done its job.
+    for m in &moved {
+        if let Some(dir) = &m.work_dir {
+            spool::drop_travelling_receipt(dir, &m.name);
         }
     }
     let done: Vec<(BundleId, BundleState, &Path)> = moved
@@ -366,13 +375,11 @@ fn finish_one(places: &Places, f: &Finished, syncs: &mut spool::Syncs) -> Result
     })
 }
 
-/// Every delivery was sent: the files and a receipt go to `archive/YYYY/MM/`.
-fn archive(
+/// What a receipt says of a posted bundle: its files and, per channel, where it went.
+fn receipt_parts(
     config: &Config,
     f: &Finished,
-    syncs: &mut spool::Syncs,
-) -> Result<PathBuf, spool::SpoolError> {
-    let when = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
+) -> (Vec<spool::BundleFile>, Vec<spool::ReceiptChannel>) {
     let files: Vec<spool::BundleFile> = f
         .files
         .iter()
@@ -407,6 +414,66 @@ fn archive(
             pin_error: d.pin_error.clone(),
         })
         .collect();
+    (files, channels)
+}
+
+/// The hidden work folder a bundle's files wait in (not `scheduled/`, where a clerk looks).
+fn work_folder(f: &Finished) -> Option<PathBuf> {
+    let dir = f.files.first()?.work.parent()?;
+    (dir.parent().and_then(Path::file_name) == Some(OsStr::new(".dropcast")))
+        .then(|| dir.to_path_buf())
+}
+
+/// Writes the travelling receipt of every posted bundle of the batch into its work folder and
+/// flushes them together, before anything moves: from then on the work folder itself says the
+/// bundle was posted. Returns the bundles whose receipt could not be written (they wait).
+fn travel(places: &Places, batch: &[Finished]) -> HashSet<BundleId> {
+    let config = places.config;
+    let mut syncs = spool::Syncs::batch();
+    let mut not_yet = HashSet::new();
+    let when = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
+    for f in batch {
+        let posted = f
+            .deliveries
+            .iter()
+            .all(|d| d.outcome == DeliveryOutcome::Sent);
+        let Some(dir) = work_folder(f).filter(|_| posted) else {
+            continue;
+        };
+        if !places.share.all_here([dir.as_path()]) {
+            tracing::debug!(bundle = %f.name, "the bundle waits for the share to come back");
+            not_yet.insert(f.bundle_id);
+            continue;
+        }
+        syncs.owner(f.bundle_id);
+        let (files, channels) = receipt_parts(config, f);
+        if let Err(e) = spool::travelling_receipt(
+            &dir,
+            &when,
+            config.language,
+            &f.name,
+            &files,
+            &channels,
+            &mut syncs,
+        ) {
+            tracing::debug!(bundle = %f.name, error = %e, "cannot write the travelling receipt yet");
+            not_yet.insert(f.bundle_id);
+        }
+    }
+    for (owner, _) in syncs.flush() {
+        not_yet.extend(owner);
+    }
+    not_yet
+}
+
+/// Every delivery was sent: the files and a receipt go to `archive/YYYY/MM/`.
+fn archive(
+    config: &Config,
+    f: &Finished,
+    syncs: &mut spool::Syncs,
+) -> Result<PathBuf, spool::SpoolError> {
+    let when = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
+    let (files, channels) = receipt_parts(config, f);
     let dir = spool::archive(
         &config.archive,
         &when,

@@ -218,7 +218,8 @@ const FOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 async fn connect(config: &Config) -> Result<(Arc<Journal>, Client), PipelineError> {
     let journal = Arc::new(Journal::open(&config.state_dir)?);
     preparer::recover(&journal);
-    spool::sweep_temporaries(&config.archive, &config.failed);
+    let inboxes: Vec<&std::path::Path> = config.inboxes.iter().map(|i| i.path.as_path()).collect();
+    spool::sweep_temporaries(&config.archive, &config.failed, &inboxes);
     let client = Client::new(&config.api_url, config.token.clone())
         .map_err(PipelineError::Telegram)?
         .with_local_files(config.local_files)

@@ -556,13 +556,23 @@ fn place(tmp: &Path, dir: &Path, name: &OsStr, syncs: &mut Syncs) -> Result<Path
 
 /// Removes the temporary files [`write_new`] leaves when dropcast is killed mid-write: dropcast's
 /// own hidden `.dropcast-*.tmp` files in `failed/` and in `archive/YYYY/MM/`, never anything else.
-pub fn sweep_temporaries(archive: &Path, failed: &Path) {
+pub fn sweep_temporaries(archive: &Path, failed: &Path, inboxes: &[&Path]) {
     let is_ours = |p: &Path| {
         p.file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with(".dropcast-") && n.ends_with(".tmp"))
     };
     let mut dirs = vec![failed.to_path_buf()];
+    // Travelling receipts are written in the inboxes' work folders.
+    for inbox in inboxes {
+        for work in fs::read_dir(inbox.join(".dropcast"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            dirs.push(work.path());
+        }
+    }
     for year in fs::read_dir(archive).into_iter().flatten().flatten() {
         for month in fs::read_dir(year.path()).into_iter().flatten().flatten() {
             dirs.push(month.path());
@@ -700,6 +710,32 @@ pub fn archive(
         (true, Some(k)) => k,
         _ => move_group(&pairs, &dir, &stem, &[&receipt_name], syncs)?.1,
     };
+    let receipt_path = dir.join(numbered(&receipt_name, &stem, n));
+    if moved_before.is_some() && fs::metadata(&receipt_path).is_ok_and(|m| m.len() > 0) {
+        // Written before a crash stopped the journal from recording it: nothing to redo.
+        return Ok(dir);
+    }
+    let text = receipt_text(when, lang, name, files, channels, n);
+    write_new(
+        &dir,
+        &numbered(&receipt_name, &stem, n),
+        text.as_bytes(),
+        syncs,
+    )?;
+    Ok(dir)
+}
+
+/// A receipt's text: its comment in the clerk's language, then the record; the files by their
+/// names with the suffix ` (n)` they have (or will have) in the archive.
+fn receipt_text(
+    when: &jiff::ZonedDateTime,
+    lang: crate::config::Language,
+    name: &str,
+    files: &[BundleFile],
+    channels: &[ReceiptChannel],
+    n: usize,
+) -> String {
+    let stem = bundle_stem(name);
     let receipt = Receipt {
         bundle: name,
         posted_at: when.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
@@ -713,20 +749,40 @@ pub fn archive(
             })
             .collect(),
     };
-    let receipt_path = dir.join(numbered(&receipt_name, &stem, n));
-    if moved_before.is_some() && fs::metadata(&receipt_path).is_ok_and(|m| m.len() > 0) {
-        // Written before a crash stopped the journal from recording it: nothing to redo.
-        return Ok(dir);
-    }
     let mut text = crate::messages::receipt_header(lang, name);
     text.push_str(&serde_yaml::to_string(&receipt).unwrap_or_default());
-    write_new(
-        &dir,
-        &numbered(&receipt_name, &stem, n),
-        text.as_bytes(),
-        syncs,
-    )?;
-    Ok(dir)
+    text
+}
+
+/// The receipt that travels with a posted bundle: written into its work folder as soon as the
+/// post is recorded (before anything moves to the archive), so that whoever finds the work
+/// folder (after a crash, a server with an empty journal) knows the bundle was posted, where,
+/// and with which files. Written once; `Ok(false)` when it was there already.
+pub fn travelling_receipt(
+    work_dir: &Path,
+    when: &jiff::ZonedDateTime,
+    lang: crate::config::Language,
+    name: &str,
+    files: &[BundleFile],
+    channels: &[ReceiptChannel],
+    syncs: &mut Syncs,
+) -> Result<bool, SpoolError> {
+    let receipt_name = companion(&bundle_stem(name), "receipt.yaml");
+    if fs::symlink_metadata(work_dir.join(&receipt_name)).is_ok() {
+        return Ok(false);
+    }
+    let text = receipt_text(when, lang, name, files, channels, 1);
+    write_new(work_dir, &receipt_name, text.as_bytes(), syncs)?;
+    Ok(true)
+}
+
+/// Removes the travelling receipt of a bundle from its work folder once the archive holds the
+/// bundle and its own receipt: dropcast's own file, never a user's.
+pub fn drop_travelling_receipt(work_dir: &Path, name: &str) {
+    let receipt_name = companion(&bundle_stem(name), "receipt.yaml");
+    if work_dir.parent().and_then(Path::file_name) == Some(OsStr::new(".dropcast")) {
+        let _ = fs::remove_file(work_dir.join(receipt_name));
+    }
 }
 
 /// The highest ` (k)` suffix under which `present(k)` holds: the most recent bundle of that
@@ -886,7 +942,7 @@ mod tests {
         ] {
             fs::write(&p, b"keep").unwrap();
         }
-        sweep_temporaries(&t.path().join("archive"), &failed);
+        sweep_temporaries(&t.path().join("archive"), &failed, &[]);
         assert!(!month.join(".dropcast-1-2.tmp").exists());
         assert!(!failed.join(".dropcast-3-4.tmp").exists());
         for p in [

@@ -165,11 +165,23 @@ fn an_archive_renamed_away_and_back_holds_the_post_until_it_is_back() {
         "dropcast made a new archive folder"
     );
     assert!(files_below(&o.path("failed")).is_empty());
+    // The receipt travels with the bundle: its work folder alone says it was posted, and where.
+    let waiting = files_below(&o.inbox(".dropcast"));
+    let receipt = waiting
+        .iter()
+        .find(|f| f.ends_with("deadline.receipt.yaml"))
+        .unwrap_or_else(|| panic!("no receipt in the work folder: {waiting:?}"));
+    let text = std::fs::read_to_string(o.inbox(".dropcast").join(receipt)).unwrap();
+    assert!(text.contains("https://t.me/town_news/1"), "{text}");
+    assert!(text.contains(&sha256(&doc)), "{text}");
 
     std::fs::rename(o.path("archive.away"), o.path("archive")).unwrap();
     let month = o.archive_month();
     wait_until(LONG, "archived", || {
         month.join("deadline.receipt.yaml").exists()
+    });
+    wait_until(LONG, "the work folder empty", || {
+        files_below(&o.inbox(".dropcast")).is_empty()
     });
     assert_eq!(sends(&o, &sha256(&doc)), 1);
     assert!(files_below(&o.path("failed")).is_empty());
