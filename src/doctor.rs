@@ -84,6 +84,20 @@ pub async fn run(config: &Config) -> Vec<Check> {
     ] {
         out.push(folder(name, path, matches!(name, "archive" | "failed")));
     }
+    // A folder that is there, but no longer the kind dropcast verified (the empty mount point
+    // of a share that is not mounted): the daemon waits for it.
+    for away in crate::share::look(config)
+        .into_iter()
+        .filter(|a| a.path.is_dir())
+    {
+        out.push(Check::fail(
+            format!("{} {}", away.role, away.path.display()),
+            format!(
+                "{}: dropcast waits until the share is mounted again",
+                away.why
+            ),
+        ));
+    }
     out.push(journal(config));
     out
 }

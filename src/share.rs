@@ -296,6 +296,10 @@ impl Share {
             return;
         };
         let tmp = self.memory.with_extension("json.tmp");
+        // The state folder is local (never on the share) and the journal's too: made if new.
+        if let Some(state) = self.memory.parent() {
+            let _ = std::fs::create_dir_all(state);
+        }
         if std::fs::write(&tmp, text).is_ok() {
             let _ = crate::spool::replace_own_file(&tmp, &self.memory);
         }

@@ -266,3 +266,44 @@ fn get(port: u16, path: &str) -> (String, String) {
         body.to_string(),
     )
 }
+
+/// The inbox is itself the mount point: unmounted, it is an empty local folder at the same path.
+/// dropcast remembers what it verified (`state/folders.json`), so it does not take that folder
+/// for an empty inbox: `doctor` and `status` say so, `once` fails, and it works again once the
+/// share is back.
+#[test]
+fn an_empty_mount_point_is_not_taken_for_the_inbox() {
+    let o = office();
+    let Some(share) = Share::mount(&o) else {
+        return;
+    };
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(o.path("state/folders.json").exists());
+    share.unmount();
+
+    let doctor = text(&o.cmd(&["doctor"]));
+    assert!(
+        doctor.contains("FAIL") && doctor.contains("not the folder dropcast knows"),
+        "{doctor}"
+    );
+    let status = text(&o.cmd(&["status"]));
+    assert!(status.contains("Folders away"), "{status}");
+    let out = o.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not the folder dropcast knows"),
+        "{}",
+        text(&out)
+    );
+    assert!(files_below(&o.path("inbox")).is_empty());
+
+    share.remount();
+    let doc = pdf("after the remount");
+    share.write("notice.pdf", &doc);
+    share.write("notice.yaml", b"caption: back\n");
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sends(&o, &sha256(&doc)), 1);
+    o.bot.assert_clean();
+}
