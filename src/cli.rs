@@ -428,7 +428,12 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
             std::process::exit(130);
         });
         let metrics = Arc::new(crate::metrics::Metrics::default());
-        let share = Arc::new(crate::share::Share::new(&config));
+        let share = crate::share::Share::new(&config);
+        let share = Arc::new(if opts.dry_run {
+            share.without_memory()
+        } else {
+            share
+        });
         if let Some(addr) = config.http_listen.filter(|_| !opts.once) {
             let web = crate::web::Sources {
                 config: config.clone(),

@@ -146,7 +146,8 @@ struct Known {
 
 /// The configured folders and what dropcast knows of each.
 pub struct Share {
-    memory: PathBuf,
+    /// `state_dir/folders.json`; `None` in a dry run, which writes nothing.
+    memory: Option<PathBuf>,
     known: Mutex<Vec<Known>>,
 }
 
@@ -176,9 +177,15 @@ impl Share {
             })
             .collect();
         Share {
-            memory,
+            memory: Some(memory),
             known: Mutex::new(known),
         }
+    }
+
+    /// The same, remembering nothing new (`--dry-run` writes nothing, not even here).
+    pub fn without_memory(mut self) -> Share {
+        self.memory = None;
+        self
     }
 
     /// Checks every folder now; returns those that are away.
@@ -287,6 +294,9 @@ impl Share {
     /// Writes what is known to `folders.json` (a temporary file renamed over it): a state
     /// folder that cannot take it only loses the memory, never the work.
     fn remember(&self) {
+        let Some(memory) = &self.memory else {
+            return;
+        };
         let map: BTreeMap<PathBuf, Identity> = self
             .lock()
             .iter()
@@ -295,13 +305,13 @@ impl Share {
         let Ok(text) = serde_json::to_vec_pretty(&map) else {
             return;
         };
-        let tmp = self.memory.with_extension("json.tmp");
+        let tmp = memory.with_extension("json.tmp");
         // The state folder is local (never on the share) and the journal's too: made if new.
-        if let Some(state) = self.memory.parent() {
+        if let Some(state) = memory.parent() {
             let _ = std::fs::create_dir_all(state);
         }
         if std::fs::write(&tmp, text).is_ok() {
-            let _ = crate::spool::replace_own_file(&tmp, &self.memory);
+            let _ = crate::spool::replace_own_file(&tmp, memory);
         }
     }
 }
