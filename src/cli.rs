@@ -428,7 +428,12 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
             std::process::exit(130);
         });
         let metrics = Arc::new(crate::metrics::Metrics::default());
-        let share = crate::share::Share::new(&config);
+        let leases = Arc::new(if opts.dry_run {
+            crate::lease::Leases::off(&config)
+        } else {
+            crate::lease::Leases::new(&config)
+        });
+        let share = crate::share::Share::new(&config).with_leases(leases.clone());
         let share = Arc::new(if opts.dry_run {
             share.without_memory()
         } else {
@@ -439,6 +444,7 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
                 config: config.clone(),
                 metrics: metrics.clone(),
                 share: share.clone(),
+                leases: leases.clone(),
             };
             match crate::web::serve(addr, web, rx.clone()).await {
                 Ok(bound) => tracing::info!(address = %bound, "status page at http://{bound}/"),
@@ -450,7 +456,7 @@ fn daemon(flag: Option<&Path>, opts: Options) -> ExitCode {
         if opts.once && !opts.dry_run && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             tokio::spawn(progress(metrics.clone()));
         }
-        pipeline::run(config, opts, metrics, share, rx).await
+        pipeline::run(config, opts, metrics, share, leases, rx).await
     });
     if reload.load(std::sync::atomic::Ordering::SeqCst) && result.is_ok() {
         rt.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -113,6 +113,9 @@ pub struct Config {
     pub watch: Watch,
     pub duplicate_window: Duration,
     pub uncertain: Uncertain,
+    /// How long another dropcast's lease on an inbox must stand still (its counter unchanged, on
+    /// this machine's own clock) before this one takes the inbox over. See `lease.rs`.
+    pub lease_timeout: Duration,
     pub timezone: jiff::tz::TimeZone,
     pub timezone_name: String,
     pub language: Language,
@@ -272,6 +275,10 @@ pub fn parse(
             .duplicate_window
             .map_or(Duration::from_secs(30 * 86400), |d| d.0),
         uncertain: raw.uncertain.unwrap_or(Uncertain::Resend),
+        lease_timeout: raw
+            .lease_timeout
+            .map_or(Duration::from_secs(30), |d| d.0)
+            .max(Duration::from_millis(500)),
         timezone,
         timezone_name,
         language: raw.language.unwrap_or(Language::En),
@@ -820,6 +827,7 @@ struct Raw {
     watch: Option<RawWatch>,
     duplicate_window: Option<Dur>,
     uncertain: Option<Uncertain>,
+    lease_timeout: Option<Dur>,
     timezone: Option<String>,
     language: Option<Language>,
     http: Option<RawHttp>,

@@ -302,11 +302,16 @@ impl ChannelSender {
             };
             // A file that cannot be opened is refused for good; one on a share that went away
             // is not: the post waits for the share, without counting an attempt.
-            if !self
-                .d
-                .share
-                .all_here(files_of(&delivery.plan.messages[index]))
-            {
+            let files = files_of(&delivery.plan.messages[index]);
+            if !files.iter().all(|f| self.d.share.held(f)) {
+                // Another dropcast took the inbox over: it finishes this bundle (it adopts the
+                // work folder); this one stops here.
+                return Ok(DeliveryEnded {
+                    bundle: bundle_id,
+                    ended: Ended::Left("another dropcast took the inbox over".into()),
+                });
+            }
+            if !self.d.share.all_here(files) {
                 if self.d.max_attempts.is_some() {
                     return Ok(DeliveryEnded {
                         bundle: bundle_id,

@@ -24,6 +24,8 @@
 //! - [`deliver`]: one sender per channel: pacing, retries, the journal protocol per message.
 //! - [`telegram`]: the only module that speaks the Bot API.
 //! - [`token`]: the bot token, which prints as `***`.
+//! - [`lease`]: one share, one poster: a lease per inbox; a second dropcast stands by and takes
+//!   over when the lease stands still.
 //! - [`share`]: the configured folders known by identity: a share that went away pauses the
 //!   work that needs it instead of looking like removed files.
 //! - [`spool`]: the only module that moves user files (work folder, archive, failed), writes
@@ -44,6 +46,7 @@ pub mod doctor;
 pub mod finisher;
 pub mod image_header;
 pub mod journal;
+pub mod lease;
 pub mod messages;
 pub mod metrics;
 pub mod pairing;

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::deliver::{Deliverer, DeliveryEnded, Pacing};
 use crate::finisher::Finisher;
 use crate::journal::{Journal, JournalError};
+use crate::lease::Leases;
 use crate::metrics::Metrics;
 use crate::prepare::Candidate;
 use crate::preparer::{self, Preparer};
@@ -109,6 +110,7 @@ pub async fn run(
     opts: Options,
     metrics: Arc<Metrics>,
     share: Arc<Share>,
+    leases: Arc<Leases>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Summary, PipelineError> {
     metrics
@@ -117,6 +119,13 @@ pub async fn run(
     if !wait_for_folders(&share, opts, shutdown.clone()).await? {
         return Ok(metrics.summary());
     }
+    // Which inboxes are this dropcast's: decided before anything is looked at, so that a
+    // standby touches nothing and `once` does not end before it has looked.
+    let gained = if opts.dry_run {
+        Vec::new()
+    } else {
+        settle_leases(&leases, &share).await
+    };
     let roots = crate::watch::roots(&config);
     let filter = Arc::new(Filter::new(&config.accept, &config.ignore));
     let backend = if opts.dry_run {
@@ -137,6 +146,7 @@ pub async fn run(
         watcher::Links {
             candidates: cand_tx,
             returned: back_rx,
+            leases: leases.clone(),
         },
         metrics.clone(),
         share.clone(),
@@ -167,9 +177,32 @@ pub async fn run(
     // `once`: the watcher closes the candidate channel; the preparer drains it, then closes the
     // senders' queues and waits for them; the finisher sees every sender gone. `run`: everyone
     // sees the shutdown.
+    // Work folders another dropcast (or this server before its journal was lost) left in the
+    // inboxes this one just took: finished before anything new is taken.
+    if let Some((journal, _)) = &backend {
+        let (c, j, sh) = (config.clone(), journal.clone(), share.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            for inbox in gained {
+                preparer::adopt(&c, &j, &sh, &inbox);
+            }
+        })
+        .await;
+    }
     let mut tasks = Tasks::default();
     tasks.spawn("watcher", watcher.run(shutdown.clone()));
     tasks.spawn("preparer", preparer.run());
+    // The lease task outlives the others: it renews the leases until the last bundle is
+    // finished, then hands the inboxes on.
+    let (leases_stop, leases_stopping) = watch::channel(false);
+    let holder = backend.as_ref().map(|(journal, _)| {
+        let holder = LeaseHolder {
+            config: config.clone(),
+            journal: journal.clone(),
+            share: share.clone(),
+            leases: leases.clone(),
+        };
+        tokio::spawn(holder.run(leases_stopping))
+    });
     if let Some((journal, _)) = backend {
         let finisher = Finisher {
             config: config.clone(),
@@ -181,7 +214,65 @@ pub async fn run(
         tasks.spawn("finisher", finisher.run(shutdown.clone()));
     }
     tasks.join().await;
+    let _ = leases_stop.send(true);
+    if let Some(h) = holder {
+        let _ = h.await;
+    }
     Ok(metrics.summary())
+}
+
+/// Looks at every inbox's lease until each is decided: taken (written, then confirmed on a
+/// second look) or another dropcast's. Returns the inboxes taken.
+async fn settle_leases(leases: &Arc<Leases>, share: &Arc<Share>) -> Vec<PathBuf> {
+    let mut gained = Vec::new();
+    for _ in 0..3 {
+        let (l, s) = (leases.clone(), share.clone());
+        gained.extend(
+            tokio::task::spawn_blocking(move || l.tick(&s))
+                .await
+                .unwrap_or_default(),
+        );
+        if leases.settled() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    gained
+}
+
+/// The lease task: renews this dropcast's leases, watches the others', takes over a dead
+/// owner's inbox (and adopts its work folders), and hands the inboxes on at a clean stop.
+struct LeaseHolder {
+    config: Arc<Config>,
+    journal: Arc<Journal>,
+    share: Arc<Share>,
+    leases: Arc<Leases>,
+}
+
+impl LeaseHolder {
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let interval = self.leases.interval();
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            let (c, j, s, l) = (
+                self.config.clone(),
+                self.journal.clone(),
+                self.share.clone(),
+                self.leases.clone(),
+            );
+            let _ = tokio::task::spawn_blocking(move || {
+                for inbox in l.tick(&s) {
+                    preparer::adopt(&c, &j, &s, &inbox);
+                }
+            })
+            .await;
+        }
+        let l = self.leases.clone();
+        let _ = tokio::task::spawn_blocking(move || l.release()).await;
+    }
 }
 
 /// Every configured folder must be there before anything starts: `once` says which are not and

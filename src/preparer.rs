@@ -790,6 +790,178 @@ fn resume_parked(
     journal.deliveries_of(id).ok()
 }
 
+/// Finishes the work that another dropcast left in an inbox's work folders (a server that died,
+/// or this server before its journal was lost): files this journal does not know. A bundle whose
+/// receipt travelled with it was posted: it is archived with that receipt and never posted again.
+/// One without a receipt may or may not have been posted (its request may have been in flight):
+/// `uncertain: resend` puts its files back into the inbox to be posted again, `fail` moves them to
+/// `failed/` asking a person to look at the channel.
+pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
+    let Ok(waiting) = journal.waiting_files() else {
+        return;
+    };
+    let known: HashSet<PathBuf> = waiting.into_iter().map(|f| f.work).collect();
+    let dirs: Vec<PathBuf> = std::fs::read_dir(inbox.join(".dropcast"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    for dir in dirs {
+        let mut unknown: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.path())
+            .filter(|p| !known.contains(p))
+            .filter(|p| !crate::bundle::file_name_of(p).starts_with('.'))
+            .collect();
+        if unknown.is_empty() {
+            continue;
+        }
+        if !share.may_act([
+            dir.as_path(),
+            config.archive.as_path(),
+            config.failed.as_path(),
+        ]) {
+            return;
+        }
+        unknown.sort();
+        // A receipt of a bundle this journal knows is its own finisher's business.
+        unknown.retain(|p| {
+            !receipt_names(p)
+                .is_some_and(|(_, names)| names.iter().any(|n| known.contains(&dir.join(n))))
+        });
+        adopt_posted(config, &dir, &mut unknown);
+        adopt_uncertain(config, inbox, unknown);
+        spool::remove_empty_dir(&dir);
+    }
+}
+
+/// The bundles of a work folder whose receipt travelled with them: archived with it.
+fn adopt_posted(config: &Config, dir: &Path, unknown: &mut Vec<PathBuf>) {
+    let receipts: Vec<PathBuf> = unknown
+        .iter()
+        .filter(|p| crate::bundle::file_name_of(p).ends_with(".receipt.yaml"))
+        .cloned()
+        .collect();
+    let when = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
+    let month = config
+        .archive
+        .join(when.strftime("%Y").to_string())
+        .join(when.strftime("%m").to_string());
+    for receipt in receipts {
+        let Some((bundle, names)) = receipt_names(&receipt) else {
+            continue;
+        };
+        let mut group: Vec<PathBuf> = names
+            .iter()
+            .map(|n| dir.join(n))
+            .filter(|p| unknown.contains(p))
+            .collect();
+        group.push(receipt.clone());
+        let pairs: Vec<(&Path, &OsStr)> = group
+            .iter()
+            .map(|p| (p.as_path(), p.file_name().unwrap_or_default()))
+            .collect();
+        let stem = spool::bundle_stem(&bundle);
+        let moved = spool::make_dirs_within(&config.archive, &month)
+            .and_then(|()| spool::move_group(&pairs, &month, &stem, &[], &mut spool::Syncs::now()));
+        match moved {
+            Ok(_) => {
+                tracing::info!(bundle = %bundle, archive = %month.display(), "adopted a bundle another dropcast posted: archived with the receipt that travelled with it, not posted again");
+                unknown.retain(|p| !group.contains(p));
+            }
+            Err(e) => {
+                tracing::warn!(bundle = %bundle, error = %e, "cannot archive an adopted bundle yet")
+            }
+        }
+    }
+}
+
+/// The bundle and the file names a travelling receipt lists.
+fn receipt_names(receipt: &Path) -> Option<(String, Vec<String>)> {
+    if !crate::bundle::file_name_of(receipt).ends_with(".receipt.yaml") {
+        return None;
+    }
+    let text = std::fs::read_to_string(receipt).ok()?;
+    let v: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    let bundle = v.get("bundle")?.as_str()?.to_string();
+    let names = v
+        .get("files")?
+        .as_sequence()?
+        .iter()
+        .filter_map(|f| Some(f.get("name")?.as_str()?.to_string()))
+        .collect();
+    Some((bundle, names))
+}
+
+/// The files of a work folder with no receipt: their post may or may not have gone out.
+fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
+    let mut groups: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for p in unknown {
+        let name = crate::bundle::file_name_of(&p);
+        groups
+            .entry(crate::bundle::stem(&name).to_string())
+            .or_default()
+            .push(p);
+    }
+    for (stem, files) in groups {
+        let name = files
+            .iter()
+            .map(|p| crate::bundle::file_name_of(p))
+            .find(|n| !n.ends_with(".yaml") && !n.ends_with(".yml"))
+            .unwrap_or_else(|| crate::bundle::file_name_of(&files[0]));
+        let pairs: Vec<(PathBuf, OsString)> = files
+            .iter()
+            .map(|p| (p.clone(), p.file_name().unwrap_or_default().to_os_string()))
+            .collect();
+        let result = match config.uncertain {
+            crate::config::Uncertain::Resend => {
+                let refs: Vec<(&Path, &OsStr)> = pairs
+                    .iter()
+                    .map(|(p, n)| (p.as_path(), n.as_os_str()))
+                    .collect();
+                tracing::warn!(bundle = %name, "adopted a bundle another dropcast may or may not have posted: back into the inbox, to be posted again (uncertain: resend)");
+                spool::move_group(
+                    &refs,
+                    inbox,
+                    OsStr::new(&stem),
+                    &[],
+                    &mut spool::Syncs::now(),
+                )
+                .map(|_| ())
+            }
+            crate::config::Uncertain::Fail => {
+                let problem = Problem::Uncertain {
+                    channel: "the channel".into(),
+                };
+                let report = messages::report_now(
+                    config,
+                    &name,
+                    std::slice::from_ref(&problem),
+                    &[],
+                    &pairs,
+                );
+                tracing::warn!(bundle = %name, "adopted a bundle another dropcast may or may not have posted: to failed/ (uncertain: fail)");
+                spool::fail(
+                    &config.failed,
+                    &name,
+                    &pairs,
+                    &report,
+                    &mut spool::Syncs::now(),
+                )
+                .map(|_| ())
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(bundle = %name, error = %e, "cannot finish an adopted bundle yet");
+        }
+    }
+}
+
 /// Puts back files that the journal says wait in a work folder but that a crash left in the
 /// inbox (the journal is written before the move).
 pub fn recover(journal: &Journal) {

@@ -148,6 +148,8 @@ struct Known {
 pub struct Share {
     /// `state_dir/folders.json`; `None` in a dry run, which writes nothing.
     memory: Option<PathBuf>,
+    /// Whose inboxes these are: dropcast acts only on an inbox whose lease it holds.
+    leases: Option<std::sync::Arc<crate::lease::Leases>>,
     known: Mutex<Vec<Known>>,
 }
 
@@ -178,8 +180,32 @@ impl Share {
             .collect();
         Share {
             memory: Some(memory),
+            leases: None,
             known: Mutex::new(known),
         }
+    }
+
+    /// The same, acting only on the inboxes whose lease `leases` holds.
+    pub fn with_leases(mut self, leases: std::sync::Arc<crate::lease::Leases>) -> Share {
+        self.leases = Some(leases);
+        self
+    }
+
+    /// Whether this dropcast holds the lease of the inbox of `path`, as of its last look (no
+    /// file read).
+    pub fn held(&self, path: &Path) -> bool {
+        self.leases.as_ref().is_none_or(|l| l.holds(path))
+    }
+
+    /// Right before an irreversible step (moving files out of an inbox, into the archive or
+    /// failed/): every folder of `paths` is reachable, and the lease of every inbox among them
+    /// is still this dropcast's (read again now).
+    pub fn may_act<'a>(&self, paths: impl IntoIterator<Item = &'a Path> + Clone) -> bool {
+        self.all_here(paths.clone())
+            && self
+                .leases
+                .as_ref()
+                .is_none_or(|l| paths.into_iter().all(|p| l.confirm(p)))
     }
 
     /// The same, remembering nothing new (`--dry-run` writes nothing, not even here).

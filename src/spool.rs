@@ -479,6 +479,11 @@ pub fn make_work_dir(dir: &Path) -> Result<(), SpoolError> {
     }
 }
 
+/// Removes one of dropcast's own folders once it is empty (`remove_dir` refuses one that is not).
+pub fn remove_empty_dir(dir: &Path) {
+    let _ = fs::remove_dir(dir);
+}
+
 /// Puts one of dropcast's own state files (never a user's) in place of its older version.
 pub fn replace_own_file(tmp: &Path, dest: &Path) -> io::Result<()> {
     fs::rename(tmp, dest)

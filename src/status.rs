@@ -31,6 +31,9 @@ pub struct ScheduledPost {
 pub struct Status {
     /// Configured folders that cannot be reached (a share not mounted): work waits for them.
     pub away: Vec<AwayFolder>,
+    /// Who holds each inbox's lease (read from the lease files; the page shows the daemon's
+    /// own view).
+    pub leases: Vec<crate::lease::LeaseReport>,
     pub waiting: Vec<Waiting>,
     pub scheduled: Vec<ScheduledPost>,
     pub retrying: Vec<Retrying>,
@@ -83,6 +86,19 @@ pub fn read(config: &Config) -> Result<Status, JournalError> {
     };
     Ok(Status {
         away: crate::share::look(config),
+        leases: config
+            .inboxes
+            .iter()
+            .filter_map(|i| {
+                crate::lease::read(&i.path).map(|l| crate::lease::LeaseReport {
+                    inbox: i.path.clone(),
+                    role: crate::lease::Role::Standby {
+                        host: l.host,
+                        pid: l.pid,
+                    },
+                })
+            })
+            .collect(),
         waiting: waiting(config),
         scheduled: scheduled
             .into_iter()
@@ -160,6 +176,17 @@ pub fn render(s: &Status) -> String {
     let section = |out: &mut String, title: &str, n: usize| {
         out.push_str(&format!("{title} ({n})\n"));
     };
+    if !s.leases.is_empty() {
+        section(&mut out, "Who posts from each inbox", s.leases.len());
+        for l in &s.leases {
+            if let crate::lease::Role::Standby { host, pid } = &l.role {
+                out.push_str(&format!(
+                    "  {}: active on {host} (pid {pid})\n",
+                    l.inbox.display()
+                ));
+            }
+        }
+    }
     if !s.away.is_empty() {
         section(&mut out, "Folders away (work waits for them)", s.away.len());
         for a in &s.away {

@@ -38,6 +38,8 @@ pub enum Returned {
 pub struct Links {
     pub candidates: mpsc::UnboundedSender<Candidate>,
     pub returned: mpsc::UnboundedReceiver<Returned>,
+    /// Told when this dropcast becomes active on an inbox, or stands by.
+    pub leases: Arc<crate::lease::Leases>,
 }
 
 /// The watcher task's state.
@@ -60,6 +62,7 @@ pub struct Watcher {
     returned: mpsc::UnboundedReceiver<Returned>,
     metrics: Arc<Metrics>,
     share: Arc<Share>,
+    leases: Arc<crate::lease::Leases>,
 }
 
 impl Watcher {
@@ -113,6 +116,7 @@ impl Watcher {
             _native: native,
             candidates: links.candidates,
             returned: links.returned,
+            leases: links.leases,
             metrics,
             share,
         })
@@ -150,8 +154,11 @@ impl Watcher {
             {
                 wake = wake.min(t);
             }
+            let leases_changed = self.leases.changed.notified();
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
+                // Became active on an inbox (or lost one): look at everything again now.
+                _ = leases_changed => self.full_scan(Instant::now().into_std()),
                 Some(sig) = self.signals.recv() => self.on_signals(sig),
                 Some(back) = self.returned.recv() => self.on_returned(back),
                 _ = tokio::time::sleep_until(wake) => {}
@@ -275,7 +282,8 @@ impl Watcher {
         self.share.check_all();
         let mut seen = HashSet::new();
         for root in &self.roots {
-            if self.share.check(&root.path).is_err() {
+            // Away, or another dropcast's (this one stands by): not looked at.
+            if self.share.check(&root.path).is_err() || !self.share.held(&root.path) {
                 continue;
             }
             for (path, stamp) in watching::scan(root, &self.filter) {
@@ -289,7 +297,7 @@ impl Watcher {
     }
 
     fn observe_path(&mut self, path: &Path, now: std::time::Instant) {
-        if self.claimed.contains(path) {
+        if self.claimed.contains(path) || !self.share.held(path) {
             return;
         }
         let Some(root) = pairing::inbox_of(&self.roots, path).map(|i| &self.roots[i]) else {

@@ -25,6 +25,8 @@ pub struct Sources {
     pub metrics: Arc<Metrics>,
     /// The configured folders as the daemon last saw them.
     pub share: Arc<Share>,
+    /// Which inboxes this dropcast posts from, and which it stands by for.
+    pub leases: Arc<crate::lease::Leases>,
 }
 
 type App = Sources;
@@ -89,9 +91,30 @@ async fn metrics_text(State(app): State<App>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.prometheus(),
+        format!("{}{}", app.metrics.prometheus(), lease_metrics(&app.leases)),
     )
         .into_response()
+}
+
+/// `dropcast_lease_active{inbox="…"} 1` where this dropcast posts, 0 where it stands by.
+fn lease_metrics(leases: &crate::lease::Leases) -> String {
+    let mut out = String::from(
+        "# HELP dropcast_lease_active Whether this dropcast holds the inbox's lease (1) or stands by (0).\n# TYPE dropcast_lease_active gauge\n",
+    );
+    for r in leases.report() {
+        let active = matches!(r.role, crate::lease::Role::Active { .. });
+        let inbox = r
+            .inbox
+            .display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
+        out.push_str(&format!(
+            "dropcast_lease_active{{inbox=\"{inbox}\"}} {}\n",
+            u8::from(active)
+        ));
+    }
+    out
 }
 
 async fn page(State(app): State<App>) -> Response {
@@ -99,8 +122,10 @@ async fn page(State(app): State<App>) -> Response {
     let status = tokio::task::spawn_blocking(move || status::read(&config)).await;
     match status {
         Ok(Ok(mut s)) => {
-            // The daemon's own view: it knows which folder it verified, and when one went away.
+            // The daemon's own view: it knows which folder it verified, and when one went away,
+            // and which inboxes it posts from.
             s.away = app.share.away();
+            s.leases = app.leases.report();
             Html(render(&s, &app.metrics, &app.config)).into_response()
         }
         Ok(Err(e)) => (
@@ -175,6 +200,21 @@ fn render(s: &Status, m: &Metrics, config: &Config) -> String {
         }
         out.push_str("</section>");
     };
+    let standby: Vec<String> = s
+        .leases
+        .iter()
+        .filter_map(|l| match &l.role {
+            crate::lease::Role::Standby { host, pid } => Some(format!(
+                "<b>{}</b> <span>standby, active on {} (pid {pid})</span>",
+                escape(&l.inbox.display().to_string()),
+                escape(host)
+            )),
+            _ => None,
+        })
+        .collect();
+    if !standby.is_empty() {
+        section("standby", "Standby (another dropcast posts)", standby);
+    }
     if !s.away.is_empty() {
         section(
             "away",

@@ -277,7 +277,7 @@ fn user_files(o: &Office) -> Vec<(String, PathBuf)> {
     }
     let mut out: Vec<(String, PathBuf)> = paths
         .into_iter()
-        .filter(|p| !is_ours(&p.file_name().unwrap().to_string_lossy()))
+        .filter(|p| !is_ours(&p.file_name().unwrap().to_string_lossy()) && !is_lease(p))
         .map(|p| (sha256(&std::fs::read(&p).unwrap()), p))
         .collect();
     out.sort();

@@ -52,7 +52,7 @@ fn files_below(dir: &Path) -> Vec<String> {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
                 walk(base, &e.path(), out);
-            } else {
+            } else if !is_lease(&e.path()) {
                 out.push(e.path().strip_prefix(base).unwrap().display().to_string());
             }
         }

@@ -30,7 +30,7 @@ fn user_files(o: &Office) -> Vec<String> {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
                 walk(&e.path(), out);
-            } else {
+            } else if !is_lease(&e.path()) {
                 out.push(e.path());
             }
         }

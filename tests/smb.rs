@@ -36,7 +36,7 @@ fn files_under(dir: &Path) -> Vec<String> {
             let p = e.path();
             if e.file_type().unwrap().is_dir() {
                 walk(&p, root, out);
-            } else {
+            } else if !is_lease(&p) {
                 out.push(p.strip_prefix(root).unwrap().display().to_string());
             }
         }

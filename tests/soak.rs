@@ -948,7 +948,7 @@ fn walk_paths(dir: &std::path::Path, out: &mut Vec<String>) {
         let p = e.path();
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             walk_paths(&p, out);
-        } else {
+        } else if !is_lease(&p) {
             out.push(p.display().to_string());
         }
     }

@@ -259,10 +259,18 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
         let p = e.path();
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             walk(&p, f);
-        } else {
+        } else if !is_lease(&p) {
             f(&p);
         }
     }
+}
+
+/// An inbox's lease (`INBOX/.dropcast/lease`, and its temporary while it is renewed): dropcast's
+/// own bookkeeping, not a clerk's file.
+pub fn is_lease(p: &Path) -> bool {
+    let name = p.file_name().unwrap_or_default().to_string_lossy();
+    p.parent().and_then(Path::file_name) == Some(std::ffi::OsStr::new(".dropcast"))
+        && (name == "lease" || (name.starts_with(".lease-") && name.ends_with(".tmp")))
 }
 
 fn wait_with_deadline(mut child: Child, limit: Duration) -> Output {

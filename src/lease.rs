@@ -1,0 +1,478 @@
+//! One share, one poster: a lease per inbox, in `INBOX/.dropcast/lease`. The owner (host, pid,
+//! an instance id) advances a counter in it every `lease_timeout / 6` by writing a temporary file
+//! and renaming it over the lease (this works on SMB and NFS, where `flock` cannot be trusted). A
+//! second dropcast that finds a live lease stands by: it touches nothing in that inbox. It takes
+//! the inbox over when the counter has not moved for `lease_timeout` as measured by its *own*
+//! monotonic clock (clocks of different machines are never compared), with a fencing number one
+//! higher than the old owner's. An owner reads its lease again before every batch of moves out of
+//! the inbox and stops acting on the inbox at once when it finds it taken.
+//!
+//! The window leases cannot close: an owner frozen for longer than `lease_timeout` (a VM paused,
+//! `SIGSTOP`) that wakes in the middle of a step may finish that one step before it reads the
+//! lease again. dropcast narrows it by reading the lease right before each irreversible step (a
+//! batch of moves, each request to Telegram) and by naming its work folders with its fencing
+//! number, so that whoever comes later can tell whose work a folder holds.
+//!
+//! Architecture Invariant: no file of an inbox is moved, and no request is made for a bundle of
+//! an inbox, unless this dropcast holds the inbox's lease.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+
+/// What the lease file holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lease {
+    pub host: String,
+    pub pid: u32,
+    pub instance: String,
+    /// Advanced by the owner every few seconds: a standby watches it move.
+    pub counter: u64,
+    /// One higher at every takeover: written into the owner's work folder names.
+    pub fence: u64,
+    /// The owner stopped cleanly and handed the inbox on: no need to wait for the timeout.
+    #[serde(default)]
+    pub released: bool,
+}
+
+/// Who this dropcast is, for the lease.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub host: String,
+    pub pid: u32,
+    pub instance: String,
+}
+
+impl Me {
+    pub fn new() -> Me {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        let pid = std::process::id();
+        let nanos = jiff::Timestamp::now().as_nanosecond();
+        Me {
+            instance: format!("{:x}", (nanos as u64) ^ ((pid as u64) << 40)),
+            host,
+            pid,
+        }
+    }
+
+    fn lease(&self, counter: u64, fence: u64) -> Lease {
+        Lease {
+            host: self.host.clone(),
+            pid: self.pid,
+            instance: self.instance.clone(),
+            counter,
+            fence,
+            released: false,
+        }
+    }
+}
+
+impl Default for Me {
+    fn default() -> Self {
+        Me::new()
+    }
+}
+
+/// This dropcast's part in one inbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Role {
+    /// Not decided yet (the first look, or a lease written and not confirmed).
+    Starting,
+    /// This dropcast holds the lease, with this fencing number.
+    Active { fence: u64 },
+    /// Another dropcast holds it: this one touches nothing here.
+    Standby { host: String, pid: u32 },
+}
+
+struct InboxLease {
+    path: PathBuf,
+    role: Role,
+    /// The other owner's counter and when (on our clock) it was first seen at that value.
+    watched: Option<(String, u64, Instant)>,
+    /// Written by us and waiting to be confirmed on the next look.
+    written: Option<Lease>,
+}
+
+/// A line of the reports: which inbox, and who posts from it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeaseReport {
+    pub inbox: PathBuf,
+    pub role: Role,
+}
+
+/// The leases of this dropcast's inboxes.
+pub struct Leases {
+    /// A dry run holds no lease and writes none: every inbox counts as its own.
+    off: bool,
+    me: Me,
+    timeout: Duration,
+    inboxes: Mutex<Vec<InboxLease>>,
+    /// Bumped at every change of role: the watcher rescans, the page shows it.
+    changes: AtomicU64,
+    pub changed: tokio::sync::Notify,
+}
+
+/// Where an inbox's lease lives.
+pub fn lease_path(inbox: &Path) -> PathBuf {
+    inbox.join(".dropcast").join("lease")
+}
+
+/// Reads a lease file; `None` when there is none (or it cannot be read as one: a half-written
+/// file cannot exist, since leases are renamed into place).
+pub fn read(inbox: &Path) -> Option<Lease> {
+    let bytes = std::fs::read(lease_path(inbox)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+impl Leases {
+    pub fn new(config: &Config) -> Leases {
+        Leases::with(
+            config.inboxes.iter().map(|i| i.path.clone()).collect(),
+            config.lease_timeout,
+            Me::new(),
+        )
+    }
+
+    pub fn with(inboxes: Vec<PathBuf>, timeout: Duration, me: Me) -> Leases {
+        Leases {
+            off: false,
+            me,
+            timeout,
+            inboxes: Mutex::new(
+                inboxes
+                    .into_iter()
+                    .map(|path| InboxLease {
+                        path,
+                        role: Role::Starting,
+                        watched: None,
+                        written: None,
+                    })
+                    .collect(),
+            ),
+            changes: AtomicU64::new(0),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Leases that are never taken nor written (`--dry-run`).
+    pub fn off(config: &Config) -> Leases {
+        Leases {
+            off: true,
+            ..Leases::new(config)
+        }
+    }
+
+    /// How often the owner advances its counter, and a standby looks.
+    pub fn interval(&self) -> Duration {
+        (self.timeout / 6).max(Duration::from_millis(100))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<InboxLease>> {
+        self.inboxes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether this dropcast holds the lease of the most specific inbox holding `path`, as of the
+    /// last look (no file read: for the senders' every request).
+    pub fn holds(&self, path: &Path) -> bool {
+        if self.off {
+            return true;
+        }
+        let inboxes = self.lock();
+        inboxes
+            .iter()
+            .filter(|i| path.starts_with(&i.path))
+            .max_by_key(|i| i.path.as_os_str().len())
+            .is_none_or(|i| matches!(i.role, Role::Active { .. }))
+    }
+
+    /// The fencing number of an inbox this dropcast holds.
+    pub fn fence(&self, inbox: &Path) -> Option<u64> {
+        self.lock()
+            .iter()
+            .find(|i| i.path == inbox)
+            .and_then(|i| match i.role {
+                Role::Active { fence } => Some(fence),
+                _ => None,
+            })
+    }
+
+    /// Reads the lease of the inbox holding `path` again, right before an irreversible step:
+    /// true when it is still ours. A lease found taken makes this dropcast stand by at once.
+    pub fn confirm(&self, path: &Path) -> bool {
+        if self.off {
+            return true;
+        }
+        let mut inboxes = self.lock();
+        let Some(i) = inboxes
+            .iter_mut()
+            .filter(|i| path.starts_with(&i.path))
+            .max_by_key(|i| i.path.as_os_str().len())
+        else {
+            return true;
+        };
+        if !matches!(i.role, Role::Active { .. }) {
+            return false;
+        }
+        match read(&i.path) {
+            Some(l) if l.instance == self.me.instance => true,
+            other => {
+                self.lose(i, other);
+                false
+            }
+        }
+    }
+
+    fn lose(&self, i: &mut InboxLease, now: Option<Lease>) {
+        let (host, pid) = now
+            .as_ref()
+            .map_or(("?".to_string(), 0), |l| (l.host.clone(), l.pid));
+        tracing::warn!(inbox = %i.path.display(), active_on = %host, "the lease of this inbox was taken: stopping at once; standby");
+        i.role = Role::Standby { host, pid };
+        i.watched = now.map(|l| (l.instance, l.counter, Instant::now()));
+        self.bump();
+    }
+
+    fn bump(&self) {
+        self.changes.fetch_add(1, Ordering::Relaxed);
+        self.changed.notify_waiters();
+    }
+
+    /// One look at every inbox: renew ours, watch the others, take over a dead one, confirm what
+    /// we wrote last time. Returns the inboxes this dropcast has just become active on (their
+    /// work folders are to be adopted).
+    pub fn tick(&self, share: &crate::share::Share) -> Vec<PathBuf> {
+        self.look(&|p: &Path| share.check(p).is_ok())
+    }
+
+    fn look(&self, here: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+        let mut gained = Vec::new();
+        if self.off {
+            return gained;
+        }
+        let mut inboxes = self.lock();
+        for i in inboxes.iter_mut() {
+            // An inbox that is away: nothing to hold, nothing to write (no lease under an
+            // empty mount point).
+            if !here(&i.path) {
+                continue;
+            }
+            let found = read(&i.path);
+            if let Some(mine) = i.written.take() {
+                // Two that wrote at once: the rename that came last won; the other stands by.
+                match &found {
+                    Some(l) if l.instance == self.me.instance => {
+                        tracing::info!(inbox = %i.path.display(), fence = mine.fence, "active: this dropcast holds the lease of the inbox");
+                        i.role = Role::Active { fence: mine.fence };
+                        i.watched = None;
+                        gained.push(i.path.clone());
+                        self.bump();
+                    }
+                    _ => self.lose(i, found.clone()),
+                }
+                continue;
+            }
+            match (&i.role, found) {
+                (Role::Active { fence }, Some(l)) if l.instance == self.me.instance => {
+                    let next = self.me.lease(l.counter + 1, *fence);
+                    if let Err(e) = write(&i.path, &next, &self.me) {
+                        tracing::warn!(inbox = %i.path.display(), error = %e, "cannot renew the lease");
+                    }
+                }
+                (Role::Active { .. }, other) => self.lose(i, other),
+                (_, None) => {
+                    // Nobody holds it: take it (confirmed at the next look).
+                    self.claim(i, 1);
+                }
+                (_, Some(l)) if l.instance == self.me.instance => {
+                    // Our own lease from before a restart of this same instance: cannot happen
+                    // (a new instance id each start); treat as someone else's.
+                    self.claim(i, l.fence + 1);
+                }
+                (_, Some(l)) if l.released => self.claim(i, l.fence + 1),
+                (_, Some(l)) if l.host == self.me.host && !alive(l.pid) => {
+                    // Its owner ran on this machine and is gone (killed, crashed): nothing to
+                    // wait for, as no clock or machine has to be trusted for that.
+                    tracing::info!(inbox = %i.path.display(), pid = l.pid, "the lease's owner ran here and is gone: taking the inbox at once");
+                    self.claim(i, l.fence + 1);
+                }
+                (_, Some(l)) => self.watch(i, l),
+            }
+        }
+        gained
+    }
+
+    /// Another dropcast's lease: stand by while its counter moves; take over once it has stood
+    /// still for the timeout on our own clock.
+    fn watch(&self, i: &mut InboxLease, l: Lease) {
+        let now = Instant::now();
+        let moved = match &i.watched {
+            Some((instance, counter, _)) => *instance != l.instance || *counter != l.counter,
+            None => true,
+        };
+        if moved {
+            if i.role
+                != (Role::Standby {
+                    host: l.host.clone(),
+                    pid: l.pid,
+                })
+            {
+                tracing::info!(inbox = %i.path.display(), active_on = %l.host, pid = l.pid, "standby: another dropcast posts from this inbox");
+                i.role = Role::Standby {
+                    host: l.host.clone(),
+                    pid: l.pid,
+                };
+                self.bump();
+            }
+            i.watched = Some((l.instance.clone(), l.counter, now));
+            return;
+        }
+        let since = i.watched.as_ref().map_or(now, |(_, _, t)| *t);
+        if now.duration_since(since) >= self.timeout {
+            tracing::warn!(inbox = %i.path.display(), was_on = %l.host, "the active dropcast's lease has not moved for lease_timeout: taking over");
+            self.claim(i, l.fence + 1);
+        }
+    }
+
+    fn claim(&self, i: &mut InboxLease, fence: u64) {
+        let mine = self.me.lease(0, fence);
+        match write(&i.path, &mine, &self.me) {
+            Ok(()) => i.written = Some(mine),
+            Err(e) => {
+                tracing::warn!(inbox = %i.path.display(), error = %e, "cannot write the lease")
+            }
+        }
+    }
+
+    /// A clean stop hands the inboxes on: a standby takes over at its next look.
+    pub fn release(&self) {
+        if self.off {
+            return;
+        }
+        let inboxes = self.lock();
+        for i in inboxes.iter() {
+            if let (Role::Active { fence }, Some(l)) = (&i.role, read(&i.path))
+                && l.instance == self.me.instance
+            {
+                let mut done = self.me.lease(l.counter + 1, *fence);
+                done.released = true;
+                let _ = write(&i.path, &done, &self.me);
+            }
+        }
+    }
+
+    /// Who posts from each inbox, for the log, `status`, the page and `/metrics`.
+    pub fn report(&self) -> Vec<LeaseReport> {
+        self.lock()
+            .iter()
+            .map(|i| LeaseReport {
+                inbox: i.path.clone(),
+                role: i.role.clone(),
+            })
+            .collect()
+    }
+
+    /// Whether every inbox has its role decided (active or standby).
+    pub fn settled(&self) -> bool {
+        self.off || self.lock().iter().all(|i| i.role != Role::Starting)
+    }
+}
+
+/// Whether a process of this machine is alive (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name in parentheses: `Z` (zombie) or `X` (dead).
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
+/// Writes a lease: a temporary file of this instance, renamed over the lease.
+fn write(inbox: &Path, lease: &Lease, me: &Me) -> std::io::Result<()> {
+    let dir = inbox.join(".dropcast");
+    if !dir.is_dir() {
+        crate::spool::make_dirs_within(inbox, &dir).map_err(|e| e.source)?;
+    }
+    let tmp = dir.join(format!(".lease-{}.tmp", me.instance));
+    let text = serde_json::to_vec(lease).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    crate::spool::replace_own_file(&tmp, &lease_path(inbox))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me(name: &str) -> Me {
+        Me {
+            host: name.into(),
+            pid: 1,
+            instance: name.into(),
+        }
+    }
+
+    #[test]
+    fn the_first_takes_the_inbox_the_second_stands_by_and_takes_over_when_it_stands_still() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().to_path_buf();
+        let t = Duration::from_millis(300);
+        let a = Leases::with(vec![inbox.clone()], t, me("a"));
+        let b = Leases::with(vec![inbox.clone()], t, me("b"));
+        assert!(a.look(&|p| p.is_dir()).is_empty());
+        assert_eq!(a.look(&|p| p.is_dir()), vec![inbox.clone()]);
+        assert!(a.holds(&inbox.join("x.pdf")));
+        b.look(&|p| p.is_dir());
+        assert_eq!(
+            b.report()[0].role,
+            Role::Standby {
+                host: "a".into(),
+                pid: 1
+            }
+        );
+        assert!(!b.holds(&inbox.join("x.pdf")));
+        // While a renews, b never takes over, however long it waits.
+        let start = Instant::now();
+        while start.elapsed() < t * 2 {
+            a.look(&|p| p.is_dir());
+            assert!(b.look(&|p| p.is_dir()).is_empty());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // a stops renewing (frozen or dead): after the timeout b writes, then confirms.
+        let frozen = Instant::now();
+        let mut gained = Vec::new();
+        while gained.is_empty() {
+            gained = b.look(&|p| p.is_dir());
+            assert!(frozen.elapsed() < t * 4, "no takeover");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(frozen.elapsed() >= t);
+        assert_eq!(b.fence(&inbox), Some(2));
+        // a wakes up: its next look (or its check before a move) finds the lease taken.
+        assert!(!a.confirm(&inbox.join("x.pdf")));
+        assert!(!a.holds(&inbox.join("x.pdf")));
+    }
+
+    #[test]
+    fn a_clean_stop_hands_the_inbox_on_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().to_path_buf();
+        let a = Leases::with(vec![inbox.clone()], Duration::from_secs(60), me("a"));
+        let b = Leases::with(vec![inbox.clone()], Duration::from_secs(60), me("b"));
+        a.look(&|p| p.is_dir());
+        a.look(&|p| p.is_dir());
+        b.look(&|p| p.is_dir());
+        a.release();
+        b.look(&|p| p.is_dir());
+        assert_eq!(b.look(&|p| p.is_dir()), vec![inbox.clone()]);
+        assert_eq!(b.fence(&inbox), Some(2));
+    }
+}
