@@ -117,10 +117,14 @@ impl Office {
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        self.command_with(args, &self.config)
+    }
+
+    fn command_with(&self, args: &[&str], config: &Path) -> Command {
         let mut c = Command::new(BIN);
         c.args(args)
             .arg("--config")
-            .arg(&self.config)
+            .arg(config)
             .current_dir(self.dir.path())
             .env("RUST_LOG", "debug")
             .env_remove("DROPCAST_CONFIG");
@@ -159,12 +163,31 @@ impl Office {
 
     /// Starts `dropcast run` in the background; its output goes to a log file.
     pub fn run(&self) -> Daemon {
+        self.run_as(&self.config.clone())
+    }
+
+    /// A second server on the same share: the same config but its own journal (`state_dir`),
+    /// as when a town hall runs a standby or moves dropcast to a new machine. Returns its config.
+    pub fn second_server(&self, name: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        assert!(text.contains("state_dir: state\n"));
+        let config = self.path(&format!("{name}.yaml"));
+        std::fs::write(
+            &config,
+            text.replace("state_dir: state\n", &format!("state_dir: state-{name}\n")),
+        )
+        .unwrap();
+        config
+    }
+
+    /// `dropcast run` with another config (see [`Office::second_server`]).
+    pub fn run_as(&self, config: &Path) -> Daemon {
         let n = self.logs.lock().unwrap().len();
         let log = self.dir.path().join(format!("output-{n}.log"));
         self.logs.lock().unwrap().push(log.clone());
         let f = std::fs::File::create(&log).unwrap();
         let child = self
-            .command(&["run"])
+            .command_with(&["run"], config)
             .stdout(f.try_clone().unwrap())
             .stderr(f)
             .spawn()

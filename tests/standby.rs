@@ -1,0 +1,204 @@
+//! One share, one poster (issue 12): two dropcasts on one share, each with its own journal, as
+//! during a server migration or with a standby server. Exactly one posts from an inbox at a time;
+//! the other stands by, touches nothing, and takes over when the first dies or freezes; work left
+//! in a work folder is adopted (a travelling receipt: archived without a second post).
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const LONG: Duration = Duration::from_secs(40);
+
+fn office() -> Office {
+    Office::with(
+        "watch: {settle: 300ms, poll_interval: 200ms, rescan_interval: 5m}\nlease_timeout: 1500ms\n",
+    )
+}
+
+fn bundle(o: &Office, name: &str) -> Vec<u8> {
+    let doc = pdf(name);
+    o.drop_file(&format!("{name}.pdf"), &doc);
+    o.drop_file(
+        &format!("{name}.yaml"),
+        format!("caption: notice {name}\n").as_bytes(),
+    );
+    doc
+}
+
+fn documents(o: &Office) -> Vec<String> {
+    let mut shas: Vec<String> = o
+        .bot
+        .requests()
+        .iter()
+        .filter(|r| r.method == "sendDocument" && r.status == 200)
+        .filter_map(|r| r.file("document").map(|f| f.sha256.clone()))
+        .collect();
+    shas.sort();
+    shas
+}
+
+fn archived_receipts(o: &Office) -> usize {
+    o.files("archive")
+        .iter()
+        .filter(|f| f.ends_with(".receipt.yaml"))
+        .count()
+}
+
+#[test]
+fn two_servers_on_one_share_post_every_bundle_exactly_once() {
+    let o = office();
+    let second = o.second_server("new-server");
+    let a = o.run();
+    a.wait_log("active: this dropcast holds the lease", LONG);
+    let b = o.run_as(&second);
+    b.wait_log("standby: another dropcast posts from this inbox", LONG);
+    let mut expected: Vec<String> = (0..20)
+        .map(|i| sha256(&bundle(&o, &format!("n{i:02}"))))
+        .collect();
+    expected.sort();
+    wait_until(LONG, "20 bundles archived", || archived_receipts(&o) == 20);
+    assert_eq!(documents(&o), expected, "posted twice or not at all");
+    assert!(
+        o.files("failed").is_empty(),
+        "{:?}\n{}",
+        o.files("failed"),
+        b.log()
+    );
+    assert!(
+        !b.log().contains("ready to post"),
+        "the standby took a bundle:\n{}",
+        b.log()
+    );
+    let status = text(&o.cmd(&["status"]));
+    assert!(status.contains("active on"), "{status}");
+    o.bot.assert_clean();
+}
+
+#[test]
+fn the_standby_finishes_the_work_when_the_active_server_is_killed() {
+    let o = office();
+    let second = o.second_server("standby");
+    o.set_env("DROPCAST_PACING_SCALE", "0.05");
+    o.edit_config("pacing: false", "pacing: true");
+    let mut a = o.run();
+    a.wait_log("active: this dropcast holds the lease", LONG);
+    let b = o.run_as(&second);
+    b.wait_log("standby: another dropcast posts from this inbox", LONG);
+    let mut expected: Vec<String> = (0..20)
+        .map(|i| sha256(&bundle(&o, &format!("k{i:02}"))))
+        .collect();
+    expected.sort();
+    // Killed in the middle of the backlog.
+    o.bot.wait_until(LONG, "some posts", |r| {
+        r.iter().filter(|r| r.method == "sendDocument").count() >= 5
+    });
+    a.signal(libc::SIGKILL);
+    a.wait_exit(LONG);
+    b.wait_log("active: this dropcast holds the lease", LONG);
+    wait_until(LONG, "every bundle archived or put back and posted", || {
+        let mut got = documents(&o);
+        got.dedup();
+        got == expected && o.files("inbox").is_empty()
+    });
+    // At most the bundle whose request was in flight went out twice (uncertain: resend).
+    let posted = documents(&o);
+    assert!(
+        posted.len() <= 21,
+        "{} posts for 20 bundles:\n{}",
+        posted.len(),
+        b.log()
+    );
+    assert!(o.files("failed").is_empty(), "{:?}", o.files("failed"));
+    o.bot.assert_clean();
+}
+
+#[test]
+fn a_frozen_owner_finds_its_lease_taken_and_touches_nothing() {
+    let o = office();
+    let second = o.second_server("standby");
+    let a = o.run();
+    a.wait_log("active: this dropcast holds the lease", LONG);
+    let mut b = o.run_as(&second);
+    b.wait_log("standby: another dropcast posts from this inbox", LONG);
+
+    let frozen = Instant::now();
+    a.signal(libc::SIGSTOP);
+    b.wait_log("has not moved for lease_timeout: taking over", LONG);
+    b.wait_log("active: this dropcast holds the lease", LONG);
+    let took = frozen.elapsed();
+    let _ = writeln!(
+        std::io::stderr(),
+        "takeover of a frozen owner: {took:?} after SIGSTOP (lease_timeout 1.5 s, a look every 0.25 s)"
+    );
+    assert!(
+        took >= Duration::from_millis(1500),
+        "taken over before lease_timeout: {took:?}"
+    );
+    let doc = bundle(&o, "while-frozen");
+    wait_until(LONG, "posted by the new owner", || {
+        documents(&o) == vec![sha256(&doc)]
+    });
+    a.signal(libc::SIGCONT);
+    a.wait_log(
+        "the lease of this inbox was taken: stopping at once; standby",
+        LONG,
+    );
+    let later = bundle(&o, "after-the-thaw");
+    wait_until(LONG, "both archived", || archived_receipts(&o) == 2);
+    let mut expected = vec![sha256(&doc), sha256(&later)];
+    expected.sort();
+    assert_eq!(documents(&o), expected);
+    assert!(
+        !a.log().contains("ready to post"),
+        "the frozen owner took a bundle:\n{}",
+        a.log()
+    );
+    assert!(o.files("failed").is_empty());
+    b.signal(libc::SIGTERM);
+    b.wait_exit(LONG);
+    o.bot.assert_clean();
+}
+
+/// A new server with an empty journal on an old share: the old one left two bundles in its work
+/// folder, one posted (its receipt travelled with it), one whose request may have been in
+/// flight (no receipt).
+#[test]
+fn an_empty_journal_adopts_the_work_folder_an_old_server_left() {
+    let o = office();
+    let work = o.inbox(".dropcast/1700000000-0");
+    std::fs::create_dir_all(&work).unwrap();
+    let posted = pdf("posted before the old server died");
+    std::fs::write(work.join("posted.pdf"), &posted).unwrap();
+    std::fs::write(work.join("posted.yaml"), b"caption: posted\n").unwrap();
+    std::fs::write(
+        work.join("posted.receipt.yaml"),
+        format!(
+            "# dropcast: \"posted.pdf\" was posted. This is the receipt.\nbundle: posted.pdf\n\
+             posted_at: 2026-12-01T10:00:00+01:00\nchannels:\n- channel: news (@town_news)\n  \
+             link: https://t.me/town_news/7\n  message_ids: [7]\n  links: [https://t.me/town_news/7]\n\
+             files:\n- name: posted.pdf\n  sha256: {}\n  bytes: {}\n- name: posted.yaml\n  \
+             sha256: x\n  bytes: 16\n",
+            sha256(&posted),
+            posted.len()
+        ),
+    )
+    .unwrap();
+    let uncertain = pdf("in flight when the old server died");
+    std::fs::write(work.join("maybe.pdf"), &uncertain).unwrap();
+    std::fs::write(work.join("maybe.yaml"), b"caption: maybe\n").unwrap();
+
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    let month = o.archive_month();
+    assert!(month.join("posted.pdf").exists() && month.join("posted.receipt.yaml").exists());
+    assert_eq!(std::fs::read(month.join("posted.pdf")).unwrap(), posted);
+    // Posted once before: not again. The uncertain one: again (uncertain: resend).
+    assert_eq!(documents(&o), vec![sha256(&uncertain)]);
+    assert!(month.join("maybe.receipt.yaml").exists());
+    assert!(!Path::new(&work).exists() || o.files("inbox").is_empty());
+    o.bot.assert_clean();
+}
