@@ -211,3 +211,52 @@ fn the_file_server_going_down_mid_post_holds_the_bundle_until_it_is_back() {
     });
     o.bot.assert_clean();
 }
+
+/// Two servers on one real SMB share (issue 12): the lease is a file renamed into place through
+/// SMB; one posts, the other stands by, and every bundle goes out exactly once.
+#[test]
+fn two_servers_on_one_smb_share_post_every_bundle_exactly_once() {
+    let Some(smb) = Smb::start() else {
+        return;
+    };
+    let o = smb.office(&format!("{}lease_timeout: 1500ms\n", watch()));
+    let second = o.second_server("new-server");
+    let a = o.run();
+    a.wait_log("active: this dropcast holds the lease", LONG);
+    let b = o.run_as(&second);
+    b.wait_log("standby: another dropcast posts from this inbox", LONG);
+    let mut expected = Vec::new();
+    for i in 0..10 {
+        let doc = pdf(&format!("smb {i}"));
+        smb.put(&format!("inbox/m{i:02}.pdf"), &doc);
+        smb.put(&format!("inbox/m{i:02}.yaml"), b"caption: through SMB\n");
+        expected.push(sha256(&doc));
+    }
+    expected.sort();
+    let month = archive_month_in(&smb.served().join("archive"));
+    wait_until(LONG, "10 bundles archived on the server", || {
+        std::fs::read_dir(&month)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".receipt.yaml"))
+                    .count()
+            })
+            .unwrap_or(0)
+            == 10
+    });
+    let mut posted: Vec<String> = o
+        .bot
+        .requests()
+        .iter()
+        .filter(|r| r.method == "sendDocument" && r.status == 200)
+        .filter_map(|r| r.file("document").map(|f| f.sha256.clone()))
+        .collect();
+    posted.sort();
+    assert_eq!(posted, expected, "{}\n{}", a.log(), b.log());
+    assert!(!b.log().contains("ready to post"), "{}", b.log());
+    assert_eq!(
+        files_under(&smb.served().join("failed")),
+        Vec::<String>::new()
+    );
+    o.bot.assert_clean();
+}

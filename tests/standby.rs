@@ -202,3 +202,31 @@ fn an_empty_journal_adopts_the_work_folder_an_old_server_left() {
     assert!(!Path::new(&work).exists() || o.files("inbox").is_empty());
     o.bot.assert_clean();
 }
+
+/// The same on a network share (bindfs, no events, attributes cached), where `flock` could not be
+/// trusted: the lease is only files renamed into place.
+#[test]
+fn two_servers_on_a_fuse_share_post_every_bundle_exactly_once() {
+    let o = office();
+    let Some(share) = common::bindfs::Share::mount(&o) else {
+        return;
+    };
+    let second = o.second_server("new-server");
+    let a = o.run();
+    a.wait_log("active: this dropcast holds the lease", LONG);
+    let b = o.run_as(&second);
+    b.wait_log("standby: another dropcast posts from this inbox", LONG);
+    let mut expected = Vec::new();
+    for i in 0..20 {
+        let doc = pdf(&format!("share {i}"));
+        share.write(&format!("s{i:02}.pdf"), &doc);
+        share.write(&format!("s{i:02}.yaml"), b"caption: from the share\n");
+        expected.push(sha256(&doc));
+    }
+    expected.sort();
+    wait_until(LONG, "20 bundles archived", || archived_receipts(&o) == 20);
+    assert_eq!(documents(&o), expected);
+    assert!(o.files("failed").is_empty());
+    assert!(!b.log().contains("ready to post"), "{}", b.log());
+    o.bot.assert_clean();
+}
