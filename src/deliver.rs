@@ -281,14 +281,8 @@ impl ChannelSender {
             error: e.to_string(),
         };
 
-        if let Some(index) = delivery.in_flight {
-            tracing::warn!(channel = %chat, message = index, "a request was in flight when dropcast stopped: it may or may not have been posted");
-            if self.d.uncertain == Uncertain::Fail {
-                let p = Problem::Uncertain {
-                    channel: chat.clone(),
-                };
-                return finish(&mut self.staged, DeliveryOutcome::Failed(p.to_json()));
-            }
+        if let Some(failed) = self.uncertain_at_start(&delivery) {
+            return finish(&mut self.staged, failed);
         }
 
         let mut attempts = 0u32;
@@ -300,27 +294,19 @@ impl ChannelSender {
                 OutMessage::Album { items } => items.len(),
                 _ => 1,
             };
-            // A file that cannot be opened is refused for good; one on a share that went away
-            // is not: the post waits for the share, without counting an attempt.
-            let files = files_of(&delivery.plan.messages[index]);
-            if !files.iter().all(|f| self.d.share.held(f)) {
-                // Another dropcast took the inbox over: it finishes this bundle (it adopts the
-                // work folder); this one stops here.
-                return Ok(DeliveryEnded {
-                    bundle: bundle_id,
-                    ended: Ended::Left("another dropcast took the inbox over".into()),
-                });
-            }
-            if !self.d.share.all_here(files) {
-                if self.d.max_attempts.is_some() {
+            match self.files_ready(&delivery.plan.messages[index]) {
+                Ready::Go => {}
+                Ready::Wait => {
+                    self.flush()?;
+                    tokio::time::sleep(SHARE_WAIT).await;
+                    continue;
+                }
+                Ready::Leave(why) => {
                     return Ok(DeliveryEnded {
                         bundle: bundle_id,
-                        ended: Ended::Left("the share is away".into()),
+                        ended: Ended::Left(why.into()),
                     });
                 }
-                self.flush()?;
-                tokio::time::sleep(SHARE_WAIT).await;
-                continue;
             }
             self.pace(weight).await?;
             self.commit_with(Write::Begin { delivery_id, index })?;
@@ -333,11 +319,11 @@ impl ChannelSender {
             match result {
                 Ok(sent) => {
                     let messages = sent_messages(index, &sent);
+                    delivery.sent.extend(messages.iter().cloned());
                     self.staged.writes.push(Write::Sent {
                         delivery_id,
-                        messages: messages.clone(),
+                        messages,
                     });
-                    delivery.sent.extend(messages);
                     index += 1;
                     attempts = 0;
                     backoff = Duration::from_secs(1);
@@ -371,9 +357,7 @@ impl ChannelSender {
                     // which part. Sending it again would repeat those items: a person decides.
                     tracing::warn!(channel = %chat, error = %e, "telegram stopped in the middle of an album");
                     self.commit_with(attempt_error(&e))?;
-                    let p = Problem::AlbumInterrupted {
-                        channel: chat.clone(),
-                    };
+                    let p = Problem::AlbumInterrupted { channel: chat };
                     return finish(&mut self.staged, DeliveryOutcome::Failed(p.to_json()));
                 }
                 Err(e) => {
@@ -386,16 +370,7 @@ impl ChannelSender {
                     }
                     self.commit_with(attempt_error(&e))?;
                     attempts += 1;
-                    let wait = match &e {
-                        TelegramError::RetryAfter { seconds, .. } => {
-                            Duration::from_secs((*seconds).max(1))
-                        }
-                        _ => {
-                            let w = backoff;
-                            backoff = (backoff * 2).min(MAX_BACKOFF);
-                            w
-                        }
-                    };
+                    let wait = retry_wait(&e, &mut backoff);
                     if self.d.max_attempts.is_some_and(|max| attempts >= max) {
                         tracing::warn!(channel = %chat, error = %e, "giving up for now: the post stays in the journal and is retried at the next start");
                         return Ok(DeliveryEnded {
@@ -410,18 +385,62 @@ impl ChannelSender {
             }
         }
 
+        self.pin_if_asked(&delivery).await?;
+        for m in &delivery.sent {
+            tracing::info!(channel = %chat, link = %m.link, "posted");
+        }
+        finish(&mut self.staged, DeliveryOutcome::Sent)
+    }
+
+    /// A request in flight when dropcast stopped may or may not have been posted: with
+    /// `uncertain: fail` the delivery fails asking a person to look; with `resend` it goes on.
+    fn uncertain_at_start(&self, delivery: &crate::journal::Delivery) -> Option<DeliveryOutcome> {
+        let index = delivery.in_flight?;
+        tracing::warn!(channel = %delivery.chat, message = index, "a request was in flight when dropcast stopped: it may or may not have been posted");
+        (self.d.uncertain == Uncertain::Fail).then(|| {
+            let p = Problem::Uncertain {
+                channel: delivery.chat.clone(),
+            };
+            DeliveryOutcome::Failed(p.to_json())
+        })
+    }
+
+    /// Whether the files of a message may be uploaded now: the inbox is still this dropcast's,
+    /// and its share is here. A file that cannot be opened is refused for good; one on a share
+    /// that went away is not: the post waits for the share, without counting an attempt.
+    fn files_ready(&self, msg: &OutMessage) -> Ready {
+        let files = files_of(msg);
+        if !files.iter().all(|f| self.d.share.held(f)) {
+            // Another dropcast took the inbox over: it finishes this bundle (it adopts the work
+            // folder); this one stops here.
+            return Ready::Leave("another dropcast took the inbox over");
+        }
+        if self.d.share.all_here(files) {
+            Ready::Go
+        } else if self.d.max_attempts.is_some() {
+            Ready::Leave("the share is away")
+        } else {
+            Ready::Wait
+        }
+    }
+
+    /// The pin a post asked for, once every message is sent (not again after a restart).
+    async fn pin_if_asked(
+        &mut self,
+        delivery: &crate::journal::Delivery,
+    ) -> Result<(), JournalError> {
         if delivery.plan.pin
             && !delivery.pin_done
             && let Some(first) = delivery.sent.first()
         {
             let silent = delivery.plan.options.silent;
-            let error = self.pin(&chat, first.message_id, silent).await?;
-            self.staged.writes.push(Write::Pin { delivery_id, error });
+            let error = self.pin(&delivery.chat, first.message_id, silent).await?;
+            self.staged.writes.push(Write::Pin {
+                delivery_id: delivery.id,
+                error,
+            });
         }
-        for m in &delivery.sent {
-            tracing::info!(channel = %chat, link = %m.link, "posted");
-        }
-        finish(&mut self.staged, DeliveryOutcome::Sent)
+        Ok(())
     }
 
     /// Pins a posted message, paced like a message, once the post is recorded. A pin that failed
@@ -507,6 +526,28 @@ fn sent_messages(index: usize, sent: &[crate::telegram::Sent]) -> Vec<SentMessag
             link: s.link(),
         })
         .collect()
+}
+
+/// Whether a message's files can go now.
+enum Ready {
+    Go,
+    /// The share is away: wait for it.
+    Wait,
+    /// Not this dropcast's to send (now): the delivery is left.
+    Leave(&'static str),
+}
+
+/// How long to wait before the next attempt: what Telegram asked for, else the backoff (1 s,
+/// doubling to `MAX_BACKOFF`).
+fn retry_wait(e: &TelegramError, backoff: &mut Duration) -> Duration {
+    match e {
+        TelegramError::RetryAfter { seconds, .. } => Duration::from_secs((*seconds).max(1)),
+        _ => {
+            let w = *backoff;
+            *backoff = (*backoff * 2).min(MAX_BACKOFF);
+            w
+        }
+    }
 }
 
 /// How often a post whose files are on a share that is away looks again.

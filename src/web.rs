@@ -200,37 +200,8 @@ fn render(s: &Status, m: &Metrics, config: &Config) -> String {
         }
         out.push_str("</section>");
     };
-    let standby: Vec<String> = s
-        .leases
-        .iter()
-        .filter_map(|l| match &l.role {
-            crate::lease::Role::Standby { host, pid } => Some(format!(
-                "<b>{}</b> <span>standby, active on {} (pid {pid})</span>",
-                escape(&l.inbox.display().to_string()),
-                escape(host)
-            )),
-            _ => None,
-        })
-        .collect();
-    if !standby.is_empty() {
-        section("standby", "Standby (another dropcast posts)", standby);
-    }
-    if !s.away.is_empty() {
-        section(
-            "away",
-            "Folders away",
-            s.away
-                .iter()
-                .map(|a| {
-                    format!(
-                        "<b>{} {}</b> <span>{}</span>",
-                        escape(a.role),
-                        escape(&a.path.display().to_string()),
-                        escape(&a.why)
-                    )
-                })
-                .collect(),
-        );
+    for (id, title, rows) in share_rows(s) {
+        section(id, title, rows);
     }
     section(
         "waiting",
@@ -303,6 +274,43 @@ fn render(s: &Status, m: &Metrics, config: &Config) -> String {
             .collect(),
     );
     out.push_str("</body></html>\n");
+    out
+}
+
+/// The sections about the share, shown only when there is something to say: the inboxes this
+/// dropcast stands by for, and the folders that are away.
+fn share_rows(s: &Status) -> Vec<(&'static str, &'static str, Vec<String>)> {
+    let mut out = Vec::new();
+    let standby: Vec<String> = s
+        .leases
+        .iter()
+        .filter_map(|l| match &l.role {
+            crate::lease::Role::Standby { host, pid } => Some(format!(
+                "<b>{}</b> <span>standby, active on {} (pid {pid})</span>",
+                escape(&l.inbox.display().to_string()),
+                escape(host)
+            )),
+            _ => None,
+        })
+        .collect();
+    if !standby.is_empty() {
+        out.push(("standby", "Standby (another dropcast posts)", standby));
+    }
+    if !s.away.is_empty() {
+        let rows = s
+            .away
+            .iter()
+            .map(|a| {
+                format!(
+                    "<b>{} {}</b> <span>{}</span>",
+                    escape(a.role),
+                    escape(&a.path.display().to_string()),
+                    escape(&a.why)
+                )
+            })
+            .collect();
+        out.push(("away", "Folders away", rows));
+    }
     out
 }
 
