@@ -454,6 +454,7 @@ fn travel(places: &Places, batch: &[Finished]) -> HashSet<BundleId> {
             &f.name,
             &files,
             &channels,
+            places.share.fence(&dir),
             &mut syncs,
         ) {
             tracing::debug!(bundle = %f.name, error = %e, "cannot write the travelling receipt yet");

@@ -192,11 +192,12 @@ impl Leases {
             .is_none_or(|i| matches!(i.role, Role::Active { .. }))
     }
 
-    /// The fencing number of an inbox this dropcast holds.
-    pub fn fence(&self, inbox: &Path) -> Option<u64> {
+    /// The fencing number of the inbox holding `path`, when this dropcast holds its lease.
+    pub fn fence(&self, path: &Path) -> Option<u64> {
         self.lock()
             .iter()
-            .find(|i| i.path == inbox)
+            .filter(|i| path.starts_with(&i.path))
+            .max_by_key(|i| i.path.as_os_str().len())
             .and_then(|i| match i.role {
                 Role::Active { fence } => Some(fence),
                 _ => None,

@@ -197,6 +197,12 @@ impl Share {
         self.leases.as_ref().is_none_or(|l| l.holds(path))
     }
 
+    /// The fencing number of the lease this dropcast holds on the inbox of `path`: written into
+    /// what it leaves in a work folder, so that a later owner can tell whose work it is.
+    pub fn fence(&self, path: &Path) -> Option<u64> {
+        self.leases.as_ref().and_then(|l| l.fence(path))
+    }
+
     /// Right before an irreversible step (moving files out of an inbox, into the archive or
     /// failed/): every folder of `paths` is reachable, and the lease of every inbox among them
     /// is still this dropcast's (read again now).

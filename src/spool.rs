@@ -762,7 +762,9 @@ fn receipt_text(
 /// The receipt that travels with a posted bundle: written into its work folder as soon as the
 /// post is recorded (before anything moves to the archive), so that whoever finds the work
 /// folder (after a crash, a server with an empty journal) knows the bundle was posted, where,
-/// and with which files. Written once; `Ok(false)` when it was there already.
+/// and with which files, and under which lease (`fence`). Written once; `Ok(false)` when it was
+/// there already.
+#[allow(clippy::too_many_arguments)]
 pub fn travelling_receipt(
     work_dir: &Path,
     when: &jiff::ZonedDateTime,
@@ -770,13 +772,18 @@ pub fn travelling_receipt(
     name: &str,
     files: &[BundleFile],
     channels: &[ReceiptChannel],
+    fence: Option<u64>,
     syncs: &mut Syncs,
 ) -> Result<bool, SpoolError> {
     let receipt_name = companion(&bundle_stem(name), "receipt.yaml");
     if fs::symlink_metadata(work_dir.join(&receipt_name)).is_ok() {
         return Ok(false);
     }
-    let text = receipt_text(when, lang, name, files, channels, 1);
+    let mut text = receipt_text(when, lang, name, files, channels, 1);
+    if let Some(fence) = fence {
+        // Whose lease the bundle was posted under (see lease.rs).
+        text.push_str(&format!("fence: {fence}\n"));
+    }
     write_new(work_dir, &receipt_name, text.as_bytes(), syncs)?;
     Ok(true)
 }

@@ -174,6 +174,8 @@ fn an_archive_renamed_away_and_back_holds_the_post_until_it_is_back() {
     let text = std::fs::read_to_string(o.inbox(".dropcast").join(receipt)).unwrap();
     assert!(text.contains("https://t.me/town_news/1"), "{text}");
     assert!(text.contains(&sha256(&doc)), "{text}");
+    // Under which lease it was posted (issue 12's fencing number).
+    assert!(text.contains("fence: 1"), "{text}");
 
     std::fs::rename(o.path("archive.away"), o.path("archive")).unwrap();
     let month = o.archive_month();
