@@ -10,8 +10,9 @@
 //! The window leases cannot close: an owner frozen for longer than `lease_timeout` (a VM paused,
 //! `SIGSTOP`) that wakes in the middle of a step may finish that one step before it reads the
 //! lease again. dropcast narrows it by reading the lease right before each irreversible step (a
-//! batch of moves, each request to Telegram) and by naming its work folders with its fencing
-//! number, so that whoever comes later can tell whose work a folder holds.
+//! batch of moves, each request to Telegram) and by writing its fencing number into the receipt
+//! that travels with each posted bundle, so that whoever comes later can tell under whose lease
+//! the work in a folder was done.
 //!
 //! Architecture Invariant: no file of an inbox is moved, and no request is made for a bundle of
 //! an inbox, unless this dropcast holds the inbox's lease.
