@@ -284,6 +284,15 @@ impl ChannelSender {
         if let Some(failed) = self.uncertain_at_start(&delivery) {
             return finish(&mut self.staged, failed);
         }
+        // The bundle's inbox must still be this dropcast's (text posts and scheduled bundles
+        // included, whose messages name no file of the inbox).
+        let files = self.d.journal.files(bundle_id)?;
+        if !files.iter().all(|f| self.d.share.held(&f.original)) {
+            return Ok(DeliveryEnded {
+                bundle: bundle_id,
+                ended: Ended::Left("another dropcast took the inbox over".into()),
+            });
+        }
 
         let mut attempts = 0u32;
         let mut backoff = Duration::from_secs(1);

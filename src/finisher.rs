@@ -338,7 +338,7 @@ fn finish_one(places: &Places, f: &Finished, syncs: &mut spool::Syncs) -> Result
         &config.failed
     };
     let needed = f.files.iter().map(|r| r.work.as_path());
-    if !places.share.all_here(needed.chain([destination.as_path()])) {
+    if !places.share.may_act(needed.chain([destination.as_path()])) {
         return Err(NotYet::Away);
     }
     let (archived, location) = if all_sent {
@@ -440,7 +440,7 @@ fn travel(places: &Places, batch: &[Finished]) -> HashSet<BundleId> {
         let Some(dir) = work_folder(f).filter(|_| posted) else {
             continue;
         };
-        if !places.share.all_here([dir.as_path()]) {
+        if !places.share.may_act([dir.as_path()]) {
             tracing::debug!(bundle = %f.name, "the bundle waits for the share to come back");
             not_yet.insert(f.bundle_id);
             continue;

@@ -128,8 +128,17 @@ pub fn lease_path(inbox: &Path) -> PathBuf {
 /// Reads a lease file; `None` when there is none (or it cannot be read as one: a half-written
 /// file cannot exist, since leases are renamed into place).
 pub fn read(inbox: &Path) -> Option<Lease> {
-    let bytes = std::fs::read(lease_path(inbox)).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    read_lease(inbox).ok().flatten()
+}
+
+/// Reads a lease file: `Ok(None)` when there is none, `Err` when it cannot be read now (a share
+/// reconnecting, a file that is not a lease): not knowing is never a reason to act.
+fn read_lease(inbox: &Path) -> Result<Option<Lease>, ()> {
+    match std::fs::read(lease_path(inbox)) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| ()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(_) => Err(()),
+    }
 }
 
 impl Leases {
@@ -205,6 +214,28 @@ impl Leases {
             })
     }
 
+    /// Reads the lease of every inbox holding one of `paths` again, once each: true when all are
+    /// still ours.
+    pub fn confirm_all<'a>(&self, paths: impl IntoIterator<Item = &'a Path>) -> bool {
+        if self.off {
+            return true;
+        }
+        let inboxes: std::collections::BTreeSet<PathBuf> = {
+            let known = self.lock();
+            paths
+                .into_iter()
+                .filter_map(|p| {
+                    known
+                        .iter()
+                        .filter(|i| p.starts_with(&i.path))
+                        .max_by_key(|i| i.path.as_os_str().len())
+                        .map(|i| i.path.clone())
+                })
+                .collect()
+        };
+        inboxes.iter().all(|i| self.confirm(i))
+    }
+
     /// Reads the lease of the inbox holding `path` again, right before an irreversible step:
     /// true when it is still ours. A lease found taken makes this dropcast stand by at once.
     pub fn confirm(&self, path: &Path) -> bool {
@@ -222,9 +253,11 @@ impl Leases {
         if !matches!(i.role, Role::Active { .. }) {
             return false;
         }
-        match read(&i.path) {
-            Some(l) if l.instance == self.me.instance => true,
-            other => {
+        match read_lease(&i.path) {
+            Ok(Some(l)) if l.instance == self.me.instance => true,
+            // Cannot tell now: do not act, but do not give the inbox up either.
+            Err(()) => false,
+            Ok(other) => {
                 self.lose(i, other);
                 false
             }
@@ -265,7 +298,10 @@ impl Leases {
             if !here(&i.path) {
                 continue;
             }
-            let found = read(&i.path);
+            let Ok(found) = read_lease(&i.path) else {
+                // Unreadable now (a share reconnecting): nothing changes until it can be read.
+                continue;
+            };
             if let Some(mine) = i.written.take() {
                 // Two that wrote at once: the rename that came last won; the other stands by.
                 match &found {

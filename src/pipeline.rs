@@ -36,6 +36,8 @@ pub enum PipelineError {
     Journal(#[from] JournalError),
     #[error("{}", away_list(.0))]
     Away(Vec<AwayFolder>),
+    #[error("another dropcast posts from {0} (its lease is live): `once` does nothing there")]
+    Standby(String),
     #[error("cannot watch {path}: {source}")]
     Watch {
         path: PathBuf,
@@ -121,17 +123,49 @@ pub async fn run(
     }
     // Which inboxes are this dropcast's: decided before anything is looked at, so that a
     // standby touches nothing and `once` does not end before it has looked.
+    let journal = if opts.dry_run {
+        None
+    } else {
+        Some(Arc::new(Journal::open(&config.state_dir)?))
+    };
     let gained = if opts.dry_run {
         Vec::new()
     } else {
         settle_leases(&leases, &share).await
     };
+    if opts.once
+        && let Some(r) = leases
+            .report()
+            .into_iter()
+            .find(|r| matches!(r.role, crate::lease::Role::Standby { .. }))
+    {
+        let crate::lease::Role::Standby { host, pid } = &r.role else {
+            unreachable!()
+        };
+        leases.release();
+        return Err(PipelineError::Standby(format!(
+            "{} (active on {host}, pid {pid})",
+            r.inbox.display()
+        )));
+    }
+    // The lease task starts at once and outlives the others: it renews the leases through a
+    // slow start (Telegram, recovery, adoption) until the last bundle is finished, then hands
+    // the inboxes on.
+    let (leases_stop, leases_stopping) = watch::channel(false);
+    let holder = journal.as_ref().map(|journal| {
+        let holder = LeaseHolder {
+            config: config.clone(),
+            journal: journal.clone(),
+            share: share.clone(),
+            leases: leases.clone(),
+        };
+        tokio::spawn(holder.run(leases_stopping))
+    });
     let roots = crate::watch::roots(&config);
     let filter = Arc::new(Filter::new(&config.accept, &config.ignore));
-    let backend = if opts.dry_run {
-        None
-    } else {
-        Some(connect(&config).await?)
+    let backend = match journal {
+        None => None,
+        Some(journal) => Some(connect(&config, journal, &share).await?),
     };
 
     let (cand_tx, cand_rx) = mpsc::unbounded_channel::<Candidate>();
@@ -191,18 +225,7 @@ pub async fn run(
     let mut tasks = Tasks::default();
     tasks.spawn("watcher", watcher.run(shutdown.clone()));
     tasks.spawn("preparer", preparer.run());
-    // The lease task outlives the others: it renews the leases until the last bundle is
-    // finished, then hands the inboxes on.
-    let (leases_stop, leases_stopping) = watch::channel(false);
-    let holder = backend.as_ref().map(|(journal, _)| {
-        let holder = LeaseHolder {
-            config: config.clone(),
-            journal: journal.clone(),
-            share: share.clone(),
-            leases: leases.clone(),
-        };
-        tokio::spawn(holder.run(leases_stopping))
-    });
+
     if let Some((journal, _)) = backend {
         let finisher = Finisher {
             config: config.clone(),
@@ -306,11 +329,23 @@ async fn wait_for_folders(
 const FOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Opens the journal, puts back what a crash interrupted, and checks the bot token.
-async fn connect(config: &Config) -> Result<(Arc<Journal>, Client), PipelineError> {
-    let journal = Arc::new(Journal::open(&config.state_dir)?);
-    preparer::recover(&journal);
-    let inboxes: Vec<&std::path::Path> = config.inboxes.iter().map(|i| i.path.as_path()).collect();
-    spool::sweep_temporaries(&config.archive, &config.failed, &inboxes);
+async fn connect(
+    config: &Config,
+    journal: Arc<Journal>,
+    share: &Share,
+) -> Result<(Arc<Journal>, Client), PipelineError> {
+    // Only in the inboxes this dropcast holds: a standby touches nothing (the owner's files,
+    // its receipts being written, are not its business).
+    preparer::recover(&journal, share);
+    let held: Vec<&std::path::Path> = config
+        .inboxes
+        .iter()
+        .map(|i| i.path.as_path())
+        .filter(|p| share.held(p))
+        .collect();
+    if held.len() == config.inboxes.len() {
+        spool::sweep_temporaries(&config.archive, &config.failed, &held);
+    }
     let client = Client::new(&config.api_url, config.token.clone())
         .map_err(PipelineError::Telegram)?
         .with_local_files(config.local_files)

@@ -194,8 +194,8 @@ impl Preparer {
     async fn check_schedule(&mut self) -> Option<Instant> {
         let parked_wait = self.retry_parked().await;
         let d = self.deliverer.as_ref()?;
-        let (cfg, j) = (self.config.clone(), d.journal.clone());
-        let checked = tokio::task::spawn_blocking(move || schedule::check(&cfg, &j))
+        let (cfg, j, sh) = (self.config.clone(), d.journal.clone(), self.share.clone());
+        let checked = tokio::task::spawn_blocking(move || schedule::check(&cfg, &j, &sh))
             .await
             .unwrap_or_default();
         for (id, chat) in checked.start {
@@ -329,8 +329,9 @@ impl Batch {
     }
 
     fn check(&self, c: Candidate, in_batch: &mut HashSet<(String, String)>) -> Checked {
-        if self.journal.is_some() && !self.share.all_here(c.paths().iter().map(PathBuf::as_path)) {
-            // The share went away since the files settled: they are seen again when it is back.
+        if self.journal.is_some() && !self.share.may_act(c.paths().iter().map(PathBuf::as_path)) {
+            // The share went away since the files settled, or another dropcast took the inbox
+            // over: the files are seen again when (and if) it is this dropcast's again.
             return Checked::Done(Handled::Gone);
         }
         let result = match &c.refuse {
@@ -400,7 +401,7 @@ impl Batch {
                 let places = r.files.iter().map(PathBuf::as_path);
                 if !self
                     .share
-                    .all_here(places.chain([self.config.failed.as_path()]))
+                    .may_act(places.chain([self.config.failed.as_path()]))
                 {
                     tracing::info!(bundle = %r.name, "the share is away: the bundle is looked at again when it is back");
                     return Handled::Gone;
@@ -964,11 +965,14 @@ fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
 
 /// Puts back files that the journal says wait in a work folder but that a crash left in the
 /// inbox (the journal is written before the move).
-pub fn recover(journal: &Journal) {
+pub fn recover(journal: &Journal, share: &Share) {
     let Ok(files) = journal.waiting_files() else {
         return;
     };
     for f in files {
+        if !share.held(&f.original) {
+            continue;
+        }
         if !f.work.exists() && f.original.exists() {
             if let Some(dir) = f.work.parent() {
                 let _ = spool::make_work_dir(dir);

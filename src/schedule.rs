@@ -21,7 +21,7 @@ pub struct Checked {
 }
 
 /// Looks at every scheduled bundle once.
-pub fn check(config: &Config, journal: &Journal) -> Checked {
+pub fn check(config: &Config, journal: &Journal, share: &crate::share::Share) -> Checked {
     let scheduled = match journal.scheduled() {
         Ok(s) => s,
         Err(e) => {
@@ -36,6 +36,12 @@ pub fn check(config: &Config, journal: &Journal) -> Checked {
     let mut start = Vec::new();
     let mut next: Option<i64> = None;
     for s in scheduled {
+        // A file missing from a `scheduled/` that is away is not a cancellation: it waits.
+        if !share.all_here(s.files.iter().map(|f| f.work.as_path())) {
+            tracing::debug!(bundle = %s.name, "the scheduled post waits for its folder to come back");
+            next = Some(next.map_or(now + 2, |n| n.min(now + 2)));
+            continue;
+        }
         if s.files
             .iter()
             .any(|f| std::fs::symlink_metadata(&f.work).is_err())

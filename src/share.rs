@@ -207,11 +207,7 @@ impl Share {
     /// failed/): every folder of `paths` is reachable, and the lease of every inbox among them
     /// is still this dropcast's (read again now).
     pub fn may_act<'a>(&self, paths: impl IntoIterator<Item = &'a Path> + Clone) -> bool {
-        self.all_here(paths.clone())
-            && self
-                .leases
-                .as_ref()
-                .is_none_or(|l| paths.into_iter().all(|p| l.confirm(p)))
+        self.all_here(paths.clone()) && self.leases.as_ref().is_none_or(|l| l.confirm_all(paths))
     }
 
     /// The same, remembering nothing new (`--dry-run` writes nothing, not even here).

@@ -791,9 +791,21 @@ pub fn travelling_receipt(
 /// Removes the travelling receipt of a bundle from its work folder once the archive holds the
 /// bundle and its own receipt: dropcast's own file, never a user's.
 pub fn drop_travelling_receipt(work_dir: &Path, name: &str) {
-    let receipt_name = companion(&bundle_stem(name), "receipt.yaml");
-    if work_dir.parent().and_then(Path::file_name) == Some(OsStr::new(".dropcast")) {
-        let _ = fs::remove_file(work_dir.join(receipt_name));
+    let path = work_dir.join(companion(&bundle_stem(name), "receipt.yaml"));
+    if work_dir.parent().and_then(Path::file_name) != Some(OsStr::new(".dropcast")) {
+        return;
+    }
+    // Only our own receipt of this bundle: a clerk's file of that name (a sidecar called
+    // `minutes.receipt.yaml`) may share the work folder, and is never removed.
+    let ours = fs::read_to_string(&path).is_ok_and(|text| {
+        text.starts_with("# dropcast: ")
+            && text.lines().any(|l| {
+                l.strip_prefix("bundle: ")
+                    .is_some_and(|b| b.trim_matches(['\'', '"']) == name)
+            })
+    });
+    if ours {
+        let _ = fs::remove_file(path);
     }
 }
 

@@ -309,3 +309,32 @@ fn an_empty_mount_point_is_not_taken_for_the_inbox() {
     assert_eq!(sends(&o, &sha256(&doc)), 1);
     o.bot.assert_clean();
 }
+
+/// A `scheduled/` that goes away is not a clerk removing the files: nothing is cancelled, and the
+/// post keeps its time when the folder is back (found by review: every scheduled post was
+/// cancelled, silently, when the share went away).
+#[test]
+fn a_scheduled_folder_that_goes_away_cancels_nothing() {
+    let o = office();
+    let d = o.run();
+    d.wait_log("connected to telegram", LONG);
+    o.drop_file(
+        "later.yaml",
+        format!(
+            "text: town council on Monday\npublish_at: {}\n",
+            local_in(3600)
+        )
+        .as_bytes(),
+    );
+    d.wait_log("scheduled: waiting in scheduled/", LONG);
+    std::fs::rename(o.path("scheduled"), o.path("scheduled.away")).unwrap();
+    d.wait_log("the scheduled post waits for its folder to come back", LONG);
+    std::fs::rename(o.path("scheduled.away"), o.path("scheduled")).unwrap();
+    d.wait_log("work resumes", LONG);
+    let status = text(&o.cmd(&["status"]));
+    assert!(status.contains("Scheduled (1)"), "{status}");
+    assert!(!status.contains("cancelled"), "{status}");
+    assert!(o.files("failed").is_empty());
+    assert_eq!(o.files("scheduled"), vec!["later.yaml"]);
+    assert!(o.bot.posts().is_empty());
+}
