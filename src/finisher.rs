@@ -81,7 +81,13 @@ impl Finisher {
                 _ = tokio::time::sleep(wait) => Event::Tick,
             };
             match event {
-                Event::Stop => return,
+                Event::Stop => {
+                    // A last pass before stopping: what has ended is archived now (with its
+                    // receipt), rather than left for a server that takes the inbox over next and
+                    // would not know it was posted.
+                    let _ = self.pass(Look::All, HashSet::new()).await;
+                    return;
+                }
                 Event::Tick => {}
                 Event::Done(Some(first)) => {
                     let ids = self.gather(first).await;

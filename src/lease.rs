@@ -37,6 +37,10 @@ pub struct Lease {
     /// The owner stopped cleanly and handed the inbox on: no need to wait for the timeout.
     #[serde(default)]
     pub released: bool,
+    /// Which running system the owner's pid belongs to (boot id and pid namespace): only there
+    /// does "its pid is gone" mean the owner is gone.
+    #[serde(default)]
+    pub machine: String,
 }
 
 /// Who this dropcast is, for the lease.
@@ -45,6 +49,8 @@ pub struct Me {
     pub host: String,
     pub pid: u32,
     pub instance: String,
+    /// The boot id of the kernel and the pid namespace this process runs in.
+    pub machine: String,
 }
 
 impl Me {
@@ -56,10 +62,19 @@ impl Me {
             .unwrap_or_else(|| "localhost".into());
         let pid = std::process::id();
         let nanos = jiff::Timestamp::now().as_nanosecond();
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+        let pidns = std::fs::read_link("/proc/self/ns/pid")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         Me {
             instance: format!("{:x}", (nanos as u64) ^ ((pid as u64) << 40)),
             host,
             pid,
+            machine: if boot.trim().is_empty() || pidns.is_empty() {
+                String::new()
+            } else {
+                format!("{}/{pidns}", boot.trim())
+            },
         }
     }
 
@@ -71,6 +86,7 @@ impl Me {
             counter,
             fence,
             released: false,
+            machine: self.machine.clone(),
         }
     }
 }
@@ -334,7 +350,11 @@ impl Leases {
                     self.claim(i, l.fence + 1);
                 }
                 (_, Some(l)) if l.released => self.claim(i, l.fence + 1),
-                (_, Some(l)) if l.host == self.me.host && !alive(l.pid) => {
+                (_, Some(l))
+                    if !l.machine.is_empty()
+                        && l.machine == self.me.machine
+                        && (l.pid == self.me.pid || !alive(l.pid)) =>
+                {
                     // Its owner ran on this machine and is gone (killed, crashed): nothing to
                     // wait for, as no clock or machine has to be trusted for that.
                     tracing::info!(inbox = %i.path.display(), pid = l.pid, "the lease's owner ran here and is gone: taking the inbox at once");
@@ -455,6 +475,7 @@ mod tests {
             host: name.into(),
             pid: 1,
             instance: name.into(),
+            machine: format!("machine-{name}"),
         }
     }
 
