@@ -901,64 +901,55 @@ fn receipt_names(receipt: &Path) -> Option<(String, Vec<String>)> {
 
 /// The files of a work folder with no receipt: their post may or may not have gone out.
 fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
-    let mut groups: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
-    for p in unknown {
-        let name = crate::bundle::file_name_of(&p);
-        groups
-            .entry(crate::bundle::stem(&name).to_string())
-            .or_default()
-            .push(p);
+    if unknown.is_empty() {
+        return;
     }
-    for (stem, files) in groups {
-        let name = files
-            .iter()
-            .map(|p| crate::bundle::file_name_of(p))
-            .find(|n| !n.ends_with(".yaml") && !n.ends_with(".yml"))
-            .unwrap_or_else(|| crate::bundle::file_name_of(&files[0]));
-        let pairs: Vec<(PathBuf, OsString)> = files
-            .iter()
-            .map(|p| (p.clone(), p.file_name().unwrap_or_default().to_os_string()))
-            .collect();
-        let result = match config.uncertain {
-            crate::config::Uncertain::Resend => {
-                let refs: Vec<(&Path, &OsStr)> = pairs
-                    .iter()
-                    .map(|(p, n)| (p.as_path(), n.as_os_str()))
-                    .collect();
-                tracing::warn!(bundle = %name, "adopted a bundle another dropcast may or may not have posted: back into the inbox, to be posted again (uncertain: resend)");
-                spool::move_group(
-                    &refs,
+    match config.uncertain {
+        // Back into the inbox, each file under its own name (a clash takes ` (n)`): the usual
+        // pairing puts the bundles together again, `x.pdf.yaml` with `x.pdf`, attachments with
+        // their sidecar, as the clerk dropped them.
+        crate::config::Uncertain::Resend => {
+            for p in unknown {
+                let name = p.file_name().unwrap_or_default().to_os_string();
+                let stem = spool::bundle_stem(&name.to_string_lossy());
+                tracing::warn!(file = %name.to_string_lossy(), "adopted a file of a bundle another dropcast may or may not have posted: back into the inbox, to be posted again (uncertain: resend)");
+                if let Err(e) = spool::move_group(
+                    &[(p.as_path(), name.as_os_str())],
                     inbox,
-                    OsStr::new(&stem),
+                    &stem,
                     &[],
                     &mut spool::Syncs::now(),
-                )
-                .map(|_| ())
+                ) {
+                    tracing::warn!(error = %e, "cannot put an adopted file back yet");
+                }
             }
-            crate::config::Uncertain::Fail => {
-                let problem = Problem::Uncertain {
-                    channel: "the channel".into(),
-                };
-                let report = messages::report_now(
-                    config,
-                    &name,
-                    std::slice::from_ref(&problem),
-                    &[],
-                    &pairs,
-                );
-                tracing::warn!(bundle = %name, "adopted a bundle another dropcast may or may not have posted: to failed/ (uncertain: fail)");
-                spool::fail(
-                    &config.failed,
-                    &name,
-                    &pairs,
-                    &report,
-                    &mut spool::Syncs::now(),
-                )
-                .map(|_| ())
+        }
+        // To failed/ together, with one report asking a person to look at the channel.
+        crate::config::Uncertain::Fail => {
+            let name = unknown
+                .iter()
+                .map(|p| crate::bundle::file_name_of(p))
+                .find(|n| !n.ends_with(".yaml") && !n.ends_with(".yml"))
+                .unwrap_or_else(|| crate::bundle::file_name_of(&unknown[0]));
+            let pairs: Vec<(PathBuf, OsString)> = unknown
+                .iter()
+                .map(|p| (p.clone(), p.file_name().unwrap_or_default().to_os_string()))
+                .collect();
+            let problem = Problem::Uncertain {
+                channel: "the channel".into(),
+            };
+            let report =
+                messages::report_now(config, &name, std::slice::from_ref(&problem), &[], &pairs);
+            tracing::warn!(bundle = %name, "adopted files another dropcast may or may not have posted: to failed/ (uncertain: fail)");
+            if let Err(e) = spool::fail(
+                &config.failed,
+                &name,
+                &pairs,
+                &report,
+                &mut spool::Syncs::now(),
+            ) {
+                tracing::warn!(bundle = %name, error = %e, "cannot finish adopted files yet");
             }
-        };
-        if let Err(e) = result {
-            tracing::warn!(bundle = %name, error = %e, "cannot finish an adopted bundle yet");
         }
     }
 }
