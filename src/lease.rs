@@ -111,6 +111,8 @@ pub enum Role {
 struct InboxLease {
     path: PathBuf,
     role: Role,
+    /// The fencing number of the last lease seen, for the next one.
+    last_fence: u64,
     /// The other owner's counter and when (on our clock) it was first seen at that value.
     watched: Option<(String, u64, Instant)>,
     /// Written by us and waiting to be confirmed on the next look.
@@ -177,6 +179,7 @@ impl Leases {
                     .map(|path| InboxLease {
                         path,
                         role: Role::Starting,
+                        last_fence: 0,
                         watched: None,
                         written: None,
                     })
@@ -273,6 +276,9 @@ impl Leases {
             Ok(Some(l)) if l.instance == self.me.instance => true,
             // Cannot tell now: do not act, but do not give the inbox up either.
             Err(()) => false,
+            // No lease file at all: on SMB a rename over a file can show it missing for a
+            // moment. Not a reason to act, nor to give up.
+            Ok(None) => false,
             Ok(other) => {
                 self.lose(i, other);
                 false
@@ -339,10 +345,26 @@ impl Leases {
                         tracing::warn!(inbox = %i.path.display(), error = %e, "cannot renew the lease");
                     }
                 }
+                (Role::Active { fence }, None) => {
+                    // Ours, and its file missing for a moment (a rename on SMB): written again.
+                    let fence = *fence;
+                    if let Err(e) = write(&i.path, &self.me.lease(1, fence), &self.me) {
+                        tracing::warn!(inbox = %i.path.display(), error = %e, "cannot renew the lease");
+                    }
+                }
                 (Role::Active { .. }, other) => self.lose(i, other),
-                (_, None) => {
-                    // Nobody holds it: take it (confirmed at the next look).
+                (_, None) if i.watched.is_none() => {
+                    // Nobody has held it since this dropcast looks: take it (confirmed at the
+                    // next look).
                     self.claim(i, 1);
+                }
+                (_, None) => {
+                    // A lease was there and its file is missing now: the same as a lease that
+                    // stands still (a file renamed over on SMB can look missing for a moment).
+                    let since = i.watched.as_ref().map_or(Instant::now(), |w| w.2);
+                    if since.elapsed() >= self.timeout {
+                        self.claim(i, i.last_fence + 1);
+                    }
                 }
                 (_, Some(l)) if l.instance == self.me.instance => {
                     // Our own lease from before a restart of this same instance: cannot happen
@@ -370,6 +392,7 @@ impl Leases {
     /// still for the timeout on our own clock.
     fn watch(&self, i: &mut InboxLease, l: Lease) {
         let now = Instant::now();
+        i.last_fence = l.fence;
         let moved = match &i.watched {
             Some((instance, counter, _)) => *instance != l.instance || *counter != l.counter,
             None => true,
