@@ -10,7 +10,6 @@
 mod common;
 
 use std::ffi::CString;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -26,18 +25,8 @@ const NEWS: i64 = -1001234567890;
 // Helpers: tmpfs mounts, fanotify, the user's files
 // ---------------------------------------------------------------------------------------------
 
-/// Says on stderr, so that nobody misses it, that this test did not run here. Written to the
-/// process's stderr itself: the test harness would swallow `eprintln!` of a passing test.
 fn skip(why: &str) {
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("this test")
-        .to_string();
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!!!! SKIPPED {test}: {why}\n!!!!!!!!!! it needs root (CAP_SYS_ADMIN) on Linux; \
-         it did NOT run and proves nothing here\n"
-    );
+    common::skip(why, "root (CAP_SYS_ADMIN) on Linux");
 }
 
 fn mount_tmpfs(target: &Path, flags: libc::c_ulong, data: &str) -> std::io::Result<()> {

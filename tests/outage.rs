@@ -64,12 +64,7 @@ fn files_below(dir: &Path) -> Vec<String> {
 }
 
 fn sends(o: &Office, sha: &str) -> usize {
-    o.bot
-        .requests()
-        .iter()
-        .filter(|r| r.method == "sendDocument" && r.status == 200)
-        .filter(|r| r.file("document").is_some_and(|f| f.sha256 == sha))
-        .count()
+    o.documents_posted().iter().filter(|s| *s == sha).count()
 }
 
 /// The bug this pins (issue 11): the share vanished while a post was going out; the finisher
@@ -194,11 +189,7 @@ fn an_archive_renamed_away_and_back_holds_the_post_until_it_is_back() {
 /// waits (status and `/healthz` say why), and nothing is created under the empty mount point.
 #[test]
 fn a_share_missing_at_start_is_waited_for_by_run_and_reported_by_once() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let o = Office::with(&format!(
         "http: {{listen: \"127.0.0.1:{port}\"}}\n\
          watch: {{settle: 300ms, poll_interval: 200ms, rescan_interval: 5m}}\n"
@@ -231,10 +222,10 @@ fn a_share_missing_at_start_is_waited_for_by_run_and_reported_by_once() {
     let d = o.run();
     d.wait_log("status page at", LONG);
     d.wait_log("a folder is away", LONG);
-    let (status, body) = get(port, "/healthz");
+    let (status, body) = http_get(port, "/healthz");
     assert!(status.contains("503"), "{status} {body}");
     assert!(body.contains("share/inbox"), "{body}");
-    let (_, page) = get(port, "/");
+    let (_, page) = http_get(port, "/");
     assert!(page.contains("Waiting for the share"), "{page}");
     assert!(std::fs::read_dir(o.path("share")).unwrap().next().is_none());
 
@@ -249,24 +240,10 @@ fn a_share_missing_at_start_is_waited_for_by_run_and_reported_by_once() {
     wait_until(LONG, "archived", || {
         month.join("alert.receipt.yaml").exists()
     });
-    let (status, _) = get(port, "/healthz");
+    let (status, _) = http_get(port, "/healthz");
     assert!(status.contains("200"), "{status}");
     assert_eq!(sends(&o, &sha256(&doc)), 1);
     o.bot.assert_clean();
-}
-
-/// A plain HTTP/1.0 GET on 127.0.0.1, returning (status line, body).
-fn get(port: u16, path: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    )
 }
 
 /// The inbox is itself the mount point: unmounted, it is an empty local folder at the same path.

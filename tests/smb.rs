@@ -218,11 +218,7 @@ fn two_servers_on_one_smb_share_post_every_bundle_exactly_once() {
         return;
     };
     let o = smb.office(&format!("{}lease_timeout: 1500ms\n", watch()));
-    let second = o.second_server("new-server");
-    let a = o.run();
-    a.wait_log("active: this dropcast holds the lease", LONG);
-    let b = o.run_as(&second);
-    b.wait_log("standby: another dropcast posts from this inbox", LONG);
+    let (a, b) = o.two_servers();
     let mut expected = Vec::new();
     for i in 0..10 {
         let doc = pdf(&format!("smb {i}"));
@@ -242,15 +238,7 @@ fn two_servers_on_one_smb_share_post_every_bundle_exactly_once() {
             .unwrap_or(0)
             == 10
     });
-    let mut posted: Vec<String> = o
-        .bot
-        .requests()
-        .iter()
-        .filter(|r| r.method == "sendDocument" && r.status == 200)
-        .filter_map(|r| r.file("document").map(|f| f.sha256.clone()))
-        .collect();
-    posted.sort();
-    assert_eq!(posted, expected, "{}\n{}", a.log(), b.log());
+    assert_eq!(o.documents_posted(), expected, "{}\n{}", a.log(), b.log());
     assert!(!b.log().contains("ready to post"), "{}", b.log());
     assert_eq!(
         files_under(&smb.served().join("failed")),

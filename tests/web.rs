@@ -2,36 +2,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
 const LONG: Duration = Duration::from_secs(30);
-
-/// A free port on 127.0.0.1 (taken, then released for dropcast to bind).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A plain HTTP/1.0 GET on 127.0.0.1, returning (status line, body).
-fn get(port: u16, path: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    )
-}
 
 fn office_with_page() -> (Office, u16) {
     let port = free_port();
@@ -53,10 +29,10 @@ fn metrics_and_healthz() {
         o.archive_month().join("a.receipt.yaml").exists()
     });
     wait_until(LONG, "refused", || o.path("failed/bad.error.txt").exists());
-    let (status, body) = get(port, "/healthz");
+    let (status, body) = http_get(port, "/healthz");
     assert!(status.contains("200"), "{status}");
     assert_eq!(body, "ok\n");
-    let (status, metrics) = get(port, "/metrics");
+    let (status, metrics) = http_get(port, "/metrics");
     assert!(status.contains("200"), "{status}");
     assert!(
         metrics.contains("dropcast_messages_sent_total 1\n"),
@@ -106,7 +82,7 @@ fn refreshing_the_page_and_healthz_writes_nothing_to_the_journal() {
     });
     o.drop_file("posted.yaml", b"text: road works on Via Roma\n");
     wait_until(LONG, "the post recorded", || {
-        get(port, "/metrics")
+        http_get(port, "/metrics")
             .1
             .contains("dropcast_bundles_total{outcome=\"archived\"} 1\n")
     });
@@ -116,13 +92,13 @@ fn refreshing_the_page_and_healthz_writes_nothing_to_the_journal() {
         "the daemon holds the journal open: {before:?}"
     );
     for _ in 0..50 {
-        let (status, html) = get(port, "/");
+        let (status, html) = http_get(port, "/");
         assert!(status.contains("200"), "{status}");
         assert!(
             html.contains("<b>posted.yaml</b>") && html.contains("<b>bad.yaml</b>"),
             "{html}"
         );
-        let (status, body) = get(port, "/healthz");
+        let (status, body) = http_get(port, "/healthz");
         assert!(status.contains("200"), "{status}");
         assert_eq!(body, "ok\n");
     }

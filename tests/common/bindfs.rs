@@ -6,7 +6,6 @@
 //! Needs root and the `bindfs` package; where either is missing the test says SKIPPED loudly on
 //! stderr and returns.
 
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,18 +14,8 @@ use super::Office;
 
 pub const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
 
-/// Says on stderr, so that nobody misses it, that this test did not run here. Written to the
-/// process's stderr itself: the test harness would swallow `eprintln!` of a passing test.
 pub fn skip(why: &str) {
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("this test")
-        .to_string();
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!!!! SKIPPED {test}: {why}\n!!!!!!!!!! it needs root and bindfs (Debian package \
-         `bindfs`); it did NOT run and proves nothing here\n"
-    );
+    super::skip(why, "root and bindfs (Debian package `bindfs`)");
 }
 
 /// A folder of the office as a bindfs mount of `under`; unmounted when dropped, also when the

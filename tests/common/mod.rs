@@ -180,6 +180,36 @@ impl Office {
         config
     }
 
+    /// The SHA-256 of every document Telegram accepted, sorted (one entry per post).
+    pub fn documents_posted(&self) -> Vec<String> {
+        let mut shas: Vec<String> = self
+            .bot
+            .requests()
+            .iter()
+            .filter(|r| r.method == "sendDocument" && r.status == 200)
+            .filter_map(|r| r.file("document").map(|f| f.sha256.clone()))
+            .collect();
+        shas.sort();
+        shas
+    }
+
+    /// This office's dropcast, then a second server on the same share (its own journal), once
+    /// the first holds the lease and the second stands by.
+    pub fn two_servers(&self) -> (Daemon, Daemon) {
+        let second = self.second_server("new-server");
+        let a = self.run();
+        a.wait_log(
+            "active: this dropcast holds the lease",
+            Duration::from_secs(40),
+        );
+        let b = self.run_as(&second);
+        b.wait_log(
+            "standby: another dropcast posts from this inbox",
+            Duration::from_secs(40),
+        );
+        (a, b)
+    }
+
     /// `dropcast run` with another config (see [`Office::second_server`]).
     pub fn run_as(&self, config: &Path) -> Daemon {
         let n = self.logs.lock().unwrap().len();
@@ -286,6 +316,45 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
             f(&p);
         }
     }
+}
+
+/// Says on stderr, so that nobody misses it, that this test did not run here, and what it
+/// `needs`. Written to the process's stderr itself: the test harness would swallow `eprintln!`
+/// of a passing test.
+pub fn skip(why: &str, needs: &str) {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!!!! SKIPPED {test}: {why}\n!!!!!!!!!! it needs {needs}; it did NOT run and proves \
+         nothing here\n"
+    );
+}
+
+/// A free port on 127.0.0.1 (taken, then released for the caller to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.0 GET on 127.0.0.1, returning (status line, body).
+pub fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
 }
 
 /// An inbox's lease (`INBOX/.dropcast/lease`, and its temporary while it is renewed): dropcast's

@@ -11,7 +11,7 @@
 //! the URL `smb://127.0.0.1:PORT/office`; it ignores `smb ports` and tries 445 and 139 alone).
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -20,7 +20,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Office;
+use super::{Office, free_port};
 
 /// The share's name on the server.
 pub const SHARE: &str = "office";
@@ -30,17 +30,10 @@ const PASSWORD: &str = "clerk-pass-1";
 const STARTUP: Duration = Duration::from_secs(20);
 const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
 
-/// Says on stderr, so that nobody misses it, that this test did not run here. Written to the
-/// process's stderr itself: the test harness would swallow `eprintln!` of a passing test.
 pub fn skip(why: &str) {
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("this test")
-        .to_string();
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!!!! SKIPPED {test}: {why}\n!!!!!!!!!! it needs root, FUSE and the Debian packages \
-         `samba smbclient smbnetfs fuse3`; it did NOT run and proves nothing here\n"
+    super::skip(
+        why,
+        "root, FUSE and the Debian packages `samba smbclient smbnetfs fuse3`",
     );
 }
 
@@ -241,6 +234,7 @@ impl Smb {
                 "smbd did not stop:\n{}",
                 self.server_log()
             );
+            // The poll interval of a wait with a deadline, not a pause to let things happen.
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -536,14 +530,6 @@ impl Tools {
             smbnetfs: find("smbnetfs", "smbnetfs")?,
         })
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn fs_type(p: &Path) -> Option<i64> {
