@@ -802,6 +802,9 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
         return;
     };
     let known: HashSet<PathBuf> = waiting.into_iter().map(|f| f.work).collect();
+    // Receipts and reports the old owner was writing when it died: never named, never a
+    // clerk's file. Without this, its work folders would never empty.
+    spool::sweep_temporaries(&config.archive, &config.failed, &[inbox]);
     let dirs: Vec<PathBuf> = std::fs::read_dir(inbox.join(".dropcast"))
         .into_iter()
         .flatten()
