@@ -19,6 +19,7 @@ use crate::journal::{
 };
 use crate::messages::Problem;
 use crate::post::{MediaKind, OutMessage};
+use crate::sentlog::Event;
 use crate::telegram::{Client, TelegramError};
 
 /// Telegram's limits for a bot posting to channels.
@@ -294,6 +295,7 @@ impl ChannelSender {
             });
         }
 
+        let log = ShareLog::of(&files);
         let mut attempts = 0u32;
         let mut backoff = Duration::from_secs(1);
         let mut index = delivery.sent.last().map_or(0, |m| m.index + 1);
@@ -303,7 +305,14 @@ impl ChannelSender {
                 OutMessage::Album { items } => items.len(),
                 _ => 1,
             };
-            match self.files_ready(&delivery.plan.messages[index]) {
+            let ready = match self.files_ready(&delivery.plan.messages[index]) {
+                Ready::Go => {
+                    self.pace(weight).await?;
+                    self.begin_on_share(log.as_ref(), index)
+                }
+                other => other,
+            };
+            match ready {
                 Ready::Go => {}
                 Ready::Wait => {
                     self.flush()?;
@@ -317,7 +326,6 @@ impl ChannelSender {
                     });
                 }
             }
-            self.pace(weight).await?;
             self.commit_with(Write::Begin { delivery_id, index })?;
             let msg = delivery.plan.messages[index].clone();
             let result = self.d.client.send(&chat, &msg, delivery.plan.options).await;
@@ -328,6 +336,10 @@ impl ChannelSender {
             match result {
                 Ok(sent) => {
                     let messages = sent_messages(index, &sent);
+                    if let Some(log) = &log {
+                        log.append(&self.d.share, &chat, index, Event::Sent { messages: messages.clone() })
+                            .unwrap_or_else(|e| tracing::warn!(channel = %chat, error = %e, "cannot write the sent log in the work folder: a dropcast adopting it would see this post as in flight"));
+                    }
                     delivery.sent.extend(messages.iter().cloned());
                     self.staged.writes.push(Write::Sent {
                         delivery_id,
@@ -433,6 +445,26 @@ impl ChannelSender {
         }
     }
 
+    /// Writes on the share that request `index` is about to go out (see sentlog.rs). A request
+    /// whose beginning cannot be written waits like one whose share is away: otherwise a
+    /// dropcast adopting the work folder would think it never began, and post it again.
+    fn begin_on_share(&self, log: Option<&ShareLog>, index: usize) -> Ready {
+        let Some(log) = log else {
+            return Ready::Go;
+        };
+        match log.append(&self.d.share, &self.chat, index, Event::Begin) {
+            Ok(()) => Ready::Go,
+            Err(e) => {
+                tracing::warn!(channel = %self.chat, error = %e, "cannot write the sent log in the work folder: the post waits");
+                if self.d.max_attempts.is_some() {
+                    Ready::Leave("the work folder cannot be written")
+                } else {
+                    Ready::Wait
+                }
+            }
+        }
+    }
+
     /// The pin a post asked for, once every message is sent (not again after a restart).
     async fn pin_if_asked(
         &mut self,
@@ -520,6 +552,46 @@ impl ChannelSender {
             self.chat_second.record(now, n);
             self.chat_minute.record(now, n);
         }
+    }
+}
+
+/// Where a delivery's sender writes its sent log: the work folder of the bundle's files (none for
+/// a bundle in `scheduled/`), with what identifies the bundle there.
+struct ShareLog {
+    dir: std::path::PathBuf,
+    files: Vec<String>,
+    key: String,
+}
+
+impl ShareLog {
+    fn of(files: &[crate::journal::FileRecord]) -> Option<ShareLog> {
+        let dir = crate::sentlog::work_folder(&files.first()?.work)?.to_path_buf();
+        Some(ShareLog {
+            dir,
+            files: files
+                .iter()
+                .map(|f| crate::bundle::file_name_of(&f.work))
+                .collect(),
+            key: crate::sentlog::key(files.iter().map(|f| f.sha256.as_str())),
+        })
+    }
+
+    fn append(
+        &self,
+        share: &crate::share::Share,
+        chat: &str,
+        index: usize,
+        event: Event,
+    ) -> std::io::Result<()> {
+        let line = crate::sentlog::Line {
+            files: self.files.clone(),
+            key: self.key.clone(),
+            chat: chat.to_string(),
+            index,
+            event,
+            fence: share.fence(&self.dir),
+        };
+        crate::sentlog::append(&self.dir, &line)
     }
 }
 

@@ -295,12 +295,9 @@ fn finish_batch(
             &metrics.bundles_failed
         };
         Metrics::add(metric, 1);
-        // Our own work folder once empty (remove_dir refuses a folder still in use); never
-        // `scheduled/`, where a scheduled bundle waited.
-        if let Some(dir) = m.work_dir
-            && dir.parent().and_then(Path::file_name) == Some(OsStr::new(".dropcast"))
-        {
-            let _ = std::fs::remove_dir(dir);
+        // Our own work folder once empty; never `scheduled/`, where a scheduled bundle waited.
+        if let Some(dir) = m.work_dir {
+            spool::remove_work_dir(&dir);
         }
     }
     stuck

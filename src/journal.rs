@@ -193,7 +193,7 @@ pub struct Scheduled {
 }
 
 /// A message that Telegram accepted.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SentMessage {
     /// Which request of the plan.
     pub index: usize,
@@ -611,6 +611,9 @@ impl Journal {
             .map_err(|e| JournalError::Decode(e.to_string()))?;
         self.with(|c| {
             let tx = c.transaction()?;
+            let any_carried: bool = tx
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM carried)")?
+                .query_row([], |r| r.get(0))?;
             let mut ids = Vec::with_capacity(bundles.len());
             for (b, plan) in bundles.iter().zip(plans) {
                 tx.prepare_cached(
@@ -642,11 +645,42 @@ impl Journal {
                         "INSERT INTO deliveries(bundle_id, chat, state) VALUES (?1, ?2, 'pending')",
                     )?
                     .execute(params![id, chat])?;
+                    if any_carried {
+                        take_carried(&tx, b, chat, tx.last_insert_rowid())?;
+                    }
                 }
                 ids.push(BundleId(id));
             }
             tx.commit()?;
             Ok(ids)
+        })
+    }
+
+    /// Remembers what another dropcast's sent log says it did with bundles it left, until the
+    /// same files are entered again (see [`Journal::insert_bundles`]). What nobody claimed in
+    /// 90 days is forgotten.
+    pub fn carry(
+        &self,
+        carried: &std::collections::HashMap<(String, String), crate::sentlog::Carried>,
+    ) -> Result<(), JournalError> {
+        let rows = carried
+            .iter()
+            .map(|((key, chat), c)| Ok((key, chat, serde_json::to_string(&c.sent)?, c.in_flight)))
+            .collect::<Result<Vec<_>, serde_json::Error>>()
+            .map_err(|e| JournalError::Decode(e.to_string()))?;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM carried WHERE created_at < ?1",
+                params![now() - 90 * 86_400],
+            )?;
+            for (key, chat, sent, in_flight) in rows {
+                tx.execute(
+                    "INSERT OR REPLACE INTO carried(key, chat, sent, in_flight, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key, chat, sent, in_flight.map(|i| i as i64), now()],
+                )?;
+            }
+            tx.commit()
         })
     }
 
@@ -975,6 +1009,40 @@ impl Journal {
     }
 }
 
+/// A new delivery takes over what another dropcast did of it (the same files to the same
+/// channel): its messages count as sent, and a request it left in flight as in flight here.
+fn take_carried(
+    tx: &rusqlite::Transaction<'_>,
+    b: &NewBundle,
+    chat: &str,
+    delivery_id: i64,
+) -> rusqlite::Result<()> {
+    let key = crate::sentlog::key(b.files.iter().map(|f| f.sha256.as_str()));
+    let found: Option<(String, Option<i64>)> = tx
+        .prepare_cached(
+            "DELETE FROM carried WHERE key = ?1 AND chat = ?2 RETURNING sent, in_flight",
+        )?
+        .query_row(params![key, chat], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((sent, in_flight)) = found else {
+        return Ok(());
+    };
+    let sent: Vec<SentMessage> = serde_json::from_str(&sent).unwrap_or_default();
+    for m in &sent {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO messages(delivery_id, idx, part, message_id, chat_id, link, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![delivery_id, m.index as i64, m.part as i64, m.message_id, m.chat_id, m.link, now()])?;
+    }
+    if let Some(index) = in_flight {
+        tx.prepare_cached(
+            "UPDATE deliveries SET state = 'in_flight', in_flight = ?2, attempts = 1 WHERE id = ?1",
+        )?
+        .execute(params![delivery_id, index])?;
+    }
+    Ok(())
+}
+
 const DUPLICATE: &str = "SELECT COALESCE((SELECT link FROM messages m WHERE m.delivery_id = d.id ORDER BY idx, part LIMIT 1), '')
     FROM bundles b CROSS JOIN deliveries d ON d.bundle_id = b.id
     WHERE d.chat = ?1 AND b.digest = ?2
@@ -1050,6 +1118,16 @@ CREATE TABLE IF NOT EXISTS messages(
     sent_at INTEGER NOT NULL,
     part INTEGER NOT NULL,
     PRIMARY KEY(delivery_id, idx, part)
+) STRICT;
+-- What another dropcast's sent log says it posted of a bundle it left (see sentlog.rs): taken
+-- over by the delivery of the same files to the same channel when they are entered again.
+CREATE TABLE IF NOT EXISTS carried(
+    key TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    sent TEXT NOT NULL,
+    in_flight INTEGER,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY(key, chat)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(state, bundle_id);
 CREATE INDEX IF NOT EXISTS deliveries_dup ON deliveries(chat, finished_at);

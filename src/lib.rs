@@ -28,6 +28,8 @@
 //!   over when the lease stands still.
 //! - [`share`]: the configured folders known by identity: a share that went away pauses the
 //!   work that needs it instead of looking like removed files.
+//! - [`sentlog`]: what a sender tells the share about each request, for a dropcast that adopts
+//!   the work folder.
 //! - [`spool`]: the only module that moves user files (work folder, archive, failed), writes
 //!   receipts and reports.
 //! - [`finisher`]: the finisher task: archives or fails bundles whose deliveries ended.
@@ -57,6 +59,7 @@ pub mod preparer;
 pub mod redact;
 pub mod render;
 pub mod schedule;
+pub mod sentlog;
 pub mod settle;
 pub mod share;
 pub mod sidecar;

@@ -811,6 +811,7 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
+        .filter(|d| !spool::is_own_work_dir(d))
         .collect();
     for dir in dirs {
         let mut unknown: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -823,6 +824,10 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
             .filter(|p| !crate::bundle::file_name_of(p).starts_with('.'))
             .collect();
         if unknown.is_empty() {
+            // Emptied by the old owner, which died before it removed the folder.
+            if share.may_act([dir.as_path()]) {
+                spool::remove_work_dir(&dir);
+            }
             continue;
         }
         if !share.may_act([
@@ -839,8 +844,18 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
                 .is_some_and(|(_, names)| names.iter().any(|n| known.contains(&dir.join(n))))
         });
         adopt_posted(config, &dir, &mut unknown);
-        adopt_uncertain(config, inbox, unknown);
-        spool::remove_empty_dir(&dir);
+        match carry_from_log(journal, &dir, &unknown) {
+            // The log says what was begun: back into the inbox, every bundle of it. The journal
+            // remembers what went out (never posted again) and what was in flight (`uncertain`
+            // decides when it is delivered); what never began is posted without a doubt.
+            Some(Ok(())) => back_into_inbox(inbox, unknown),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "journal error: the adopted work folder waits");
+                continue;
+            }
+            None => adopt_uncertain(config, inbox, unknown),
+        }
+        spool::remove_work_dir(&dir);
     }
 }
 
@@ -908,24 +923,12 @@ fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
         return;
     }
     match config.uncertain {
-        // Back into the inbox, each file under its own name (a clash takes ` (n)`): the usual
-        // pairing puts the bundles together again, `x.pdf.yaml` with `x.pdf`, attachments with
-        // their sidecar, as the clerk dropped them.
         crate::config::Uncertain::Resend => {
-            for p in unknown {
-                let name = p.file_name().unwrap_or_default().to_os_string();
-                let stem = spool::bundle_stem(&name.to_string_lossy());
-                tracing::warn!(file = %name.to_string_lossy(), "adopted a file of a bundle another dropcast may or may not have posted: back into the inbox, to be posted again (uncertain: resend)");
-                if let Err(e) = spool::move_group(
-                    &[(p.as_path(), name.as_os_str())],
-                    inbox,
-                    &stem,
-                    &[],
-                    &mut spool::Syncs::now(),
-                ) {
-                    tracing::warn!(error = %e, "cannot put an adopted file back yet");
-                }
-            }
+            tracing::warn!(
+                files = unknown.len(),
+                "adopted files of bundles another dropcast may or may not have posted: back into the inbox, to be posted again (uncertain: resend)"
+            );
+            back_into_inbox(inbox, unknown);
         }
         // To failed/ together, with one report asking a person to look at the channel.
         crate::config::Uncertain::Fail => {
@@ -953,6 +956,47 @@ fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
             ) {
                 tracing::warn!(bundle = %name, error = %e, "cannot finish adopted files yet");
             }
+        }
+    }
+}
+
+/// What the sent log of an adopted work folder says about the bundles whose files are still
+/// there, remembered in the journal for when they are entered again. `None`: the folder has no
+/// log (a dropcast from before it), and nothing is known.
+fn carry_from_log(
+    journal: &Journal,
+    dir: &Path,
+    unknown: &[PathBuf],
+) -> Option<Result<(), crate::journal::JournalError>> {
+    let lines = crate::sentlog::read(dir)?;
+    let names: Vec<String> = unknown
+        .iter()
+        .map(|p| crate::bundle::file_name_of(p))
+        .collect();
+    let keys = crate::sentlog::keys_of(&lines, &names);
+    let mut carried = crate::sentlog::carried(&lines);
+    carried.retain(|(key, _), _| keys.contains(key));
+    for ((_, chat), c) in &carried {
+        tracing::info!(channel = %chat, sent = c.sent.len(), in_flight = ?c.in_flight, "adopted a bundle another dropcast had begun: what it posted is not posted again");
+    }
+    Some(journal.carry(&carried))
+}
+
+/// Files of adopted bundles back into the inbox, each under its own name (a clash takes ` (n)`):
+/// the usual pairing puts the bundles together again, `x.pdf.yaml` with `x.pdf`, attachments
+/// with their sidecar, as the clerk dropped them.
+fn back_into_inbox(inbox: &Path, files: Vec<PathBuf>) {
+    for p in files {
+        let name = p.file_name().unwrap_or_default().to_os_string();
+        let stem = spool::bundle_stem(&name.to_string_lossy());
+        if let Err(e) = spool::move_group(
+            &[(p.as_path(), name.as_os_str())],
+            inbox,
+            &stem,
+            &[],
+            &mut spool::Syncs::now(),
+        ) {
+            tracing::warn!(error = %e, "cannot put an adopted file back yet");
         }
     }
 }

@@ -473,14 +473,47 @@ pub fn make_dirs_within(base: &Path, dir: &Path) -> Result<(), SpoolError> {
 pub fn make_work_dir(dir: &Path) -> Result<(), SpoolError> {
     match dir.parent() {
         Some(own) if own.file_name() == Some(OsStr::new(".dropcast")) => {
-            make_dirs_within(own.parent().unwrap_or(own), dir)
+            made_here().insert(dir.to_path_buf());
+            make_dirs_within(own.parent().unwrap_or(own), dir)?;
+            // With the folder, its sent log: from now on the folder says what of it was begun.
+            if let Err(e) = crate::sentlog::create(dir) {
+                tracing::debug!(folder = %dir.display(), error = %e, "cannot make the sent log");
+            }
+            Ok(())
         }
         _ => must_exist(dir),
     }
 }
 
-/// Removes one of dropcast's own folders once it is empty (`remove_dir` refuses one that is not).
-pub fn remove_empty_dir(dir: &Path) {
+/// The work folders this process made. The journal learns a bundle's files before they move,
+/// but a look at the work folders may come between the two: a folder this process made is its
+/// own whatever the journal says yet, and never adopted.
+fn made_here() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
+    static MADE: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    MADE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether this process made the work folder `dir` (see [`make_work_dir`]).
+pub fn is_own_work_dir(dir: &Path) -> bool {
+    made_here().contains(dir)
+}
+
+/// Removes one of dropcast's own work folders once nothing but its sent log is left in it (the
+/// log goes with it: it only told what happened to files that have left). `remove_dir` refuses a
+/// folder that holds anything else.
+pub fn remove_work_dir(dir: &Path) {
+    if dir.parent().and_then(Path::file_name) != Some(OsStr::new(".dropcast")) {
+        return;
+    }
+    let only_the_log = fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .all(|e| e.file_name() == crate::sentlog::FILE_NAME)
+    });
+    if only_the_log {
+        let _ = fs::remove_file(crate::sentlog::path(dir));
+    }
     let _ = fs::remove_dir(dir);
 }
 

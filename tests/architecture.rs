@@ -78,9 +78,8 @@ fn only_the_telegram_client_speaks_http_and_bot_api_json() {
     );
 }
 
-/// Only spool moves or removes a user's file. Two exceptions, each removing only what dropcast
-/// itself made: the finisher's empty work folder (`remove_dir` refuses a folder that is not
-/// empty) and doctor's probe file.
+/// Only spool moves or removes a file or a folder. One exception, removing only what dropcast
+/// itself made: doctor's probe file.
 #[test]
 fn only_spool_moves_or_removes_files() {
     let found = offenders(
@@ -98,10 +97,10 @@ fn only_spool_moves_or_removes_files() {
         "files moved or removed outside src/spool.rs:\n{}",
         found.join("\n")
     );
-    let dirs = offenders(&["remove_dir("], &["spool.rs", "finisher.rs"]);
+    let dirs = offenders(&["remove_dir("], &["spool.rs"]);
     assert!(
         dirs.is_empty(),
-        "folders removed outside spool and finisher:\n{}",
+        "folders removed outside spool:\n{}",
         dirs.join("\n")
     );
 }
