@@ -555,8 +555,8 @@ impl ChannelSender {
     }
 }
 
-/// Where a delivery's sender writes its sent log: the work folder of the bundle's files (none for
-/// a bundle in `scheduled/`), with what identifies the bundle there.
+/// Where a delivery's sender writes its sent log (the work folder of the bundle's files, or the
+/// record folder of a scheduled one), with what identifies the bundle there.
 struct ShareLog {
     dir: std::path::PathBuf,
     files: Vec<String>,
@@ -565,7 +565,7 @@ struct ShareLog {
 
 impl ShareLog {
     fn of(files: &[crate::journal::FileRecord]) -> Option<ShareLog> {
-        let dir = crate::sentlog::work_folder(&files.first()?.work)?.to_path_buf();
+        let dir = crate::sentlog::log_dir(&files.first()?.work)?;
         Some(ShareLog {
             dir,
             files: files

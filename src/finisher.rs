@@ -299,6 +299,13 @@ fn finish_batch(
         if let Some(dir) = m.work_dir {
             spool::remove_work_dir(&dir);
         }
+        // A bundle that waited in `scheduled/`: its record there told another dropcast about it.
+        if let Some(first) = m
+            .first_file
+            .filter(|f| crate::sentlog::work_folder(f).is_none())
+        {
+            spool::forget_scheduled(&first);
+        }
     }
     stuck
 }
@@ -321,6 +328,7 @@ struct Moved {
     archived: bool,
     location: PathBuf,
     work_dir: Option<PathBuf>,
+    first_file: Option<PathBuf>,
 }
 
 /// Archives a bundle whose deliveries were all sent, or fails one of which some failed. Every
@@ -376,6 +384,7 @@ fn finish_one(places: &Places, f: &Finished, syncs: &mut spool::Syncs) -> Result
         archived,
         location,
         work_dir,
+        first_file: f.files.first().map(|r| r.work.clone()),
     })
 }
 

@@ -558,6 +558,24 @@ fn move_files(
     made: &mut HashSet<PathBuf>,
     syncs: &mut spool::Syncs,
 ) -> Result<(), spool::SpoolError> {
+    if b.publish_at.is_some() {
+        // Without its record the bundle still waits and is posted; only another dropcast
+        // would not know it.
+        let _ = spool::record_scheduled(&crate::sentlog::ScheduledRecord {
+            bundle: b.name.clone(),
+            files: b
+                .files
+                .iter()
+                .map(|f| crate::sentlog::RecordedFile {
+                    scheduled: f.work.clone(),
+                    original: f.original.clone(),
+                    sha256: f.sha256.clone(),
+                })
+                .collect(),
+            publish_at: b.publish_at,
+        })
+        .inspect_err(|e| tracing::warn!(bundle = %b.name, error = %e, "cannot write the record of a scheduled bundle: another dropcast taking over would not know it"));
+    }
     b.files.iter().try_for_each(|f| {
         if std::fs::symlink_metadata(&f.work).is_ok() {
             return Ok(());
@@ -805,13 +823,14 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
     // Receipts and reports the old owner was writing when it died: never named, never a
     // clerk's file. Without this, its work folders would never empty.
     spool::sweep_temporaries(&config.archive, &config.failed, &[inbox]);
+    adopt_scheduled(config, share, inbox, &known, journal);
     let dirs: Vec<PathBuf> = std::fs::read_dir(inbox.join(".dropcast"))
         .into_iter()
         .flatten()
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
-        .filter(|d| !spool::is_own_work_dir(d))
+        .filter(|d| !spool::made_here_by_us(d))
         .collect();
     for dir in dirs {
         let mut unknown: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -856,6 +875,130 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
             None => adopt_uncertain(config, inbox, unknown),
         }
         spool::remove_work_dir(&dir);
+    }
+}
+
+/// The bundles from `inbox` that another dropcast scheduled and this one does not know: each goes
+/// back where the clerk dropped it, and is scheduled again from its sidecar, keeping its time (or
+/// posted now if the time passed meanwhile). What its log says went out is not posted again. A
+/// bundle with a file missing from `scheduled/` was cancelled by a clerk: the rest goes to
+/// `failed/` with the report a cancellation gets.
+fn adopt_scheduled(
+    config: &Config,
+    share: &Share,
+    inbox: &Path,
+    known: &HashSet<PathBuf>,
+    journal: &Journal,
+) {
+    let records: Vec<PathBuf> = std::fs::read_dir(config.scheduled.join(".dropcast"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| d.is_dir() && !spool::made_here_by_us(d))
+        .collect();
+    for dir in records {
+        let Some(record) = crate::sentlog::read_record(&dir) else {
+            continue;
+        };
+        let Some(first) = record.files.first() else {
+            continue;
+        };
+        let from = config
+            .inboxes
+            .iter()
+            .map(|i| i.path.as_path())
+            .filter(|p| first.original.starts_with(p))
+            .max_by_key(|p| p.as_os_str().len());
+        if from != Some(inbox) || record.files.iter().any(|f| known.contains(&f.scheduled)) {
+            continue;
+        }
+        if !share.may_act([config.scheduled.as_path(), inbox, config.failed.as_path()]) {
+            return;
+        }
+        let here =
+            |f: &crate::sentlog::RecordedFile| std::fs::symlink_metadata(&f.scheduled).is_ok();
+        let present: Vec<&crate::sentlog::RecordedFile> =
+            record.files.iter().filter(|f| here(f)).collect();
+        // Moved back already, posted and archived, or never moved there: nothing waits.
+        if present.is_empty() {
+            spool::forget_scheduled(&first.scheduled);
+            continue;
+        }
+        // A file missing from `scheduled/` and from where it was dropped: a clerk removed it.
+        let cancelled = record
+            .files
+            .iter()
+            .find(|f| !here(f) && std::fs::symlink_metadata(&f.original).is_err());
+        if let Some(gone) = cancelled {
+            let problem = Problem::Cancelled {
+                file: record.bundle.clone(),
+                removed: crate::bundle::file_name_of(&gone.original),
+            };
+            let left: Vec<(PathBuf, OsString)> = present
+                .iter()
+                .map(|f| {
+                    (
+                        f.scheduled.clone(),
+                        f.original.file_name().unwrap_or_default().to_os_string(),
+                    )
+                })
+                .collect();
+            let report = messages::report_now(
+                config,
+                &record.bundle,
+                std::slice::from_ref(&problem),
+                &[],
+                &left,
+            );
+            tracing::info!(bundle = %record.bundle, "adopted a scheduled post that a clerk cancelled: the rest to failed/");
+            match spool::fail(
+                &config.failed,
+                &record.bundle,
+                &left,
+                &report,
+                &mut spool::Syncs::now(),
+            ) {
+                Ok(_) => spool::forget_scheduled(&first.scheduled),
+                Err(e) => {
+                    tracing::warn!(bundle = %record.bundle, error = %e, "cannot finish an adopted cancelled post yet")
+                }
+            }
+            continue;
+        }
+        let names: Vec<String> = present
+            .iter()
+            .map(|f| crate::bundle::file_name_of(&f.scheduled))
+            .collect();
+        if let Some(lines) = crate::sentlog::read(&dir) {
+            let keys = crate::sentlog::keys_of(&lines, &names);
+            let mut carried = crate::sentlog::carried(&lines);
+            carried.retain(|(key, _), _| keys.contains(key));
+            if let Err(e) = journal.carry(&carried) {
+                tracing::error!(error = %e, "journal error: the adopted scheduled post waits");
+                continue;
+            }
+        }
+        tracing::info!(bundle = %record.bundle, publish_at = ?record.publish_at, "adopted a post another dropcast scheduled: back where it was dropped, to be scheduled again for its time");
+        let mut all_back = true;
+        for f in present {
+            let name = f.original.file_name().unwrap_or_default();
+            let to = f.original.parent().filter(|d| d.is_dir()).unwrap_or(inbox);
+            let stem = spool::bundle_stem(&name.to_string_lossy());
+            if let Err(e) = spool::move_group(
+                &[(f.scheduled.as_path(), name)],
+                to,
+                &stem,
+                &[],
+                &mut spool::Syncs::now(),
+            ) {
+                tracing::warn!(error = %e, "cannot put an adopted scheduled file back yet");
+                all_back = false;
+            }
+        }
+        if all_back {
+            spool::forget_scheduled(&first.scheduled);
+        }
     }
 }
 

@@ -111,5 +111,9 @@ fn cancel(config: &Config, journal: &Journal, s: &Scheduled) {
     }
     if let Err(e) = journal.cancel(s.bundle_id, &problem.to_json()) {
         tracing::error!(error = %e, "cannot record a cancellation");
+        return;
+    }
+    if let Some(first) = s.files.first() {
+        spool::forget_scheduled(&first.work);
     }
 }

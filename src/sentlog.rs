@@ -13,6 +13,9 @@
 //! last lines, which leaves a request looking in flight or never begun, the same as the travelling
 //! receipt's window before this log existed. Never flushed to disk: it narrows a window, and
 //! the journal stays the record.
+//!
+//! A bundle waiting in `scheduled/` has no work folder: a hidden record folder
+//! `scheduled/.dropcast/FIRST_FILE/` holds what it is ([`ScheduledRecord`]) and its log.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -62,6 +65,55 @@ pub fn key<'a>(sha256: impl Iterator<Item = &'a str>) -> String {
 pub fn work_folder(first_file: &Path) -> Option<&Path> {
     let dir = first_file.parent()?;
     (dir.parent().and_then(Path::file_name) == Some(OsStr::new(".dropcast"))).then_some(dir)
+}
+
+/// Where the sender of a bundle logs: its work folder, or for a bundle in `scheduled/` the
+/// folder of its [`ScheduledRecord`] when it has one.
+pub fn log_dir(first_file: &Path) -> Option<PathBuf> {
+    if let Some(dir) = work_folder(first_file) {
+        return Some(dir.to_path_buf());
+    }
+    let record = record_dir(first_file)?;
+    record.is_dir().then_some(record)
+}
+
+/// The folder of the record of a bundle waiting in `scheduled/`, named after its first file
+/// there (names in `scheduled/` are unique while bundles wait).
+pub fn record_dir(first_file: &Path) -> Option<PathBuf> {
+    Some(
+        first_file
+            .parent()?
+            .join(".dropcast")
+            .join(first_file.file_name()?),
+    )
+}
+
+/// What a bundle waiting in `scheduled/` is, for a dropcast that does not know it (a standby
+/// after a takeover, a new server): which of its files are there, where each came from, and
+/// their content. The publish time is the sidecar's: the bundle goes back where it came from
+/// and is scheduled again from it, keeping its time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScheduledRecord {
+    pub bundle: String,
+    pub files: Vec<RecordedFile>,
+    pub publish_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RecordedFile {
+    /// Its path in `scheduled/`.
+    pub scheduled: PathBuf,
+    /// Where the clerk dropped it.
+    pub original: PathBuf,
+    pub sha256: String,
+}
+
+/// The record's file name in its folder.
+pub const RECORD: &str = "bundle.json";
+
+/// Reads the record in `dir`.
+pub fn read_record(dir: &Path) -> Option<ScheduledRecord> {
+    serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
 }
 
 /// Makes an empty log in a new work folder (kept if there is one): from then on the folder says

@@ -485,17 +485,59 @@ pub fn make_work_dir(dir: &Path) -> Result<(), SpoolError> {
     }
 }
 
-/// The work folders this process made. The journal learns a bundle's files before they move,
-/// but a look at the work folders may come between the two: a folder this process made is its
-/// own whatever the journal says yet, and never adopted.
+/// Writes the record of a bundle about to wait in `scheduled/`, with an empty sent log, before
+/// its files move there (see sentlog.rs). A record whose files never arrived is recognised as
+/// such by whoever adopts it.
+pub fn record_scheduled(record: &crate::sentlog::ScheduledRecord) -> Result<(), SpoolError> {
+    let Some(dir) = record
+        .files
+        .first()
+        .and_then(|f| crate::sentlog::record_dir(&f.scheduled))
+    else {
+        return Ok(());
+    };
+    let scheduled = dir.parent().and_then(Path::parent).unwrap_or(&dir);
+    made_here().insert(dir.clone());
+    make_dirs_within(scheduled, &dir)?;
+    let text = serde_json::to_vec_pretty(record).map_err(|e| SpoolError {
+        action: "cannot write the record of a scheduled bundle",
+        path: dir.clone(),
+        source: io::Error::other(e),
+    })?;
+    let tmp = dir.join(".bundle.json.tmp");
+    fs::write(&tmp, text)
+        .and_then(|()| fs::rename(&tmp, dir.join(crate::sentlog::RECORD)))
+        .and_then(|()| crate::sentlog::create(&dir))
+        .map_err(err("cannot write the record of a scheduled bundle", &dir))
+}
+
+/// Removes the record folder of a bundle that no longer waits in `scheduled/` (its files left):
+/// dropcast's own files only.
+pub fn forget_scheduled(first_scheduled_file: &Path) {
+    let Some(dir) = crate::sentlog::record_dir(first_scheduled_file) else {
+        return;
+    };
+    for name in [
+        crate::sentlog::RECORD,
+        crate::sentlog::FILE_NAME,
+        ".bundle.json.tmp",
+    ] {
+        let _ = fs::remove_file(dir.join(name));
+    }
+    let _ = fs::remove_dir(&dir);
+}
+
+/// The work folders (and record folders in `scheduled/`) this process made. The journal learns a
+/// bundle's files before they move, but a look at the folders may come between the two: a
+/// folder this process made is its own whatever the journal says yet, and never adopted.
 fn made_here() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
     static MADE: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
     MADE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Whether this process made the work folder `dir` (see [`make_work_dir`]).
-pub fn is_own_work_dir(dir: &Path) -> bool {
+/// Whether this process made the work folder or the scheduled record folder `dir`.
+pub fn made_here_by_us(dir: &Path) -> bool {
     made_here().contains(dir)
 }
 

@@ -355,3 +355,64 @@ fn an_empty_journal_finishes_what_the_sent_log_says_was_begun() {
     assert!(!emptied.exists() && !work.exists());
     o.bot.assert_clean();
 }
+
+/// Bundles the killed server scheduled: the standby does not know them from its journal, but
+/// their records in `scheduled/.dropcast/` tell it. The one still waiting is scheduled again and
+/// goes out at its time, not before, once; the one a clerk cancelled (a file removed from
+/// `scheduled/`) goes to failed/ with the cancellation report.
+#[test]
+fn scheduled_posts_keep_their_time_when_the_standby_takes_over() {
+    let o = office();
+    let second = o.second_server("standby");
+    let mut a = o.run();
+    a.wait_log("active: this dropcast holds the lease", LONG);
+    let b = o.run_as(&second);
+    b.wait_log("standby: another dropcast posts from this inbox", LONG);
+    let at = local_in(5);
+    let later = pdf("later");
+    o.drop_file("later.pdf", &later);
+    o.drop_file(
+        "later.yaml",
+        format!("caption: at its time\npublish_at: {at}\n").as_bytes(),
+    );
+    o.drop_file("cancel.pdf", &pdf("cancel"));
+    o.drop_file(
+        "cancel.yaml",
+        format!("caption: cancelled\npublish_at: {}\n", local_in(3600)).as_bytes(),
+    );
+    wait_until(LONG, "both in scheduled/", || {
+        o.path("scheduled/later.yaml").exists() && o.path("scheduled/cancel.yaml").exists()
+    });
+    a.signal(libc::SIGKILL);
+    a.wait_exit(LONG);
+    std::fs::remove_file(o.path("scheduled/cancel.pdf")).unwrap();
+    b.wait_log("adopted a post another dropcast scheduled", LONG);
+    wait_until(LONG, "the cancelled post in failed/", || {
+        o.path("failed/cancel.error.txt").exists()
+    });
+    let report = std::fs::read_to_string(o.path("failed/cancel.error.txt")).unwrap();
+    assert!(report.contains("cancel.pdf"), "{report}");
+    wait_until(LONG, "scheduled again", || {
+        o.path("scheduled/later.pdf").exists()
+    });
+    assert!(o.bot.posts().is_empty(), "posted before its time");
+    let posts = o.bot.wait_for_posts(1, LONG);
+    let due = jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M:%S", &at)
+        .unwrap()
+        .in_tz("Europe/Rome")
+        .unwrap()
+        .timestamp();
+    assert!(jiff::Timestamp::now() >= due, "posted before its time");
+    assert_eq!(posts[0].field("caption"), Some("at its time"));
+    wait_until(LONG, "archived", || {
+        o.archive_month().join("later.receipt.yaml").exists()
+    });
+    assert_eq!(o.documents_posted(), vec![sha256(&later)]);
+    assert!(
+        o.files("scheduled").is_empty(),
+        "{:?}",
+        o.files("scheduled")
+    );
+    assert!(o.files("inbox").is_empty(), "{:?}", o.files("inbox"));
+    o.bot.assert_clean();
+}
