@@ -262,6 +262,16 @@ impl ChannelSender {
     /// Delivers one delivery: every message not yet recorded as sent, then the pin. Its last
     /// writes (the answer, the end of the delivery) stay staged for the sender to commit.
     async fn deliver(&mut self, delivery_id: DeliveryId) -> Result<DeliveryEnded, JournalError> {
+        // The same delivery queued twice (started again after a takeover while still queued):
+        // what the first pass staged is read back, never sent again.
+        if self
+            .staged
+            .writes
+            .iter()
+            .any(|w| w.delivery_id() == delivery_id)
+        {
+            self.flush()?;
+        }
         let mut delivery = self.d.journal.delivery(delivery_id)?;
         let bundle_id = delivery.bundle_id;
         let chat = delivery.chat.clone();
@@ -288,7 +298,7 @@ impl ChannelSender {
         // The bundle's inbox must still be this dropcast's (text posts and scheduled bundles
         // included, whose messages name no file of the inbox).
         let files = self.d.journal.files(bundle_id)?;
-        if !files.iter().all(|f| self.d.share.held(&f.original)) {
+        if !delivery.bundle_ready || !files.iter().all(|f| self.d.share.held(&f.original)) {
             return Ok(DeliveryEnded {
                 bundle: bundle_id,
                 ended: Ended::Left("another dropcast took the inbox over".into()),

@@ -56,7 +56,7 @@ pub enum JournalError {
 /// Where a bundle is in its life. The journal stores it as text; only this module reads and
 /// writes that text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum BundleState {
     /// Waiting in `scheduled/` for its publish time.
     Scheduled,
@@ -70,16 +70,20 @@ pub enum BundleState {
     Failed,
     /// A clerk removed one of its files from `scheduled/`.
     Cancelled,
+    /// Another dropcast took its inbox over and finished it: its files left this one's work
+    /// folder (or `scheduled/`) while this one stood by.
+    HandedOver,
 }
 
 impl BundleState {
-    const ALL: [BundleState; 6] = [
+    const ALL: [BundleState; 7] = [
         BundleState::Scheduled,
         BundleState::Ready,
         BundleState::Refused,
         BundleState::Archived,
         BundleState::Failed,
         BundleState::Cancelled,
+        BundleState::HandedOver,
     ];
 
     fn as_str(self) -> &'static str {
@@ -90,6 +94,7 @@ impl BundleState {
             BundleState::Archived => "archived",
             BundleState::Failed => "failed",
             BundleState::Cancelled => "cancelled",
+            BundleState::HandedOver => "handed_over",
         }
     }
 
@@ -215,6 +220,8 @@ pub struct Delivery {
     /// The index of a message whose request was in flight when dropcast stopped.
     pub in_flight: Option<usize>,
     pub pin_done: bool,
+    /// Whether the bundle still waits to be posted by this dropcast (not handed over).
+    pub bundle_ready: bool,
 }
 
 /// How a delivery ended.
@@ -309,6 +316,19 @@ pub enum Write {
         delivery_id: DeliveryId,
         outcome: DeliveryOutcome,
     },
+}
+
+impl Write {
+    /// The delivery this write is about.
+    pub fn delivery_id(&self) -> DeliveryId {
+        match self {
+            Write::Begin { delivery_id, .. }
+            | Write::Sent { delivery_id, .. }
+            | Write::AttemptError { delivery_id, .. }
+            | Write::Pin { delivery_id, .. }
+            | Write::Finish { delivery_id, .. } => *delivery_id,
+        }
+    }
 }
 
 /// The journal, for the daemon. Cheap to share behind an `Arc`; every call is one short
@@ -771,15 +791,23 @@ impl Journal {
 
     /// One delivery with its progress.
     pub fn delivery(&self, id: DeliveryId) -> Result<Delivery, JournalError> {
-        let (bundle_id, chat, plan, in_flight, pin_done): (
+        let (bundle_id, chat, plan, in_flight, pin_done, bundle_ready): (
             BundleId,
             String,
             String,
             Option<i64>,
             bool,
+            bool,
         ) = self.with(|c| {
             c.query_row(DELIVERY, params![id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
         })?;
         let plan: Plan =
@@ -793,6 +821,7 @@ impl Journal {
             sent,
             in_flight: in_flight.map(|i| i as usize),
             pin_done,
+            bundle_ready,
         })
     }
 
@@ -993,6 +1022,34 @@ impl Journal {
         })
     }
 
+    /// Records that another dropcast finished these bundles (see [`BundleState::HandedOver`]):
+    /// their open deliveries end, and nothing of them is moved or reported here.
+    pub fn hand_over(&self, ids: &[BundleId]) -> Result<(), JournalError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for id in ids {
+                tx.execute(
+                    "UPDATE bundles SET state = 'handed_over', done_at = ?2 WHERE id = ?1 AND state IN ('ready', 'scheduled')",
+                    params![id, now()],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    /// The bundles waiting (ready or scheduled) with their files.
+    pub fn waiting_bundles(&self) -> Result<Vec<(BundleId, Vec<FileRecord>)>, JournalError> {
+        let ids: Vec<BundleId> = self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id FROM bundles WHERE state IN ('ready', 'scheduled') ORDER BY id",
+            )?;
+            st.query_map([], |r| r.get(0))?.collect()
+        })?;
+        ids.into_iter()
+            .map(|id| Ok((id, self.files(id)?)))
+            .collect()
+    }
+
     /// Every file the journal holds in a work folder (bundles not archived or failed yet).
     pub fn waiting_files(&self) -> Result<Vec<FileRecord>, JournalError> {
         let ids: Vec<BundleId> = self.with(|c| {
@@ -1049,7 +1106,8 @@ const DUPLICATE: &str = "SELECT COALESCE((SELECT link FROM messages m WHERE m.de
     AND ((d.state = 'sent' AND d.finished_at >= ?3)
     OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
     ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1";
-const DELIVERY: &str = "SELECT d.bundle_id, d.chat, b.plan, d.in_flight, d.pin_state IS NOT NULL
+const DELIVERY: &str =
+    "SELECT d.bundle_id, d.chat, b.plan, d.in_flight, d.pin_state IS NOT NULL, b.state = 'ready'
     FROM deliveries d JOIN bundles b ON b.id = d.bundle_id WHERE d.id = ?1";
 const MESSAGES: &str = "SELECT idx, part, message_id, chat_id, link FROM messages WHERE delivery_id = ?1 ORDER BY idx, part";
 const OPEN_OF_BUNDLE: &str = "SELECT id, chat FROM deliveries WHERE bundle_id = ?1 AND state IN ('pending', 'in_flight') ORDER BY id";
@@ -1273,7 +1331,8 @@ mod tests {
                 "refused",
                 "archived",
                 "failed",
-                "cancelled"
+                "cancelled",
+                "handed_over"
             ]
         );
         for b in BundleState::ALL {

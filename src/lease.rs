@@ -136,6 +136,9 @@ pub struct Leases {
     /// Bumped at every change of role: the watcher rescans, the page shows it.
     changes: AtomicU64,
     pub changed: tokio::sync::Notify,
+    /// Told (once per takeover, after the adoption of the inboxes gained) so that the preparer
+    /// starts again the deliveries of this dropcast's own journal that it had to leave.
+    pub regained: tokio::sync::Notify,
 }
 
 /// Where an inbox's lease lives.
@@ -187,6 +190,7 @@ impl Leases {
             ),
             changes: AtomicU64::new(0),
             changed: tokio::sync::Notify::new(),
+            regained: tokio::sync::Notify::new(),
         }
     }
 

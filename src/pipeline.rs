@@ -287,8 +287,13 @@ impl LeaseHolder {
                 self.leases.clone(),
             );
             let _ = tokio::task::spawn_blocking(move || {
-                for inbox in l.tick(&s) {
-                    preparer::adopt(&c, &j, &s, &inbox);
+                let gained = l.tick(&s);
+                for inbox in &gained {
+                    preparer::hand_over_gone(&c, &j, &s, inbox);
+                    preparer::adopt(&c, &j, &s, inbox);
+                }
+                if !gained.is_empty() {
+                    l.regained.notify_one();
                 }
             })
             .await;

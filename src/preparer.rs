@@ -122,20 +122,35 @@ impl Preparer {
             enum Event {
                 Candidate(Candidate),
                 Schedule,
+                /// This dropcast took an inbox over (again): its own deliveries there that it
+                /// had left go on.
+                Regained,
                 Stop,
             }
             let wake =
                 next_schedule_check.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             let mut shutdown = self.shutdown.clone();
+            let leases = self.share.leases().cloned();
+            let regained = async {
+                match &leases {
+                    Some(l) => l.regained.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             let event = tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|s| *s) => Event::Stop,
+                _ = regained => Event::Regained,
                 _ = tokio::time::sleep_until(wake), if next_schedule_check.is_some() => Event::Schedule,
                 c = self.candidates.recv() => match c { Some(c) => Event::Candidate(c), None => Event::Stop },
             };
             match event {
                 Event::Stop => break,
                 Event::Schedule => next_schedule_check = self.check_schedule().await,
+                Event::Regained => {
+                    self.resume();
+                    next_schedule_check = Some(Instant::now());
+                }
                 Event::Candidate(c) => {
                     if self.take_batch(c).await {
                         // Scheduled: make sure the schedule check knows about it.
@@ -875,6 +890,52 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
             None => adopt_uncertain(config, inbox, unknown),
         }
         spool::remove_work_dir(&dir);
+    }
+}
+
+/// The bundles of this dropcast's own journal that another dropcast finished while this one stood
+/// by (their files are neither where they waited nor where they were dropped): recorded as
+/// handed over, so that nothing of them is sent, moved or reported here. Only after this
+/// dropcast lost the inbox and took it back while running: at a start, files gone from a work
+/// folder may be this dropcast's own bundle archived just before a crash, which its finisher
+/// completes.
+pub fn hand_over_gone(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
+    let Ok(waiting) = journal.waiting_bundles() else {
+        return;
+    };
+    let from_here = |p: &Path| {
+        config
+            .inboxes
+            .iter()
+            .map(|i| i.path.as_path())
+            .filter(|i| p.starts_with(i))
+            .max_by_key(|i| i.as_os_str().len())
+            == Some(inbox)
+    };
+    let gone: Vec<BundleId> = waiting
+        .into_iter()
+        .filter(|(_, files)| files.first().is_some_and(|f| from_here(&f.original)))
+        .filter(|(_, files)| {
+            share.all_here(
+                files
+                    .iter()
+                    .flat_map(|f| [f.work.as_path(), f.original.as_path()]),
+            ) && files.iter().all(|f| {
+                std::fs::symlink_metadata(&f.work).is_err()
+                    && std::fs::symlink_metadata(&f.original).is_err()
+            })
+        })
+        .map(|(id, _)| id)
+        .collect();
+    if gone.is_empty() {
+        return;
+    }
+    tracing::info!(
+        bundles = gone.len(),
+        "bundles of this journal were finished by another dropcast while this one stood by: not posted here"
+    );
+    if let Err(e) = journal.hand_over(&gone) {
+        tracing::error!(error = %e, "cannot record bundles handed over");
     }
 }
 

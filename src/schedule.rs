@@ -36,6 +36,11 @@ pub fn check(config: &Config, journal: &Journal, share: &crate::share::Share) ->
     let mut start = Vec::new();
     let mut next: Option<i64> = None;
     for s in scheduled {
+        // Another dropcast posts from its inbox now: it adopts the bundle (see preparer::adopt).
+        if !s.files.iter().all(|f| share.held(&f.original)) {
+            next = Some(next.map_or(now + 2, |n| n.min(now + 2)));
+            continue;
+        }
         // A file missing from a `scheduled/` that is away is not a cancellation: it waits.
         if !share.all_here(s.files.iter().map(|f| f.work.as_path())) {
             tracing::debug!(bundle = %s.name, "the scheduled post waits for its folder to come back");

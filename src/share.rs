@@ -197,6 +197,11 @@ impl Share {
         self.leases.as_ref().is_none_or(|l| l.holds(path))
     }
 
+    /// The leases this dropcast acts under (none in a dry run or without a lease task).
+    pub fn leases(&self) -> Option<&std::sync::Arc<crate::lease::Leases>> {
+        self.leases.as_ref()
+    }
+
     /// The fencing number of the lease this dropcast holds on the inbox of `path`: written into
     /// what it leaves in a work folder, so that a later owner can tell whose work it is.
     pub fn fence(&self, path: &Path) -> Option<u64> {

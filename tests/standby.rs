@@ -416,3 +416,75 @@ fn scheduled_posts_keep_their_time_when_the_standby_takes_over() {
     assert!(o.files("inbox").is_empty(), "{:?}", o.files("inbox"));
     o.bot.assert_clean();
 }
+
+/// The server that lost the inbox (frozen past its lease, with a request in flight and a backlog
+/// in its work folder) gets it back when the other stops: the bundles its journal still holds
+/// were finished by the other meanwhile, and are neither posted again nor reported in failed/;
+/// what comes next it posts.
+#[test]
+fn the_old_owner_takes_the_inbox_back_without_posting_again() {
+    let o = office();
+    let second = o.second_server("standby");
+    o.bot.fail_next(
+        "sendDocument",
+        common::fake_bot::Fault::SlowAnswer(Duration::from_secs(3)),
+    );
+    let a = o.run();
+    a.wait_log("active: this dropcast holds the lease", LONG);
+    let mut b = o.run_as(&second);
+    b.wait_log("standby: another dropcast posts from this inbox", LONG);
+    let mut expected: Vec<String> = (0..6)
+        .map(|i| sha256(&bundle(&o, &format!("f{i:02}"))))
+        .collect();
+    o.bot.wait_until(LONG, "the first post in flight", |r| {
+        r.iter().any(|r| r.method == "sendDocument")
+    });
+    a.signal(libc::SIGSTOP);
+    b.wait_log("active: this dropcast holds the lease", LONG);
+    let start = Instant::now();
+    while archived_receipts(&o) < 6 {
+        assert!(
+            start.elapsed() < LONG,
+            "the backlog not archived by the new owner: {} receipts, inbox {:?}\n--- frozen ---\n{}\n--- new owner ---\n{}",
+            archived_receipts(&o),
+            o.files("inbox"),
+            a.log(),
+            b.log()
+        );
+        // The poll interval of a wait with a deadline.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.signal(libc::SIGCONT);
+    a.wait_log(
+        "the lease of this inbox was taken: stopping at once; standby",
+        LONG,
+    );
+    b.signal(libc::SIGTERM);
+    b.wait_exit(LONG);
+    a.wait_log("finished by another dropcast while this one stood by", LONG);
+    expected.push(sha256(&bundle(&o, "after")));
+    expected.sort();
+    wait_until(LONG, "the new bundle archived", || {
+        archived_receipts(&o) == 7
+    });
+    let mut posted = o.documents_posted();
+    let all = posted.len();
+    posted.dedup();
+    assert_eq!(posted, expected);
+    // The request in flight at the freeze, posted again by the new owner (uncertain: resend).
+    assert!(all <= 8, "{all} posts for 7 bundles\n{}", a.log());
+    assert!(
+        o.files("failed").is_empty(),
+        "{:?}\n{}",
+        o.files("failed"),
+        a.log()
+    );
+    wait_until(LONG, "the inbox empty", || {
+        o.files("inbox").iter().all(|f| is_lease_name(f))
+    });
+    o.bot.assert_clean();
+}
+
+fn is_lease_name(rel: &str) -> bool {
+    is_lease(std::path::Path::new(rel))
+}
