@@ -8,7 +8,7 @@
 //! was never begun (posted without doubt). The log is made with the work folder, so an empty log
 //! means that nothing in that folder was begun.
 //!
-//! One line is one `write` to a file opened for appending and closed again: a kill -9 right
+//! One line is one `write` at the end of the file, opened and closed again: a kill -9 right
 //! after it loses nothing (the kernel or the share's server holds it); a power cut may lose the
 //! last lines, which leaves a request looking in flight or never begun, the same as the travelling
 //! receipt's window before this log existed. Never flushed to disk: it narrows a window, and
@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::io::Write as _;
+use std::io::{Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::journal::SentMessage;
@@ -126,14 +126,21 @@ pub fn create(work_dir: &Path) -> std::io::Result<()> {
 pub fn append(work_dir: &Path, line: &Line) -> std::io::Result<()> {
     let mut text = serde_json::to_vec(line).map_err(std::io::Error::other)?;
     text.push(b'\n');
+    // Not `O_APPEND`: smbnetfs (FUSE over SMB) refuses it. The senders of one process take
+    // turns instead (only the lease holder writes in an inbox's work folders).
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut file = open(work_dir)?;
+    file.seek(std::io::SeekFrom::End(0))?;
     // One write: a line is there whole or not at all (a torn last line is skipped on reading).
-    open(work_dir)?.write_all(&text)
+    file.write_all(&text)
 }
 
 fn open(work_dir: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .create(true)
-        .append(true)
+        .write(true)
+        .truncate(false)
         .open(work_dir.join(FILE_NAME))
 }
 

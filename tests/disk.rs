@@ -242,6 +242,9 @@ fn is_ours(name: &str) -> bool {
         // A receipt or report still under its temporary name: a snapshot taken while the
         // finisher writes one would otherwise count it as a user's file.
         || (name.starts_with(".dropcast-") && name.ends_with(".tmp"))
+        // A work folder's sent log, a scheduled bundle's record (see src/sentlog.rs).
+        || name == ".sent.jsonl"
+        || name == "bundle.json"
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -228,7 +228,7 @@ fn two_servers_on_one_smb_share_post_every_bundle_exactly_once() {
     }
     expected.sort();
     let month = archive_month_in(&smb.served().join("archive"));
-    wait_until(LONG, "10 bundles archived on the server", || {
+    let receipts = || {
         std::fs::read_dir(&month)
             .map(|d| {
                 d.flatten()
@@ -236,8 +236,20 @@ fn two_servers_on_one_smb_share_post_every_bundle_exactly_once() {
                     .count()
             })
             .unwrap_or(0)
-            == 10
-    });
+    };
+    let start = Instant::now();
+    while receipts() < 10 {
+        assert!(
+            start.elapsed() < LONG,
+            "{} of 10 bundles archived on the server; inbox {:?}\n{}\n{}",
+            receipts(),
+            files_under(&smb.served().join("inbox")),
+            a.log(),
+            b.log()
+        );
+        // The poll interval of a wait with a deadline.
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(o.documents_posted(), expected, "{}\n{}", a.log(), b.log());
     assert!(!b.log().contains("ready to post"), "{}", b.log());
     assert_eq!(
