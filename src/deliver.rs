@@ -473,7 +473,8 @@ impl ChannelSender {
                 }
             }
             Err(e) => {
-                // smbnetfs answers some writes with EIO under load: the post goes on, and a
+                // The folder is here but refuses the line (full, read-only, a share's error):
+                // posting is the job and the log only narrows a window, so the post goes on; a
                 // dropcast adopting this folder would count the request as never begun.
                 tracing::warn!(channel = %self.chat, error = %e, "cannot write the sent log in the work folder");
                 Ready::Go

@@ -2,30 +2,47 @@
 //!
 //! The journal is local to one server; a dropcast that adopts another's work folder (a standby
 //! after a takeover, a new server with an empty journal) sees only the share. So before each
-//! request a sender appends a `begin` line to `WORK_FOLDER/.sent.jsonl`, and after Telegram's
-//! answer a `sent` line with the messages it created. The adopter then knows, for each bundle
+//! request a sender writes a `begin` line into the work folder, and after Telegram's answer a
+//! `sent` line with the messages it created. The adopter then knows, for each bundle
 //! and channel, what went out (never posted again), what was in flight (`uncertain`), and what
 //! was never begun (posted without doubt). The log is made with the work folder, so an empty log
 //! means that nothing in that folder was begun.
 //!
-//! One line is one `write` at the end of the file, opened and closed again: a kill -9 right
-//! after it loses nothing (the kernel or the share's server holds it); a power cut may lose the
-//! last lines, which leaves a request looking in flight or never begun, the same as the travelling
-//! receipt's window before this log existed. Never flushed to disk: it narrows a window, and
-//! the journal stays the record.
+//! Each line is a small file of its own, `.sent.SEQUENCE.json`, made new and never written
+//! again; the empty `.sent` made with the folder says that the log is kept there. Not one file
+//! appended to: over SMB (smbnetfs) appending to a file that was written before stalls for
+//! seconds and then fails with EIO, and the stall holds up the lease's renewal with it, while
+//! making a new file is what every receipt already does. A kill -9 right after a line is written
+//! loses nothing (the kernel or the share's server holds it); a power cut may lose the last
+//! lines, which leaves a request looking in flight or never begun, the same as the travelling
+//! receipt's window before this log existed. Never flushed to disk: it narrows a window, and the
+//! journal stays the record.
 //!
 //! A bundle waiting in `scheduled/` has no work folder: a hidden record folder
 //! `scheduled/.dropcast/FIRST_FILE/` holds what it is ([`ScheduledRecord`]) and its log.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::io::{Seek as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::journal::SentMessage;
 
-/// The log's name in a work folder: hidden, like everything dropcast keeps there.
-pub const FILE_NAME: &str = ".sent.jsonl";
+/// The mark that a folder keeps a log: hidden, like everything dropcast keeps there. Each line
+/// is a file next to it, `.sent.SEQUENCE.json`.
+pub const MARK: &str = ".sent";
+
+/// Whether a file in a work folder or record folder is part of the sent log.
+pub fn is_log_file(name: &OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    name == MARK
+        || name
+            .strip_prefix(".sent.")
+            .and_then(|rest| rest.strip_suffix(".json"))
+            .is_some_and(|seq| !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -116,32 +133,48 @@ pub fn read_record(dir: &Path) -> Option<ScheduledRecord> {
     serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
 }
 
-/// Makes an empty log in a new work folder (kept if there is one): from then on the folder says
-/// what of it was begun.
+/// Marks a new work folder as keeping a log (kept if it is there already): from then on the
+/// folder says what of it was begun.
 pub fn create(work_dir: &Path) -> std::io::Result<()> {
-    open(work_dir).map(drop)
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(work_dir.join(MARK))
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
-/// Appends one line. An error means the line is not there.
+/// Writes one line, as a new file whose name sorts after every line this process wrote before.
+/// An error means the line is not there.
 pub fn append(work_dir: &Path, line: &Line) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec(line).map_err(std::io::Error::other)?;
-    text.push(b'\n');
-    // Not `O_APPEND`: smbnetfs (FUSE over SMB) refuses it. The senders of one process take
-    // turns instead (only the lease holder writes in an inbox's work folders).
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut file = open(work_dir)?;
-    file.seek(std::io::SeekFrom::End(0))?;
-    // One write: a line is there whole or not at all (a torn last line is skipped on reading).
+    let text = serde_json::to_vec(line).map_err(std::io::Error::other)?;
+    let name = format!(".sent.{:020}.json", next_sequence());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(work_dir.join(name))?;
+    // A line cut short by a crash does not parse, and is skipped on reading.
     file.write_all(&text)
 }
 
-fn open(work_dir: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(work_dir.join(FILE_NAME))
+/// Nanoseconds since the epoch, strictly increasing within the process: the lines of one folder
+/// are written by one process at a time (the lease holder's), so their names sort in the order
+/// they were written.
+fn next_sequence() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(0);
+    now.max(previous + 1)
 }
 
 /// What one channel's delivery of one bundle had done according to the log.
@@ -156,12 +189,37 @@ pub struct Carried {
 /// The log of a work folder, `None` when it has none (made by a dropcast from before the log,
 /// or the log could not be made): then nothing is known of what was begun there.
 pub fn read(work_dir: &Path) -> Option<Vec<Line>> {
-    let text = std::fs::read(work_dir.join(FILE_NAME)).ok()?;
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(work_dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| is_log_file(n))
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    names.sort();
     Some(
-        text.split(|b| *b == b'\n')
-            .filter_map(|l| serde_json::from_slice(l).ok())
+        names
+            .iter()
+            .filter(|n| n.as_os_str() != MARK)
+            .filter_map(|n| std::fs::read(work_dir.join(n)).ok())
+            .filter_map(|text| serde_json::from_slice(&text).ok())
             .collect(),
     )
+}
+
+/// The log's files in a folder, to remove with it.
+pub fn files(work_dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(work_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| is_log_file(&e.file_name()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What the lines say per bundle (by key) and channel. A request counts as in flight only when
@@ -195,11 +253,6 @@ pub fn keys_of(lines: &[Line], names: &[String]) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys
-}
-
-/// The path of the log in a work folder.
-pub fn path(work_dir: &Path) -> PathBuf {
-    work_dir.join(FILE_NAME)
 }
 
 #[cfg(test)]
@@ -259,12 +312,20 @@ mod tests {
             append(dir.path(), l).unwrap();
         }
         // A line torn by a crash in the middle of a write is skipped.
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path(dir.path()))
-            .unwrap()
-            .write_all(b"{\"files\":[\"a.p")
-            .unwrap();
+        std::fs::write(
+            dir.path()
+                .join(format!(".sent.{:020}.json", next_sequence())),
+            b"{\"files\":[\"a.p",
+        )
+        .unwrap();
+        assert!(
+            files(dir.path())
+                .iter()
+                .all(|f| is_log_file(f.file_name().unwrap()))
+        );
+        assert_eq!(files(dir.path()).len(), lines.len() + 2);
+        assert!(!is_log_file(OsStr::new(".sent.x.json")));
+        assert!(!is_log_file(OsStr::new("a.sent.1.json")));
         let read = read(dir.path()).unwrap();
         assert_eq!(read, lines);
         let c = carried(&read);

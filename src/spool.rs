@@ -517,12 +517,11 @@ pub fn forget_scheduled(first_scheduled_file: &Path) {
     let Some(dir) = crate::sentlog::record_dir(first_scheduled_file) else {
         return;
     };
-    for name in [
-        crate::sentlog::RECORD,
-        crate::sentlog::FILE_NAME,
-        ".bundle.json.tmp",
-    ] {
+    for name in [crate::sentlog::RECORD, ".bundle.json.tmp"] {
         let _ = fs::remove_file(dir.join(name));
+    }
+    for file in crate::sentlog::files(&dir) {
+        let _ = fs::remove_file(file);
     }
     let _ = fs::remove_dir(&dir);
 }
@@ -551,10 +550,12 @@ pub fn remove_work_dir(dir: &Path) {
     let only_the_log = fs::read_dir(dir).is_ok_and(|entries| {
         entries
             .flatten()
-            .all(|e| e.file_name() == crate::sentlog::FILE_NAME)
+            .all(|e| crate::sentlog::is_log_file(&e.file_name()))
     });
     if only_the_log {
-        let _ = fs::remove_file(crate::sentlog::path(dir));
+        for file in crate::sentlog::files(dir) {
+            let _ = fs::remove_file(file);
+        }
     }
     let _ = fs::remove_dir(dir);
 }

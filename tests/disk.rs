@@ -243,7 +243,8 @@ fn is_ours(name: &str) -> bool {
         // finisher writes one would otherwise count it as a user's file.
         || (name.starts_with(".dropcast-") && name.ends_with(".tmp"))
         // A work folder's sent log, a scheduled bundle's record (see src/sentlog.rs).
-        || name == ".sent.jsonl"
+        || name == ".sent"
+        || (name.starts_with(".sent.") && name.ends_with(".json"))
         || name == "bundle.json"
 }
 

@@ -250,7 +250,7 @@ fn log_line(
     let line = serde_json::json!({
         "files": names, "key": shas.join(","), "chat": chat, "index": index, "event": event,
     });
-    format!("{line}\n")
+    line.to_string()
 }
 
 /// A server killed with bundles in its work folder that its finisher had not reached: the sent
@@ -302,14 +302,21 @@ fn an_empty_journal_finishes_what_the_sent_log_says_was_begun() {
             Some((42, "https://t.me/town_news/42")),
         ),
         log_line(&flight_f, "@town_news", 0, None),
-    ]
-    .concat();
-    put(".sent.jsonl", log.as_bytes());
+    ];
+    // The log as the old server's senders wrote it: a mark, then one file per line, in order.
+    put(".sent", b"");
+    for (i, line) in log.iter().enumerate() {
+        put(
+            &format!(".sent.{:020}.json", 1_700_000_000_000_000_000u64 + i as u64),
+            line.as_bytes(),
+        );
+    }
     // A work folder the old server had emptied, killed before it removed it: only its log.
     let emptied = o.inbox(".dropcast/1700000000-1");
     std::fs::create_dir_all(&emptied).unwrap();
+    std::fs::write(emptied.join(".sent"), b"").unwrap();
     std::fs::write(
-        emptied.join(".sent.jsonl"),
+        emptied.join(".sent.01700000000000000000.json"),
         log_line(&done_f, "@town_news", 0, None),
     )
     .unwrap();
