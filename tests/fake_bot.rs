@@ -116,6 +116,31 @@ fn noise(len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Several clients at once (two dropcasts on one share): each one's requests say whose they are.
+#[tokio::test]
+async fn a_client_named_in_its_root_url_is_told_apart_and_answered_alike() {
+    let bot = FakeBot::start(TOKEN);
+    let named = Api {
+        http: reqwest::Client::new(),
+        base: format!("{}/bot{TOKEN}", bot.url_via("standby-3")),
+    };
+    let (status, body) = named
+        .form("sendMessage", &[("chat_id", "@town_news"), ("text", "hi")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["message_id"], 1);
+    let (status, _) = Api::new(&bot)
+        .form("sendMessage", &[("chat_id", "@town_news"), ("text", "hi")])
+        .await;
+    assert_eq!(status, 200);
+    let requests = bot.requests();
+    assert_eq!(requests[0].via.as_deref(), Some("standby-3"));
+    assert_eq!(requests[0].method, "sendMessage");
+    assert!(requests[0].token_ok);
+    assert_eq!(requests[1].via, None);
+    bot.assert_clean();
+}
+
 #[tokio::test]
 async fn a_valid_post_is_accepted_recorded_and_answered_like_telegram() {
     let bot = FakeBot::start(TOKEN);

@@ -5,10 +5,11 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::smb::Smb;
+use common::takeover::{self, LEASE_TIMEOUT_LINE};
 use common::*;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -27,24 +28,6 @@ fn watch() -> String {
         SETTLE.as_millis(),
         POLL.as_millis()
     )
-}
-
-/// Every file (not folder) under `dir`, relative to it, sorted.
-fn files_under(dir: &Path) -> Vec<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                walk(&p, root, out);
-            } else if !is_lease(&p) {
-                out.push(p.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 #[test]
@@ -217,7 +200,7 @@ fn two_servers_on_one_smb_share_post_every_bundle_exactly_once() {
     let Some(smb) = Smb::start() else {
         return;
     };
-    let o = smb.office(&format!("{}lease_timeout: 1500ms\n", watch()));
+    let o = smb.office(&format!("{}{LEASE_TIMEOUT_LINE}", watch()));
     let (a, b) = o.two_servers();
     let mut expected = Vec::new();
     for i in 0..10 {
@@ -257,4 +240,26 @@ fn two_servers_on_one_smb_share_post_every_bundle_exactly_once() {
         Vec::<String>::new()
     );
     o.bot.assert_clean();
+}
+
+/// The active server killed with kill -9 in the middle of a backlog on the SMB share: the standby
+/// finishes it (issue 12; the scenario is in tests/common/takeover.rs).
+#[test]
+fn the_standby_finishes_the_work_when_the_active_server_on_an_smb_share_is_killed() {
+    let Some(smb) = Smb::start() else {
+        return;
+    };
+    let o = smb.office(&format!("{}{LEASE_TIMEOUT_LINE}", watch()));
+    takeover::kill_the_active_server_mid_backlog(&o, &smb.site());
+}
+
+/// An owner frozen past lease_timeout on the SMB share: the standby takes over; woken, the old
+/// owner finds its lease taken through SMB and touches nothing.
+#[test]
+fn a_frozen_owner_on_an_smb_share_finds_its_lease_taken_and_touches_nothing() {
+    let Some(smb) = Smb::start() else {
+        return;
+    };
+    let o = smb.office(&format!("{}{LEASE_TIMEOUT_LINE}", watch()));
+    takeover::freeze_the_owner_past_lease_timeout(&o, &smb.site());
 }

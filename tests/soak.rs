@@ -3,14 +3,28 @@
 //! lost, nothing is posted twice except what a kill caught in flight (and with
 //! `uncertain: fail`, nothing at all), and the journal survived every kill.
 //!
-//! The environment sets the size and the randomness: `SOAK_BUNDLES` (default 40), `SOAK_KILLS`
-//! (default 5), `SOAK_SEED` (default: from the clock). Every test prints its seed, so a failure
-//! can be replayed with `SOAK_SEED=…`. `scripts/soak.sh` runs the long form.
+//! Two servers (issue 12, `two_servers_with_kills_and_freezes_lose_nothing`, in
+//! tests/soak/two_servers.rs): two dropcasts with their own journals on one office share,
+//! `lease_timeout` 1 s, posts paced with time compressed 20 times; at random moments either one
+//! is killed (and restarted), frozen past `lease_timeout` (the other takes over; woken, it must
+//! find its lease taken), or frozen for less. Then both finish the backlog, and the same holds,
+//! with a second copy only where a kill or a takeover caught a request in flight: at most one
+//! per event and channel. It prints each event and how long each takeover took.
 //!
-//! A seed fixes the backlog and the kill schedule, not the exact moments: where a kill lands in
-//! dropcast's work still depends on timing, which is what a soak is for.
+//! The environment sets the size and the randomness: `SOAK_BUNDLES` (default 40), `SOAK_KILLS`
+//! (default 5: kills of the single-server soaks, events of the two-server one), `SOAK_SEED`
+//! (default: from the clock). Every test prints its seed, so a failure can be replayed with
+//! `SOAK_SEED=…`; `SOAK_KEEP=1` keeps a failed soak's office. `scripts/soak.sh` runs the long
+//! form.
+//!
+//! A seed fixes the backlog and the schedule of kills and freezes, not the exact moments: where
+//! an event lands in dropcast's work still depends on timing, which is what a soak is for. Every
+//! run of dropcast reaches the fake Bot API through a root URL of its own (`…/via/life-K`), so
+//! that each request is known to come from that run.
 
 mod common;
+#[path = "soak/two_servers.rs"]
+mod two_servers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -384,11 +398,17 @@ struct Soak {
     bundles: Vec<Bundle>,
     inputs: Vec<String>,
     rng: Rng,
-    /// When each `dropcast run` was started: requests after `starts[k]` came from run k or later.
+    /// When each `dropcast run` was started.
     starts: Vec<Instant>,
     lives: Vec<Daemon>,
+    /// The dropcast (0, or 1 for the second server's config and journal) each run was.
+    instance_of: Vec<usize>,
+    /// How each run ended: `SIGKILL`, `SIGTERM`, or `running`.
+    ended: Vec<&'static str>,
+    /// Each dropcast's config (the office's own, then a second server's).
+    configs: Vec<std::path::PathBuf>,
     seed: u64,
-    /// `resend` or `fail`, to tell the two soaks' lines apart.
+    /// `resend`, `fail` or `two servers`, to tell the soaks' lines apart.
     tag: &'static str,
     kills: usize,
     /// Hangs queued on the fake (each makes one request go unanswered).
@@ -398,9 +418,10 @@ struct Soak {
 }
 
 impl Soak {
-    fn new(s: &Settings, uncertain: &'static str) -> Soak {
+    /// An office with the backlog dropped; `extra` is more config (top-level lines).
+    fn new(s: &Settings, tag: &'static str, uncertain: &str, extra: &str) -> Soak {
         let o = Office::with(&format!(
-            "watch: {{settle: 200ms, poll_interval: 200ms, rescan_interval: 5m}}\nuncertain: {uncertain}\n"
+            "watch: {{settle: 200ms, poll_interval: 200ms, rescan_interval: 5m}}\nuncertain: {uncertain}\n{extra}"
         ));
         // A request that hangs (queued below, or left over at the end) is given up after 2 s
         // (4 s for an upload) rather than 30 s.
@@ -416,14 +437,17 @@ impl Soak {
         }
         inputs.sort();
         Soak {
-            o,
             bundles,
             inputs,
             rng,
+            configs: vec![o.config.clone()],
+            o,
             starts: Vec::new(),
             lives: Vec::new(),
+            instance_of: Vec::new(),
+            ended: Vec::new(),
             seed: s.seed,
-            tag: uncertain,
+            tag,
             kills: 0,
             hangs: 0,
             problems: Vec::new(),
@@ -435,16 +459,46 @@ impl Soak {
     }
 
     fn start(&mut self) -> usize {
+        self.start_instance(0)
+    }
+
+    /// Starts a run of dropcast `instance` (an index into `configs`). Its requests reach the fake
+    /// through a root URL of its own, `…/via/life-K`, so that they can be told apart from those
+    /// of every other run.
+    fn start_instance(&mut self, instance: usize) -> usize {
+        let life = self.lives.len();
+        let text = std::fs::read_to_string(&self.configs[instance]).unwrap();
+        let url = self.o.bot.url();
+        let line = format!("api_url: {url}\n");
+        assert!(text.contains(&line), "no {line:?} in the config");
+        let config = self.o.path(&format!("life-{life}.yaml"));
+        std::fs::write(
+            &config,
+            text.replace(
+                &line,
+                &format!("api_url: {}\n", self.o.bot.url_via(&format!("life-{life}"))),
+            ),
+        )
+        .unwrap();
         self.starts.push(Instant::now());
-        self.lives.push(self.o.run());
-        self.lives.len() - 1
+        self.lives.push(self.o.run_as(&config));
+        self.instance_of.push(instance);
+        self.ended.push("running");
+        life
+    }
+
+    /// Ends run `life` with SIGKILL.
+    fn kill(&mut self, life: usize) {
+        let d = &mut self.lives[life];
+        d.signal(libc::SIGKILL);
+        d.wait_exit(Duration::from_secs(10));
+        self.ended[life] = "SIGKILL";
+        self.kills += 1;
     }
 
     /// Starts dropcast and kills it at a random moment, `kills` times, or until the backlog is
     /// done.
     fn kill_repeatedly(&mut self, kills: usize) {
-        // Posts the backlog needs, roughly: one request per bundle and channel.
-        let total: usize = self.bundles.iter().map(|b| b.chats.len()).sum();
         for k in 0..kills {
             if self.done() {
                 break;
@@ -466,23 +520,7 @@ impl Soak {
                 });
                 (format!("hang (hung: {hung})"), rng.below(50_000))
             } else {
-                // After a random number of posts, spread so that the kills cover the backlog.
-                // The fake wakes this thread as it answers a post, before dropcast has read the
-                // answer and recorded it: a pause of a few hundred microseconds often lands the
-                // kill between the two, a longer one anywhere.
-                let posted = posts_since(&self.o.bot.requests(), self.starts[0]);
-                let left = total.saturating_sub(posted) as u64;
-                let spread = (2 * left / (kills - k) as u64 + 1).min(left.max(1));
-                let target = 1 + rng.below(spread) as usize;
-                let reached = wait_for(&self.o, Duration::from_secs(2), |r| {
-                    posts_since(r, start) >= target
-                });
-                let pause = if rng.percent(50) {
-                    rng.below(2_000)
-                } else {
-                    rng.below(100_000)
-                };
-                (format!("after {target} posts (reached: {reached})"), pause)
+                self.after_some_posts(start, kills - k)
             };
             // The pause is the point: it picks the moment of the kill.
             std::thread::sleep(Duration::from_micros(pause));
@@ -499,47 +537,118 @@ impl Soak {
                 "dropcast run {life} exited on its own before its kill:\n{}",
                 d.log()
             );
-            d.signal(libc::SIGKILL);
-            d.wait_exit(Duration::from_secs(10));
-            self.kills += 1;
+            self.kill(life);
         }
+    }
+
+    /// Waits for a random number of posts since `since`, spread so that `events` more events
+    /// cover what is left of the backlog; returns what it waited for and a pause in µs to sleep
+    /// before the event. The fake wakes this thread as it answers a post, before dropcast has
+    /// read the answer and recorded it: a pause of a few hundred microseconds often lands the
+    /// event between the two, a longer one anywhere.
+    fn after_some_posts(&mut self, since: Instant, events: usize) -> (String, u64) {
+        // Posts the backlog needs, roughly: one request per bundle and channel.
+        let total: usize = self.bundles.iter().map(|b| b.chats.len()).sum();
+        let posted = posts_since(&self.o.bot.requests(), self.starts[0]);
+        let left = total.saturating_sub(posted) as u64;
+        let spread = (2 * left / events.max(1) as u64 + 1).min(left.max(1));
+        let target = 1 + self.rng.below(spread) as usize;
+        let reached = wait_for(&self.o, Duration::from_secs(2), |r| {
+            posts_since(r, since) >= target
+        });
+        let pause = if self.rng.percent(50) {
+            self.rng.below(2_000)
+        } else {
+            self.rng.below(100_000)
+        };
+        (format!("after {target} posts (reached: {reached})"), pause)
+    }
+
+    /// With `SOAK_KEEP` set: a copy of the office (folders, journals, every run's log) for a
+    /// post-mortem.
+    fn keep(&self) {
+        if std::env::var_os("SOAK_KEEP").is_none() {
+            return;
+        }
+        let keep = std::env::temp_dir().join(format!("soak-{}", self.seed));
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(self.o.dir.path())
+            .arg(&keep)
+            .status();
+        println!("soak office kept in {} ({copied:?})", keep.display());
     }
 
     /// One last `dropcast run` until every bundle is done, stopped with SIGTERM; then a `once`
     /// that must find nothing to do.
     fn finish(&mut self) {
         let life = self.start();
-        // SIGTERM is only handled once dropcast is up.
-        self.lives[life].wait_log("watching", Duration::from_secs(30));
         let limit =
             Duration::from_secs(60) + Duration::from_millis(100) * self.bundles.len() as u32;
+        self.finish_runs(&[life], limit);
+    }
+
+    /// Lets the running `lives` work until every bundle is done, stops them with SIGTERM (each
+    /// must exit 0), then runs a `once` that must find nothing to do. Past `limit`, says what is
+    /// stuck instead (and runs no `once`, which would finish it).
+    fn finish_runs(&mut self, lives: &[usize], limit: Duration) {
+        for &life in lives {
+            // SIGTERM is only handled once dropcast is up.
+            self.lives[life].wait_log("watching", Duration::from_secs(30));
+        }
         let deadline = std::time::Instant::now() + limit;
+        let mut finished = true;
         while !self.done() {
             if std::time::Instant::now() > deadline {
-                // Show what is stuck before failing: the inbox, the work folders, the last log.
+                // Said with what is stuck (the inbox, the work folders, the last logs); the
+                // checks that follow say the rest.
                 let office = self.o.path("");
                 let mut left = Vec::new();
                 walk_paths(&office.join("inbox"), &mut left);
-                let log = self.lives[life].log();
-                let tail: Vec<&str> = log.lines().rev().take(30).collect();
-                panic!(
-                    "timed out after {limit:?} waiting for every bundle archived or failed\nleft in inbox: {left:#?}\nlast log lines:\n{}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                );
+                let tails: Vec<String> = lives
+                    .iter()
+                    .map(|&life| {
+                        let log = self.lives[life].log();
+                        let tail: Vec<&str> = log
+                            .lines()
+                            .filter(|l| !l.contains(" DEBUG "))
+                            .rev()
+                            .take(15)
+                            .collect();
+                        format!(
+                            "--- run {life}, last log lines but debug ones:\n{}",
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        )
+                    })
+                    .collect();
+                self.problems.push(format!(
+                    "timed out after {limit:?} waiting for every bundle archived or failed\n\
+                     left in inbox: {left:#?}\n{}",
+                    tails.join("\n")
+                ));
+                finished = false;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let d = &mut self.lives[life];
-        d.signal(libc::SIGTERM);
-        let status = d.wait_exit(Duration::from_secs(10));
-        if !status.success() {
-            // The product's exit code 1 ("some bundle failed") is for `once` and `check`; a
-            // service stopped by SIGTERM that exits 1 shows as failed under systemd.
-            let failed = d.log().contains("moved to failed/");
-            self.problems.push(format!(
-                "`dropcast run` stopped by SIGTERM exited with {status} (a bundle went to \
-                 failed/ during that run: {failed}); exit code 1 is for `once` and `check`"
-            ));
+        for &life in lives {
+            let d = &mut self.lives[life];
+            d.signal(libc::SIGTERM);
+            let status = d.wait_exit(Duration::from_secs(10));
+            self.ended[life] = "SIGTERM";
+            if !status.success() {
+                // The product's exit code 1 ("some bundle failed") is for `once` and `check`; a
+                // service stopped by SIGTERM that exits 1 shows as failed under systemd.
+                let failed = d.log().contains("moved to failed/");
+                self.problems.push(format!(
+                    "`dropcast run` {life} stopped by SIGTERM exited with {status} (a bundle went \
+                     to failed/ during that run: {failed}); exit code 1 is for `once` and `check`"
+                ));
+            }
+        }
+        if !finished {
+            // A last `once` would finish what is stuck and hide it.
+            return;
         }
         let before = self.o.bot.requests().len();
         let companions = outcome(&self.o, false).companions.len();
@@ -569,11 +678,14 @@ impl Soak {
         }
     }
 
-    /// The run (index into `starts`) a request came from.
+    /// The run (index into `lives`) a request came from, by the root URL it was sent to; one
+    /// past the last run for a request of none of them (the last `once`).
     fn life_of(&self, r: &Recorded) -> usize {
-        self.starts
-            .partition_point(|s| *s <= r.at)
-            .saturating_sub(1)
+        r.via
+            .as_deref()
+            .and_then(|v| v.strip_prefix("life-"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(self.lives.len())
     }
 
     /// Checks what must hold whatever `uncertain` says; returns the tally of the channels.
@@ -665,6 +777,25 @@ impl Soak {
         t
     }
 
+    /// With `uncertain: resend`: nothing in failed/, every bundle in each of its channels.
+    fn check_resend(&mut self, t: &Tally) {
+        let failed = self.o.files("failed");
+        if !failed.is_empty() {
+            self.problems.push(format!(
+                "with `uncertain: resend` nothing fails, but failed/ holds {failed:?}"
+            ));
+        }
+        let missing: Vec<String> = t
+            .copies
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|((i, chat), _)| format!("{} in chat {chat}", self.bundles[*i].name))
+            .collect();
+        if !missing.is_empty() {
+            self.problems.push(format!("never posted: {missing:?}"));
+        }
+    }
+
     /// A bundle's receipts or reports (and the files they name that are not there), and what
     /// each run logged about it.
     fn explain_repeat(&self, stem: &str, companions: &[String]) -> String {
@@ -686,13 +817,12 @@ impl Soak {
                 .lines()
                 .filter(|l| l.contains(&format!("bundle={stem}.")))
                 .collect();
-            let end = if k + 1 == self.lives.len() {
-                "SIGTERM"
-            } else {
-                "SIGKILL"
-            };
             if !lines.is_empty() {
-                out += &format!("--- run {k} (ended by {end}):\n{}\n", lines.join("\n"));
+                out += &format!(
+                    "--- run {k} (ended by {}):\n{}\n",
+                    self.ended[k],
+                    lines.join("\n")
+                );
             }
         }
         out
@@ -753,26 +883,11 @@ fn multiset_minus(a: &[String], b: &[String]) -> Vec<String> {
 fn kill_9_at_random_moments_loses_nothing_and_repeats_only_what_was_in_flight() {
     let began = Instant::now();
     let s = settings("uncertain: resend", 1);
-    let mut soak = Soak::new(&s, "resend");
+    let mut soak = Soak::new(&s, "resend", "resend", "");
     soak.kill_repeatedly(s.kills);
     soak.finish();
     let t = soak.check_common();
-
-    let failed = soak.o.files("failed");
-    if !failed.is_empty() {
-        soak.problems.push(format!(
-            "with `uncertain: resend` nothing fails, but failed/ holds {failed:?}"
-        ));
-    }
-    let missing: Vec<String> = t
-        .copies
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|((i, chat), _)| format!("{} in chat {chat}", soak.bundles[*i].name))
-        .collect();
-    if !missing.is_empty() {
-        soak.problems.push(format!("never posted: {missing:?}"));
-    }
+    soak.check_resend(&t);
 
     // Every second copy is explained by a kill: the first copy was the last request its run
     // made to that channel (dropcast could not have recorded it), and the next copy came from a
@@ -815,14 +930,14 @@ fn kill_9_at_random_moments_loses_nothing_and_repeats_only_what_was_in_flight() 
         })
         .count();
     let lines: Vec<String> = duplicates.into_iter().map(|(_, _, d)| d).collect();
-    report(&soak, &all, caught, &lines, 0, began);
+    report(&soak, &all, caught, &lines, 0, began, "");
 }
 
 #[test]
 fn kill_9_with_uncertain_fail_never_posts_twice() {
     let began = Instant::now();
     let s = settings("uncertain: fail", 2);
-    let mut soak = Soak::new(&s, "fail");
+    let mut soak = Soak::new(&s, "fail", "fail", "");
     soak.kill_repeatedly(s.kills);
     soak.finish();
     let t = soak.check_common();
@@ -888,7 +1003,28 @@ fn kill_9_with_uncertain_fail_never_posts_twice() {
         .values()
         .filter(|n| all[**n].status == 0)
         .count();
-    report(&soak, &all, caught, &[], uncertain, began);
+    report(&soak, &all, caught, &[], uncertain, began, "");
+}
+
+/// Two dropcasts on one share (issue 12), either of them killed or frozen at random moments
+/// (tests/soak/two_servers.rs): nothing lost, every bundle in each of its channels, one receipt
+/// each, and a second copy only where a kill or a takeover caught its request in flight.
+#[test]
+fn two_servers_with_kills_and_freezes_lose_nothing() {
+    let began = Instant::now();
+    let s = settings("two servers", 1);
+    let mut soak = Soak::new(&s, "two servers", "resend", two_servers::CONFIG);
+    let (events, running) = soak.disrupt_two_servers(s.kills);
+    // The paced backlog takes about 3 s per 20 posts to a channel; what is not done well after
+    // that is stuck.
+    let limit = Duration::from_secs(20) + Duration::from_millis(200) * soak.bundles.len() as u32;
+    soak.finish_runs(&running, limit);
+    let t = soak.check_common();
+    soak.check_resend(&t);
+    let all = soak.o.bot.requests();
+    let (duplicates, caught) = soak.explain_duplicates(&t, &events, &all);
+    let more = soak.two_server_figures(&events);
+    report(&soak, &all, caught, &duplicates, 0, began, &more);
 }
 
 /// Prints the figures of a soak, then fails with every problem found.
@@ -899,6 +1035,7 @@ fn report(
     duplicates: &[String],
     uncertain: usize,
     began: Instant,
+    more: &str,
 ) {
     let sends = all.iter().filter(|r| is_send(r)).count();
     let unanswered = all.iter().filter(|r| r.status == 0).count();
@@ -909,8 +1046,8 @@ fn report(
     let lost = multiset_minus(&soak.inputs, &got).len();
     println!(
         "soak [{}] figures: {} bundles ({files} files), {} kills ({} hangs queued), {} runs, \
-         {} requests ({sends} posts, {unanswered} unanswered), {caught} kills caught a request \
-         in flight, {} duplicates, {uncertain} failed as uncertain, {lost} files lost, {} \
+         {} requests ({sends} posts, {unanswered} unanswered), {caught} kills (or takeovers) \
+         caught a request in flight, {} duplicates, {uncertain} failed as uncertain, {lost} files lost, {} \
          problems, {:.1} s",
         soak.tag,
         soak.bundles.len(),
@@ -922,18 +1059,14 @@ fn report(
         soak.problems.len(),
         began.elapsed().as_secs_f64()
     );
+    if !more.is_empty() {
+        println!("  [{}] {more}", soak.tag);
+    }
     for d in duplicates {
         println!("  [{}] duplicate: {d}", soak.tag);
     }
-    if !soak.problems.is_empty() && std::env::var_os("SOAK_KEEP").is_some() {
-        // The office (folders, journal, every run's log) for a post-mortem.
-        let keep = std::env::temp_dir().join(format!("soak-{}", soak.seed));
-        let copied = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(soak.o.dir.path())
-            .arg(&keep)
-            .status();
-        println!("soak office kept in {} ({copied:?})", keep.display());
+    if !soak.problems.is_empty() {
+        soak.keep();
     }
     assert!(
         soak.problems.is_empty(),

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::Office;
+use super::takeover::Site;
 
 pub const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
 
@@ -92,6 +93,36 @@ impl Share {
         let p = self.under.join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, bytes).unwrap();
+    }
+
+    /// This share as the place a scenario of [`super::takeover`] drops its files: written whole
+    /// underneath ([`Share::write_whole`]), looked at underneath (no FUSE cache in between);
+    /// archive and failed are the office's local folders. Whole, because the mount caches a
+    /// file's size for 1 s, longer than the tests' `settle`: a file seen at the moment it was
+    /// created could settle as empty (tests/share.rs covers files written in place).
+    pub fn site<'a>(&'a self, o: &Office) -> Site<'a> {
+        Site::new(
+            "bindfs",
+            |rel, bytes| self.write_whole(rel, bytes),
+            self.mount_point.clone(),
+            self.under.clone(),
+            o.path("archive"),
+            o.path("failed"),
+        )
+    }
+
+    /// Writes a file underneath as copy tools that write a temporary name and rename it do: it
+    /// appears whole under its name, never empty or half-written.
+    pub fn write_whole(&self, name: &str, bytes: &[u8]) {
+        let p = self.under.join(name);
+        let dir = p.parent().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        let part = dir.join(format!(
+            ".{}.part",
+            p.file_name().unwrap().to_string_lossy()
+        ));
+        std::fs::write(&part, bytes).unwrap();
+        std::fs::rename(&part, &p).unwrap();
     }
 
     /// The share goes away: unmounted (lazily if busy), leaving the empty mount point.

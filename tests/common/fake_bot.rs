@@ -53,6 +53,14 @@
 //! parts without a filename that carry a file, and albums of a single item. Markdown is not
 //! parsed: with a Markdown `parse_mode` the raw text is counted.
 //!
+//! # Telling clients apart
+//!
+//! A client whose Bot API root is [`FakeBot::url_via`]`(name)` (`http://127.0.0.1:PORT/via/NAME`)
+//! is answered as any other, and its requests are recorded with [`Recorded::via`] `Some(NAME)`:
+//! a test that runs several dropcasts at once (a standby server, one run after another) can tell
+//! whose request each one was. Telegram has no such prefix; a reverse proxy in front of a Local
+//! Bot API server may.
+//!
 //! # Local Bot API server
 //!
 //! With [`FakeBotBuilder::local_server`] the fake answers like a self-hosted `telegram-bot-api`
@@ -176,6 +184,8 @@ pub struct Recorded {
     pub at: Instant,
     /// The body the fake answered: JSON, nginx's page as a string, or `Null` when it did not.
     pub response: Value,
+    /// The client's name, when its root URL was [`FakeBot::url_via`]`(name)`.
+    pub via: Option<String>,
 }
 
 impl Recorded {
@@ -404,6 +414,16 @@ impl FakeBot {
     /// `http://127.0.0.1:PORT`; clients append `/bot<TOKEN>/<method>`.
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// `http://127.0.0.1:PORT/via/NAME`: the same fake, recording `name` in [`Recorded::via`] of
+    /// every request sent through it. `name` is one path segment.
+    pub fn url_via(&self, name: &str) -> String {
+        assert!(
+            !name.is_empty() && !name.contains(['/', '?', '#', '%']),
+            "fake bot: {name:?} is not one path segment"
+        );
+        format!("{}/via/{name}", self.url)
     }
 
     /// Every request, in arrival order.
@@ -982,6 +1002,15 @@ impl Route {
     }
 }
 
+/// `/via/NAME/rest` → (`NAME`, `/rest`): the name a client was given by [`FakeBot::url_via`].
+fn split_via(path: &str) -> (Option<String>, &str) {
+    path.strip_prefix("/via/")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or((None, path), |(name, rest)| {
+            (Some(name.to_owned()), &path[path.len() - rest.len() - 1..])
+        })
+}
+
 enum Outcome {
     Answer(u16, Value),
     Html(u16, String),
@@ -1047,11 +1076,12 @@ impl Fault {
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let at = Instant::now();
-    let route = Route::of(request.uri().path());
+    let (via, path) = split_via(request.uri().path());
+    let route = Route::of(path);
     let mut incoming = read_params(request, shared.local).await;
     shared.read_local_files(&route, &mut incoming).await;
     let slow = shared.take_slow(&route);
-    let outcome = shared.answer(at, &route, incoming);
+    let outcome = shared.answer(at, &route, via, incoming);
     if let Some(d) = slow {
         tokio::time::sleep(d).await;
     }
@@ -1645,7 +1675,13 @@ impl Shared {
         }
     }
 
-    fn answer(&self, at: Instant, route: &Route, incoming: Incoming) -> Outcome {
+    fn answer(
+        &self,
+        at: Instant,
+        route: &Route,
+        via: Option<String>,
+        incoming: Incoming,
+    ) -> Outcome {
         let mut world = self.lock();
         let index = world.requests.len();
         let mut flags = Vec::new();
@@ -1680,6 +1716,7 @@ impl Shared {
             message_ids: made,
             at,
             response,
+            via,
         });
         drop(world);
         self.changed.notify_all();

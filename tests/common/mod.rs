@@ -5,6 +5,7 @@
 pub mod bindfs;
 pub mod fake_bot;
 pub mod smb;
+pub mod takeover;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -227,18 +228,7 @@ impl Office {
 
     /// Every file under a folder of the office, relative to it, sorted.
     pub fn files(&self, rel: &str) -> Vec<String> {
-        let root = self.path(rel);
-        let mut out = Vec::new();
-        walk(&root, &mut |p| {
-            out.push(
-                p.strip_prefix(&root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-            )
-        });
-        out.sort();
-        out
+        files_under(&self.path(rel))
     }
 
     /// The one archive month folder files go to now.
@@ -302,6 +292,17 @@ pub fn archive_month_in(archive: &Path) -> PathBuf {
     archive
         .join(now.strftime("%Y").to_string())
         .join(now.strftime("%m").to_string())
+}
+
+/// Every file under `dir` (not the inboxes' leases), relative to it, sorted; none when `dir`
+/// cannot be read.
+pub fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(root, &mut |p| {
+        out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+    });
+    out.sort();
+    out
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {

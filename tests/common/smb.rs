@@ -20,6 +20,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::takeover::Site;
 use super::{Office, free_port};
 
 /// The share's name on the server.
@@ -151,6 +152,30 @@ impl Smb {
         self.smbclient(&format!("put {} {}", quote(&local), quote_str(remote)));
     }
 
+    /// Writes a file into the share the way copy tools that write a temporary name and rename it
+    /// do: it appears whole under its name, never empty or half-written (see [`Smb::site`]).
+    pub fn put_whole(&self, remote: &str, bytes: &[u8]) {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let local = self
+            .dir
+            .path()
+            .join(format!("whole-{}", N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&local, bytes).unwrap();
+        let (folder, name) = remote.rsplit_once('/').unwrap_or(("", remote));
+        let part = if folder.is_empty() {
+            format!(".{name}.part")
+        } else {
+            format!("{folder}/.{name}.part")
+        };
+        self.smbclient(&format!(
+            "put {} {}; rename {} {}",
+            quote(&local),
+            quote_str(&part),
+            quote_str(&part),
+            quote_str(remote)
+        ));
+    }
+
     /// Creates a folder on the share as another PC does (its parent must exist).
     pub fn mkdir(&self, remote: &str) {
         self.smbclient(&format!("mkdir {}", quote_str(remote)));
@@ -212,6 +237,23 @@ impl Smb {
             std::fs::set_permissions(secret, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         o
+    }
+
+    /// This share as the place a scenario of [`super::takeover`] drops its files (inbox,
+    /// archive and failed made by [`Smb::office`]): put whole with `smbclient`
+    /// ([`Smb::put_whole`]), looked at on the server's own disk. Whole, because smbnetfs caches
+    /// a file's size for 1 s, longer than the tests' `settle`: a file seen at the moment it was
+    /// created could settle as empty (tests/smb.rs and tests/share.rs cover files written in
+    /// place).
+    pub fn site(&self) -> Site<'_> {
+        Site::new(
+            "SMB",
+            |rel, bytes| self.put_whole(&format!("inbox/{rel}"), bytes),
+            self.share().join("inbox"),
+            self.served().join("inbox"),
+            self.served().join("archive"),
+            self.served().join("failed"),
+        )
     }
 
     /// Stops the server, as when the office's file server goes down: every smbd process of it
