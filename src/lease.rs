@@ -19,7 +19,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
@@ -133,9 +132,10 @@ pub struct Leases {
     me: Me,
     timeout: Duration,
     inboxes: Mutex<Vec<InboxLease>>,
-    /// Bumped at every change of role: the watcher rescans, the page shows it.
-    changes: AtomicU64,
-    pub changed: tokio::sync::Notify,
+    /// Counts the changes of role: the watcher rescans at each. A watch channel and not a
+    /// `Notify`: a change made while the watcher is busy elsewhere is still seen at its next
+    /// wait (`notify_waiters` keeps nothing for a waiter that comes later).
+    changes: tokio::sync::watch::Sender<u64>,
     /// Told (once per takeover, after the adoption of the inboxes gained) so that the preparer
     /// starts again the deliveries of this dropcast's own journal that it had to leave.
     pub regained: tokio::sync::Notify,
@@ -188,8 +188,7 @@ impl Leases {
                     })
                     .collect(),
             ),
-            changes: AtomicU64::new(0),
-            changed: tokio::sync::Notify::new(),
+            changes: tokio::sync::watch::Sender::new(0),
             regained: tokio::sync::Notify::new(),
         }
     }
@@ -300,9 +299,13 @@ impl Leases {
         self.bump();
     }
 
+    /// Tells of every change of role from now on.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     fn bump(&self) {
-        self.changes.fetch_add(1, Ordering::Relaxed);
-        self.changed.notify_waiters();
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// One look at every inbox: renew ours, watch the others, take over a dead one, confirm what

@@ -62,7 +62,8 @@ pub struct Watcher {
     returned: mpsc::UnboundedReceiver<Returned>,
     metrics: Arc<Metrics>,
     share: Arc<Share>,
-    leases: Arc<crate::lease::Leases>,
+    /// Each change of this dropcast's role on an inbox: a full look at once.
+    role_changes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Watcher {
@@ -116,7 +117,7 @@ impl Watcher {
             _native: native,
             candidates: links.candidates,
             returned: links.returned,
-            leases: links.leases,
+            role_changes: links.leases.subscribe(),
             metrics,
             share,
         })
@@ -154,11 +155,10 @@ impl Watcher {
             {
                 wake = wake.min(t);
             }
-            let leases_changed = self.leases.changed.notified();
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
                 // Became active on an inbox (or lost one): look at everything again now.
-                _ = leases_changed => self.full_scan(Instant::now().into_std()),
+                Ok(()) = self.role_changes.changed() => self.full_scan(Instant::now().into_std()),
                 Some(sig) = self.signals.recv() => self.on_signals(sig),
                 Some(back) = self.returned.recv() => self.on_returned(back),
                 _ = tokio::time::sleep_until(wake) => {}
