@@ -377,6 +377,20 @@ impl ChannelSender {
                     self.commit_with(attempt_error(&e))?;
                     continue;
                 }
+                Err(e @ TelegramError::Permanent { code: 0, .. })
+                    if !self
+                        .d
+                        .share
+                        .may_act(files.iter().map(|f| f.original.as_path())) =>
+                {
+                    // Another dropcast took the inbox (and with it the files) meanwhile: not this
+                    // one's to report.
+                    self.commit_with(attempt_error(&e))?;
+                    return Ok(DeliveryEnded {
+                        bundle: bundle_id,
+                        ended: Ended::Left("another dropcast took the inbox over".into()),
+                    });
+                }
                 Err(TelegramError::Permanent { code, description }) => {
                     let e = TelegramError::Permanent { code, description };
                     tracing::warn!(channel = %chat, error = %e, "telegram refused the post");

@@ -255,14 +255,6 @@ fn finish_batch(
             }
         }
     }
-    // Moved to the archive (its receipt is named at the flush) or to failed/: the receipt that
-    // travelled with it has done its job. Removed before the flush, so that nobody sees both;
-    // a bundle whose flush fails gets it written again at its next pass.
-    for m in &moved {
-        if let Some(dir) = &m.work_dir {
-            spool::drop_travelling_receipt(dir, &m.name);
-        }
-    }
     // A receipt, report or folder that could not be flushed leaves its bundle unfinished.
     for (owner, e) in syncs.flush() {
         stuck = true;
@@ -270,6 +262,15 @@ fn finish_batch(
             let m = moved.remove(pos);
             blocked.insert(stem(&m.name));
             tracing::warn!(bundle = %m.name, error = %e, "cannot move the bundle yet (it is posted and will not be posted again); will retry");
+        }
+    }
+    // In the archive with its receipt named, or in failed/ with its report: the receipt that
+    // travelled with it has done its job. Removed only now, so that at every moment one of the
+    // two is on the share; a dropcast that adopts the work folder in between finds the bundle in
+    // the archive and removes the travelling one (`spool::settle_lone_receipt`).
+    for m in &moved {
+        if let Some(dir) = &m.work_dir {
+            spool::drop_travelling_receipt(dir, &m.name);
         }
     }
     let done: Vec<(BundleId, BundleState, &Path)> = moved

@@ -757,6 +757,18 @@ impl Journal {
         })
     }
 
+    /// Whether what another dropcast's sent log said of this bundle (by [`crate::sentlog::key`])
+    /// waits to be taken: it is the same bundle coming back into the inbox after an adoption.
+    pub fn is_carried(&self, key: &str) -> Result<bool, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM carried WHERE key = ?1)",
+                params![key],
+                |r| r.get(0),
+            )
+        })
+    }
+
     /// The link of an earlier post of the same files to the same chat within the window.
     pub fn find_duplicate(
         &self,
@@ -1034,6 +1046,33 @@ impl Journal {
                 )?;
             }
             tx.commit()
+        })
+    }
+
+    /// The fencing number under which this journal last held the lease of `inbox` (see
+    /// lease.rs): a higher one at the next start means that another dropcast held it between.
+    pub fn held_fence(&self, inbox: &Path) -> Result<Option<u64>, JournalError> {
+        let key = format!("fence:{}", inbox.display());
+        self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+        })
+        .map(|v| v.map(|f| u64::try_from(f).unwrap_or(0)))
+    }
+
+    /// Remembers that this journal holds the lease of `inbox` under `fence`.
+    pub fn record_fence(&self, inbox: &Path, fence: u64) -> Result<(), JournalError> {
+        let key = format!("fence:{}", inbox.display());
+        let fence = i64::try_from(fence).unwrap_or(i64::MAX);
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, fence],
+            )
+            .map(drop)
         })
     }
 

@@ -299,6 +299,15 @@ impl Leases {
         self.bump();
     }
 
+    /// The inboxes this dropcast holds, as of the last look.
+    pub fn held(&self) -> Vec<PathBuf> {
+        self.lock()
+            .iter()
+            .filter(|i| self.off || matches!(i.role, Role::Active { .. }))
+            .map(|i| i.path.clone())
+            .collect()
+    }
+
     /// Tells of every change of role from now on.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()

@@ -163,6 +163,20 @@ pub async fn run(
     });
     let roots = crate::watch::roots(&config);
     let filter = Arc::new(Filter::new(&config.accept, &config.ignore));
+    if let Some(journal) = &journal {
+        let (c, j, sh, g) = (
+            config.clone(),
+            journal.clone(),
+            share.clone(),
+            gained.clone(),
+        );
+        let _ = tokio::task::spawn_blocking(move || {
+            for inbox in &g {
+                preparer::took_at_start(&c, &j, &sh, inbox);
+            }
+        })
+        .await;
+    }
     let backend = match journal {
         None => None,
         Some(journal) => Some(connect(&config, journal, &share).await?),
@@ -216,6 +230,10 @@ pub async fn run(
     if let Some((journal, _)) = &backend {
         let (c, j, sh) = (config.clone(), journal.clone(), share.clone());
         let _ = tokio::task::spawn_blocking(move || {
+            if !gained.is_empty() {
+                // What the old owner was writing in the archive and failed/ when it died.
+                spool::sweep_temporaries(&c.archive, &c.failed, &[]);
+            }
             for inbox in gained {
                 preparer::adopt(&c, &j, &sh, &inbox);
             }
@@ -290,9 +308,25 @@ impl LeaseHolder {
                 let gained = l.tick(&s);
                 for inbox in &gained {
                     preparer::hand_over_gone(&c, &j, &s, inbox);
+                    preparer::remember_fence(&j, &s, inbox);
+                    // Receipts and reports the old owner was writing when it died: never named,
+                    // never a clerk's file (the ones in its work folders are swept as each is
+                    // adopted).
+                    spool::sweep_temporaries(&c.archive, &c.failed, &[]);
                     preparer::adopt(&c, &j, &s, inbox);
                 }
+                // What lands in a work folder after its adoption (a dead owner's last writes
+                // that its file server carried out after the takeover; a folder that could not
+                // be adopted while the archive was away) is adopted at a later look.
+                for inbox in l.held().iter().filter(|i| !gained.contains(i)) {
+                    if preparer::has_foreign_work(inbox) {
+                        preparer::adopt(&c, &j, &s, inbox);
+                    }
+                }
                 if !gained.is_empty() {
+                    // This journal's own bundles that the other dropcast put back into the inbox
+                    // go back to their work folders before their deliveries go on.
+                    preparer::recover(&j, &s);
                     l.regained.notify_one();
                 }
             })

@@ -431,6 +431,12 @@ impl Batch {
         if p.repost {
             return Ok(p);
         }
+        // The same bundle put back into the inbox by an adoption: its earlier post is this very
+        // post, which goes on where the other dropcast left it (see `journal::carry`).
+        let key = crate::sentlog::key(p.files.iter().map(|f| f.sha256.as_str()));
+        if journal.is_carried(&key).unwrap_or(false) {
+            return Ok(p);
+        }
         let since = crate::journal::now() - self.config.duplicate_window.as_secs() as i64;
         for chat in &p.chats {
             match journal.find_duplicate(chat, &p.digest, since) {
@@ -505,6 +511,18 @@ impl Batch {
         accepted: &[(usize, usize, Prepared)],
     ) -> Vec<Handled> {
         let records: Vec<NewBundle> = bundles.iter().map(|(_, b)| b.clone()).collect();
+        // Bundles coming back after an adoption: what the journal takes over for them from the
+        // adopted log is written into their new work folder's log once they are there.
+        let carried: Vec<bool> = records
+            .iter()
+            .map(|b| {
+                journal
+                    .is_carried(&crate::sentlog::key(
+                        b.files.iter().map(|f| f.sha256.as_str()),
+                    ))
+                    .unwrap_or(false)
+            })
+            .collect();
         let ids = match journal.insert_bundles(&records) {
             Ok(ids) => ids,
             Err(e) => {
@@ -517,9 +535,14 @@ impl Batch {
         bundles
             .iter()
             .zip(ids)
-            .map(|((k, b), id)| {
+            .zip(carried)
+            .map(|(((k, b), id), carried)| {
                 let p = &accepted[*k].2;
-                match move_files(b, &mut made, &mut syncs) {
+                let moved = move_files(b, &mut made, &mut syncs);
+                if carried && moved.is_ok() {
+                    self.carry_over(journal, b, id);
+                }
+                match moved {
                     Err(e) if e.is_busy() => {
                         // SMB: a file still open on a clerk's PC cannot be moved (Windows
                         // semantics). It is moved once it is closed.
@@ -561,6 +584,29 @@ impl Batch {
     }
 }
 
+impl Batch {
+    /// See `sentlog::carry_over`.
+    fn carry_over(&self, journal: &Journal, b: &NewBundle, id: BundleId) {
+        let Ok(deliveries) = journal.deliveries_of(id) else {
+            return;
+        };
+        for (delivery_id, _) in deliveries {
+            let Ok(d) = journal.delivery(delivery_id) else {
+                continue;
+            };
+            if d.sent.is_empty() && d.in_flight.is_none() {
+                continue;
+            }
+            let fence = b.files.first().and_then(|f| self.share.fence(&f.original));
+            if let Err(e) =
+                crate::sentlog::carry_over(&b.files, &d.chat, &d.sent, d.in_flight, fence)
+            {
+                tracing::warn!(bundle = %b.name, error = %e, "cannot write in the work folder what went out before the adoption: a dropcast adopting it in turn would post it again");
+            }
+        }
+    }
+}
+
 fn journal_error(e: crate::journal::JournalError) -> Handled {
     tracing::error!(error = %e, "journal error: the bundle stays in the inbox");
     Handled::LeftInPlace
@@ -591,15 +637,29 @@ fn move_files(
         })
         .inspect_err(|e| tracing::warn!(bundle = %b.name, error = %e, "cannot write the record of a scheduled bundle: another dropcast taking over would not know it"));
     }
+    let mut recorded = false;
     b.files.iter().try_for_each(|f| {
         if std::fs::symlink_metadata(&f.work).is_ok() {
             return Ok(());
         }
-        if let Some(dir) = f.work.parent()
-            && !made.contains(dir)
-        {
-            spool::make_work_dir(dir)?;
-            made.insert(dir.to_path_buf());
+        if let Some(dir) = f.work.parent() {
+            if !made.contains(dir) {
+                spool::make_work_dir(dir)?;
+                made.insert(dir.to_path_buf());
+            }
+            if !recorded && crate::sentlog::work_folder(&f.work).is_some() {
+                recorded = true;
+                let files: Vec<(&OsStr, &Path)> = b
+                    .files
+                    .iter()
+                    .map(|f| (f.work.file_name().unwrap_or_default(), f.original.as_path()))
+                    .collect();
+                // Without it the bundle is still posted; only a dropcast adopting the folder
+                // would put it back in the inbox itself, where the inbox's channel takes it.
+                if let Err(e) = crate::sentlog::record_origins(dir, &files) {
+                    tracing::warn!(bundle = %b.name, error = %e, "cannot record the subfolder the bundle came from");
+                }
+            }
         }
         spool::move_file(&f.original, &f.work, syncs)
     })
@@ -831,13 +891,14 @@ fn resume_parked(
 /// `uncertain: resend` puts its files back into the inbox to be posted again, `fail` moves them to
 /// `failed/` asking a person to look at the channel.
 pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
-    let Ok(waiting) = journal.waiting_files() else {
-        return;
+    let waiting = match journal.waiting_files() {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(error = %e, "journal error: the work folders wait to be adopted");
+            return;
+        }
     };
     let known: HashSet<PathBuf> = waiting.into_iter().map(|f| f.work).collect();
-    // Receipts and reports the old owner was writing when it died: never named, never a
-    // clerk's file. Without this, its work folders would never empty.
-    spool::sweep_temporaries(&config.archive, &config.failed, &[inbox]);
     adopt_scheduled(config, share, inbox, &known, journal);
     let dirs: Vec<PathBuf> = std::fs::read_dir(inbox.join(".dropcast"))
         .into_iter()
@@ -848,6 +909,11 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
         .filter(|d| !spool::made_here_by_us(d))
         .collect();
     for dir in dirs {
+        // Travelling receipts the old owner was writing when it died: never named, never a
+        // clerk's file. Without this, its work folders would never empty. (Its temporaries in
+        // the archive and failed/ are swept at a start; the receipts travelling with the
+        // bundles are what counts here.)
+        spool::sweep_temporaries_in(&dir);
         let mut unknown: Vec<PathBuf> = std::fs::read_dir(&dir)
             .into_iter()
             .flatten()
@@ -869,13 +935,15 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
             config.archive.as_path(),
             config.failed.as_path(),
         ]) {
+            tracing::debug!(folder = %dir.display(), "a work folder waits to be adopted: the share is away or the inbox not held");
             return;
         }
+        tracing::debug!(folder = %dir.display(), files = unknown.len(), "adopting a work folder");
         unknown.sort();
         // A receipt of a bundle this journal knows is its own finisher's business.
         unknown.retain(|p| {
             !receipt_names(p)
-                .is_some_and(|(_, names)| names.iter().any(|n| known.contains(&dir.join(n))))
+                .is_some_and(|(_, files)| files.iter().any(|(n, _)| known.contains(&dir.join(n))))
         });
         adopt_posted(config, &dir, &mut unknown);
         match carry_from_log(journal, &dir, &unknown) {
@@ -893,12 +961,54 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
     }
 }
 
+/// At a start, for an inbox this dropcast has just taken: if another dropcast held its lease since
+/// this journal last did (the fencing number went up by more than this start's own claim), the
+/// bundles it finished meanwhile are recorded as handed over before anything of this journal is
+/// recovered or resumed. Without this, a server restarted after a failover would resume posts
+/// whose files the other server had already posted and archived, and report them as missing.
+/// Then remembers the fencing number it holds.
+pub fn took_at_start(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
+    let Some(fence) = share.leases().and_then(|l| l.fence(inbox)) else {
+        return;
+    };
+    match journal.held_fence(inbox) {
+        Ok(Some(last)) if fence > last + 1 => {
+            tracing::info!(inbox = %inbox.display(), "another dropcast held this inbox since this one last did: what it finished is not posted here");
+            hand_over_gone(config, journal, share, inbox);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "journal error: cannot read the lease this journal held")
+        }
+    }
+    remember_fence(journal, share, inbox);
+}
+
+/// Remembers in the journal the fencing number under which this dropcast holds `inbox`.
+pub fn remember_fence(journal: &Journal, share: &Share, inbox: &Path) {
+    if let Some(fence) = share.leases().and_then(|l| l.fence(inbox))
+        && let Err(e) = journal.record_fence(inbox, fence)
+    {
+        tracing::error!(error = %e, "journal error: cannot record the lease this journal holds");
+    }
+}
+
+/// Whether `inbox` has a work folder this process did not make (another dropcast's, or this
+/// one's before a restart): one look at `.dropcast/`, for the lease task's every look.
+pub fn has_foreign_work(inbox: &Path) -> bool {
+    std::fs::read_dir(inbox.join(".dropcast"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_type().is_ok_and(|t| t.is_dir()) && !spool::made_here_by_us(&e.path()))
+}
+
 /// The bundles of this dropcast's own journal that another dropcast finished while this one stood
 /// by (their files are neither where they waited nor where they were dropped): recorded as
-/// handed over, so that nothing of them is sent, moved or reported here. Only after this
-/// dropcast lost the inbox and took it back while running: at a start, files gone from a work
-/// folder may be this dropcast's own bundle archived just before a crash, which its finisher
-/// completes.
+/// handed over, so that nothing of them is sent, moved or reported here. Only when another
+/// dropcast held the inbox in between (it was lost while running, or [`took_at_start`] saw the
+/// fencing number jump): otherwise files gone from a work folder at a start may be this
+/// dropcast's own bundle archived just before a crash, which its finisher completes.
 pub fn hand_over_gone(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
     let Ok(waiting) = journal.waiting_bundles() else {
         return;
@@ -1075,15 +1185,49 @@ fn adopt_posted(config: &Config, dir: &Path, unknown: &mut Vec<PathBuf>) {
         .archive
         .join(when.strftime("%Y").to_string())
         .join(when.strftime("%m").to_string());
+    // The month before too: an owner that died just after midnight on the 1st archived there.
+    let previous = when
+        .first_of_month()
+        .ok()
+        .and_then(|d| d.yesterday().ok())
+        .map(|d| {
+            config
+                .archive
+                .join(d.strftime("%Y").to_string())
+                .join(d.strftime("%m").to_string())
+        });
+    let months: Vec<PathBuf> = std::iter::once(month.clone()).chain(previous).collect();
     for receipt in receipts {
-        let Some((bundle, names)) = receipt_names(&receipt) else {
+        let Some((bundle, files)) = receipt_names(&receipt) else {
             continue;
         };
-        let mut group: Vec<PathBuf> = names
+        let mut group: Vec<PathBuf> = files
             .iter()
-            .map(|n| dir.join(n))
+            .map(|(n, _)| dir.join(n))
             .filter(|p| unknown.contains(p))
             .collect();
+        // Its owner may have begun or finished its move to the archive: finished there, not
+        // archived a second time.
+        match spool::settle_posted(&receipt, &bundle, &files, dir, &months) {
+            Ok(spool::Settled::AlreadyArchived) => {
+                tracing::info!(bundle = %bundle, "what was left in a work folder of a bundle already archived with its receipt: removed");
+                unknown.retain(|p| p != &receipt && !group.contains(p));
+                continue;
+            }
+            Ok(spool::Settled::Completed(path)) => {
+                tracing::info!(bundle = %bundle, receipt = %path.display(), "a bundle whose move to the archive was cut short (its owner died): finished there with the receipt that travelled with it");
+                unknown.retain(|p| p != &receipt && !group.contains(p));
+                continue;
+            }
+            Ok(spool::Settled::NotFound) => {}
+            Err(e) => {
+                // Left where it is, for the lease task's next look; never a clerk's file to put
+                // back into the inbox.
+                tracing::warn!(bundle = %bundle, error = %e, "cannot settle a bundle left in a work folder yet");
+                unknown.retain(|p| p != &receipt && !group.contains(p));
+                continue;
+            }
+        }
         group.push(receipt.clone());
         let pairs: Vec<(&Path, &OsStr)> = group
             .iter()
@@ -1104,8 +1248,8 @@ fn adopt_posted(config: &Config, dir: &Path, unknown: &mut Vec<PathBuf>) {
     }
 }
 
-/// The bundle and the file names a travelling receipt lists.
-fn receipt_names(receipt: &Path) -> Option<(String, Vec<String>)> {
+/// The bundle and the files (name, SHA-256) a travelling receipt lists.
+fn receipt_names(receipt: &Path) -> Option<(String, Vec<(String, String)>)> {
     if !crate::bundle::file_name_of(receipt).ends_with(".receipt.yaml") {
         return None;
     }
@@ -1116,7 +1260,12 @@ fn receipt_names(receipt: &Path) -> Option<(String, Vec<String>)> {
         .get("files")?
         .as_sequence()?
         .iter()
-        .filter_map(|f| Some(f.get("name")?.as_str()?.to_string()))
+        .filter_map(|f| {
+            Some((
+                f.get("name")?.as_str()?.to_string(),
+                f.get("sha256")?.as_str()?.to_string(),
+            ))
+        })
         .collect();
     Some((bundle, names))
 }
@@ -1190,12 +1339,26 @@ fn carry_from_log(
 /// the usual pairing puts the bundles together again, `x.pdf.yaml` with `x.pdf`, attachments
 /// with their sidecar, as the clerk dropped them.
 fn back_into_inbox(inbox: &Path, files: Vec<PathBuf>) {
+    let mut origins: HashMap<PathBuf, HashMap<String, PathBuf>> = HashMap::new();
     for p in files {
         let name = p.file_name().unwrap_or_default().to_os_string();
         let stem = spool::bundle_stem(&name.to_string_lossy());
+        // Into the subfolder it was dropped in, when it still is there: it keeps its channel.
+        let dir = p.parent().unwrap_or(inbox);
+        let from = origins
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| crate::sentlog::origins(dir))
+            .get(name.to_string_lossy().as_ref())
+            // Written on the share: only a plain folder inside the inbox, never `..` or a link.
+            .filter(|rel| {
+                rel.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            })
+            .map(|rel| inbox.join(rel))
+            .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir()));
         if let Err(e) = spool::move_group(
             &[(p.as_path(), name.as_os_str())],
-            inbox,
+            from.as_deref().unwrap_or(inbox),
             &stem,
             &[],
             &mut spool::Syncs::now(),
@@ -1206,7 +1369,8 @@ fn back_into_inbox(inbox: &Path, files: Vec<PathBuf>) {
 }
 
 /// Puts back files that the journal says wait in a work folder but that a crash left in the
-/// inbox (the journal is written before the move).
+/// inbox (the journal is written before the move), or that another dropcast put back into the
+/// inbox while it held the lease (at an in-run regain): only the very files recorded.
 pub fn recover(journal: &Journal, share: &Share) {
     let Ok(files) = journal.waiting_files() else {
         return;
@@ -1216,6 +1380,14 @@ pub fn recover(journal: &Journal, share: &Share) {
             continue;
         }
         if !f.work.exists() && f.original.exists() {
+            // The same file, not a clerk's new one of that name dropped since (after a failover
+            // the other dropcast may have put this one back, and finished it or not).
+            let same = std::fs::symlink_metadata(&f.original)
+                .is_ok_and(|m| m.is_file() && m.len() == f.size)
+                && spool::sha256_of(&f.original).is_ok_and(|h| h == f.sha256);
+            if !same {
+                continue;
+            }
             if let Some(dir) = f.work.parent() {
                 let _ = spool::make_work_dir(dir);
             }

@@ -32,16 +32,70 @@ use crate::journal::SentMessage;
 /// is a file next to it, `.sent.SEQUENCE.json`.
 pub const MARK: &str = ".sent";
 
-/// Whether a file in a work folder or record folder is part of the sent log.
+/// Whether a file in a work folder or record folder is one of dropcast's records there: the
+/// sent log, or where files came from ([`record_origins`]).
 pub fn is_log_file(name: &OsStr) -> bool {
     let Some(name) = name.to_str() else {
         return false;
     };
-    name == MARK
-        || name
-            .strip_prefix(".sent.")
+    let numbered = |prefix: &str| {
+        name.strip_prefix(prefix)
             .and_then(|rest| rest.strip_suffix(".json"))
             .is_some_and(|seq| !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()))
+    };
+    name == MARK || numbered(".sent.") || numbered(".from.")
+}
+
+/// Records, before they move into `work_dir` (`INBOX/.dropcast/BATCH/`), which of a bundle's
+/// files were dropped in a subfolder of the inbox: a dropcast adopting the folder puts them back
+/// there, so that they keep their channel (`channels: {meteo: alerts}`). Nothing is written for
+/// files dropped in the inbox itself, the usual case. `files`: (name in the work folder, where
+/// it was dropped).
+pub fn record_origins(work_dir: &Path, files: &[(&OsStr, &Path)]) -> std::io::Result<()> {
+    let Some(inbox) = work_dir.parent().and_then(Path::parent) else {
+        return Ok(());
+    };
+    let from: HashMap<String, String> = files
+        .iter()
+        .filter_map(|(name, original)| {
+            let dir = original.parent()?.strip_prefix(inbox).ok()?;
+            (!dir.as_os_str().is_empty()).then(|| {
+                (
+                    name.to_string_lossy().into_owned(),
+                    dir.to_string_lossy().into_owned(),
+                )
+            })
+        })
+        .collect();
+    if from.is_empty() {
+        return Ok(());
+    }
+    let text = serde_json::to_vec(&from).map_err(std::io::Error::other)?;
+    let name = format!(".from.{:020}.json", next_sequence());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(work_dir.join(name))?
+        .write_all(&text)
+}
+
+/// Where the files of `work_dir` were dropped, by name: the subfolder of the inbox, relative to
+/// it (files not named were dropped in the inbox itself).
+pub fn origins(work_dir: &Path) -> HashMap<String, PathBuf> {
+    let mut out = HashMap::new();
+    for e in std::fs::read_dir(work_dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        if !(is_log_file(&name) && name.to_string_lossy().starts_with(".from.")) {
+            continue;
+        }
+        let Ok(text) = std::fs::read(e.path()) else {
+            continue;
+        };
+        if let Ok(from) = serde_json::from_slice::<HashMap<String, String>>(&text) {
+            out.extend(from.into_iter().map(|(n, d)| (n, PathBuf::from(d))));
+        }
+    }
+    out
 }
 
 /// One line of the log.
@@ -160,6 +214,43 @@ pub fn append(work_dir: &Path, line: &Line) -> std::io::Result<()> {
     file.write_all(&text)
 }
 
+/// Writes into the log of a bundle's new work folder what the journal carried over for it from
+/// an adopted folder's log (see `journal::carry`): what went out, and a request that was in
+/// flight. Without this, a dropcast adopting the new folder in turn would not know what went out
+/// before, and would post it again.
+pub fn carry_over(
+    files: &[crate::journal::FileRecord],
+    chat: &str,
+    sent: &[SentMessage],
+    in_flight: Option<usize>,
+    fence: Option<u64>,
+) -> std::io::Result<()> {
+    let Some(dir) = files.first().and_then(|f| log_dir(&f.work)) else {
+        return Ok(());
+    };
+    let line = |index: usize, event: Event| Line {
+        files: files
+            .iter()
+            .map(|f| crate::bundle::file_name_of(&f.work))
+            .collect(),
+        key: key(files.iter().map(|f| f.sha256.as_str())),
+        chat: chat.to_string(),
+        index,
+        event,
+        fence,
+    };
+    let mut indexes: Vec<usize> = sent.iter().map(|m| m.index).collect();
+    indexes.dedup();
+    for index in indexes {
+        let messages = sent.iter().filter(|m| m.index == index).cloned().collect();
+        append(&dir, &line(index, Event::Sent { messages }))?;
+    }
+    if let Some(index) = in_flight {
+        append(&dir, &line(index, Event::Begin))?;
+    }
+    Ok(())
+}
+
 /// Nanoseconds since the epoch, strictly increasing within the process: the lines of one folder
 /// are written by one process at a time (the lease holder's), so their names sort in the order
 /// they were written.
@@ -193,7 +284,7 @@ pub fn read(work_dir: &Path) -> Option<Vec<Line>> {
         .ok()?
         .flatten()
         .map(|e| e.file_name())
-        .filter(|n| is_log_file(n))
+        .filter(|n| is_log_file(n) && !n.to_string_lossy().starts_with(".from."))
         .collect();
     if names.is_empty() {
         return None;

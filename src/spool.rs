@@ -5,6 +5,7 @@
 //! move is a `rename` that refuses to replace (`renameat2(RENAME_NOREPLACE)`), or, across
 //! filesystems, a copy into a new file, `fsync`, and only then removal of the source.
 
+use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -557,7 +558,20 @@ pub fn remove_work_dir(dir: &Path) {
             let _ = fs::remove_file(file);
         }
     }
-    let _ = fs::remove_dir(dir);
+    if fs::remove_dir(dir).is_err() {
+        // Nothing of a bundle left, only receipts that could not be removed: no longer a folder
+        // being filled by this process, so the lease task's next look settles them as it does a
+        // dead owner's (`preparer::adopt`).
+        let only_receipts = fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().all(|e| {
+                let name = e.file_name();
+                crate::sentlog::is_log_file(&name) || name.as_bytes().ends_with(b".receipt.yaml")
+            })
+        });
+        if only_receipts {
+            made_here().remove(dir);
+        }
+    }
 }
 
 /// Puts one of dropcast's own state files (never a user's) in place of its older version.
@@ -636,13 +650,9 @@ fn place(tmp: &Path, dir: &Path, name: &OsStr, syncs: &mut Syncs) -> Result<Path
 }
 
 /// Removes the temporary files [`write_new`] leaves when dropcast is killed mid-write: dropcast's
-/// own hidden `.dropcast-*.tmp` files in `failed/` and in `archive/YYYY/MM/`, never anything else.
+/// own hidden `.dropcast-*.tmp` files in `failed/`, in `archive/YYYY/MM/` and in the inboxes'
+/// work folders, never anything else.
 pub fn sweep_temporaries(archive: &Path, failed: &Path, inboxes: &[&Path]) {
-    let is_ours = |p: &Path| {
-        p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(".dropcast-") && n.ends_with(".tmp"))
-    };
     let mut dirs = vec![failed.to_path_buf()];
     // Travelling receipts are written in the inboxes' work folders.
     for inbox in inboxes {
@@ -660,11 +670,22 @@ pub fn sweep_temporaries(archive: &Path, failed: &Path, inboxes: &[&Path]) {
         }
     }
     for dir in dirs {
-        for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if is_ours(&p) && e.file_type().is_ok_and(|t| t.is_file()) {
-                let _ = fs::remove_file(&p);
-            }
+        sweep_temporaries_in(&dir);
+    }
+}
+
+/// Removes the temporary files [`write_new`] left in one folder by a dropcast killed mid-write
+/// (a dead owner's travelling receipts in a work folder being adopted). Never this process's
+/// own: its finisher may be writing them right now.
+pub fn sweep_temporaries_in(dir: &Path) {
+    let own = format!(".dropcast-{}-", std::process::id());
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let ours = name.to_str().is_some_and(|n| {
+            n.starts_with(".dropcast-") && n.ends_with(".tmp") && !n.starts_with(&own)
+        });
+        if ours && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(e.path());
         }
     }
 }
@@ -721,7 +742,7 @@ pub fn bundle_stem(name: &str) -> OsString {
 }
 
 /// The SHA-256 of a file, as hex.
-fn sha256_of(path: &Path) -> io::Result<String> {
+pub fn sha256_of(path: &Path) -> io::Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let mut f = File::open(path)?;
@@ -881,8 +902,129 @@ pub fn drop_travelling_receipt(work_dir: &Path, name: &str) {
             })
     });
     if ours {
-        let _ = fs::remove_file(path);
+        remove_own_file(&path);
     }
+}
+
+/// Removes one of dropcast's own files. Over SMB (smbnetfs) a file just read may still be open
+/// on the server for a moment, since FUSE closes it after `close` returned, and the removal
+/// then fails with EBUSY: tried again a few times, briefly. A file that stays is settled later
+/// (see [`remove_work_dir`]).
+fn remove_own_file(path: &Path) {
+    for wait_ms in [0u64, 10, 40, 150] {
+        if wait_ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        }
+        match fs::remove_file(path) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => continue,
+            _ => return,
+        }
+    }
+    tracing::debug!(file = %path.display(), "cannot remove a travelling receipt yet: the share holds it");
+}
+
+/// What a dropcast adopting a work folder made of a travelling receipt and its bundle.
+#[derive(Debug, PartialEq)]
+pub enum Settled {
+    /// The archive holds the bundle and this very receipt (same links): what was left of it in
+    /// the work folder (the receipt, whose removal failed or was cut short; copies of files
+    /// the archive holds identical) is removed.
+    AlreadyArchived,
+    /// The bundle's move to the archive was cut short (its owner died before its receipt was
+    /// named, or between two files): finished under the same ` (k)`, with this receipt.
+    Completed(PathBuf),
+    /// The archive holds nothing of it in `months`: the caller archives it as a new bundle.
+    NotFound,
+}
+
+/// A posted bundle found in a work folder by a dropcast adopting it, by its travelling receipt
+/// (`name`, with its files' names and SHA-256 as the receipt lists them): its owner may have
+/// begun or even finished its move to the archive. Looks in `months` (archive folders, newest
+/// first) for the files under the suffix ` (k)` the archive gave them, and finishes the move
+/// there rather than archiving the bundle a second time. Only dropcast's own receipt and copies
+/// verified identical to the archive's are ever removed.
+pub fn settle_posted(
+    receipt: &Path,
+    name: &str,
+    files: &[(String, String)],
+    work_dir: &Path,
+    months: &[PathBuf],
+) -> io::Result<Settled> {
+    let text = match fs::read_to_string(receipt) {
+        Ok(text) => text,
+        // Removed meanwhile by the finisher of the dropcast that archived the bundle.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Settled::AlreadyArchived),
+        Err(e) => return Err(e),
+    };
+    let ours = text.starts_with("# dropcast: ")
+        && text.lines().any(|l| {
+            l.strip_prefix("bundle: ")
+                .is_some_and(|b| b.trim_matches(['\'', '"']) == name)
+        });
+    if !ours || files.is_empty() {
+        return Ok(Settled::NotFound);
+    }
+    let links = |t: &str| -> BTreeSet<String> {
+        t.lines()
+            .filter(|l| l.contains("https://t.me/"))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let stem = bundle_stem(name);
+    let receipt_name = companion(&stem, "receipt.yaml");
+    let in_work = |n: &str| fs::symlink_metadata(work_dir.join(n)).is_ok();
+    for month in months {
+        let in_archive = |n: &str, sha: &str, k: usize| {
+            let p = month.join(numbered(OsStr::new(n), &stem, k));
+            fs::symlink_metadata(&p).is_ok_and(|m| m.is_file())
+                && sha256_of(&p).is_ok_and(|h| h == sha)
+        };
+        let begun = |k: usize| {
+            files.iter().any(|(n, sha)| in_archive(n, sha, k))
+                && files
+                    .iter()
+                    .all(|(n, sha)| in_archive(n, sha, k) || in_work(n))
+        };
+        let Some(k) = last_suffix(month, begun) else {
+            continue;
+        };
+        let dest = month.join(numbered(&receipt_name, &stem, k));
+        let complete = fs::read_to_string(&dest).ok();
+        if let Some(archived) = &complete {
+            // Another bundle of the same name and content (`repost: true`), archived whole:
+            // not this one.
+            let whole = files.iter().all(|(n, sha)| in_archive(n, sha, k));
+            if !whole || links(archived) != links(&text) {
+                continue;
+            }
+        }
+        for (n, sha) in files {
+            let src = work_dir.join(n);
+            if in_archive(n, sha, k) {
+                // A copy to another filesystem cut short before the source was removed.
+                if sha256_of(&src).is_ok_and(|h| &h == sha) {
+                    fs::remove_file(&src)?;
+                }
+            } else {
+                move_file(
+                    &src,
+                    &month.join(numbered(OsStr::new(n), &stem, k)),
+                    &mut Syncs::now(),
+                )
+                .map_err(|e| e.source)?;
+            }
+        }
+        if complete.is_some() {
+            return match fs::remove_file(receipt) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(Settled::AlreadyArchived),
+            };
+        }
+        // The archive may be on another filesystem than the inbox.
+        move_file(receipt, &dest, &mut Syncs::now()).map_err(|e| e.source)?;
+        return Ok(Settled::Completed(dest));
+    }
+    Ok(Settled::NotFound)
 }
 
 /// The highest ` (k)` suffix under which `present(k)` holds: the most recent bundle of that
@@ -1153,5 +1295,147 @@ mod tests {
         ] {
             assert_eq!(bundle_stem(name), OsString::from(stem), "{name}");
         }
+    }
+
+    /// A work folder and an archive month, with a posted bundle `n.pdf` + `n.yaml` and its
+    /// travelling receipt (links `links`), for [`settle_posted`].
+    struct Adopted {
+        _t: tempfile::TempDir,
+        work: PathBuf,
+        month: PathBuf,
+        receipt: PathBuf,
+        files: Vec<(String, String)>,
+    }
+
+    fn receipt_with(links: &str) -> String {
+        format!("# dropcast: \"n.pdf\" was posted.\nbundle: n.pdf\nchannels:\n- link: {links}\n")
+    }
+
+    fn adopted(links: &str) -> Adopted {
+        let t = tempfile::tempdir().unwrap();
+        let work = t.path().join("inbox/.dropcast/1-0");
+        let month = t.path().join("archive/2026/12");
+        fs::create_dir_all(&work).unwrap();
+        fs::create_dir_all(&month).unwrap();
+        let mut files = Vec::new();
+        for (n, body) in [("n.pdf", "%PDF-1.4 n"), ("n.yaml", "caption: n\n")] {
+            fs::write(work.join(n), body).unwrap();
+            files.push((n.to_string(), sha256_of(&work.join(n)).unwrap()));
+        }
+        let receipt = work.join("n.receipt.yaml");
+        fs::write(&receipt, receipt_with(links)).unwrap();
+        Adopted {
+            _t: t,
+            work,
+            month,
+            receipt,
+            files,
+        }
+    }
+
+    impl Adopted {
+        fn settle(&self) -> Settled {
+            settle_posted(
+                &self.receipt,
+                "n.pdf",
+                &self.files,
+                &self.work,
+                std::slice::from_ref(&self.month),
+            )
+            .unwrap()
+        }
+        fn copy_to_archive(&self, n: &str, as_name: &str) {
+            fs::copy(self.work.join(n), self.month.join(as_name)).unwrap();
+        }
+        fn names(dir: &Path) -> Vec<String> {
+            let mut v: Vec<String> = fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    #[test]
+    fn a_bundle_archived_whole_leaves_only_its_travelling_receipt_behind() {
+        let a = adopted("https://t.me/news/7");
+        for n in ["n.pdf", "n.yaml"] {
+            a.copy_to_archive(n, n);
+            fs::remove_file(a.work.join(n)).unwrap();
+        }
+        fs::write(
+            a.month.join("n.receipt.yaml"),
+            receipt_with("https://t.me/news/7"),
+        )
+        .unwrap();
+        assert_eq!(a.settle(), Settled::AlreadyArchived);
+        assert!(Adopted::names(&a.work).is_empty());
+        assert_eq!(
+            Adopted::names(&a.month),
+            ["n.pdf", "n.receipt.yaml", "n.yaml"]
+        );
+    }
+
+    #[test]
+    fn a_move_cut_short_is_finished_under_the_same_number_with_the_travelling_receipt() {
+        // An earlier bundle of the same name took `n.pdf`; this one was being moved as `n (2)`:
+        // its PDF copied to the archive (another filesystem) and not yet removed, its sidecar
+        // not yet copied, its receipt not yet named.
+        let a = adopted("https://t.me/news/8");
+        fs::write(a.month.join("n.pdf"), "an older notice").unwrap();
+        fs::write(
+            a.month.join("n.receipt.yaml"),
+            receipt_with("https://t.me/news/2"),
+        )
+        .unwrap();
+        a.copy_to_archive("n.pdf", "n (2).pdf");
+        let Settled::Completed(receipt) = a.settle() else {
+            panic!("not completed")
+        };
+        assert_eq!(receipt, a.month.join("n (2).receipt.yaml"));
+        assert!(Adopted::names(&a.work).is_empty());
+        assert_eq!(
+            Adopted::names(&a.month),
+            [
+                "n (2).pdf",
+                "n (2).receipt.yaml",
+                "n (2).yaml",
+                "n.pdf",
+                "n.receipt.yaml"
+            ]
+        );
+        assert!(fs::read_to_string(receipt).unwrap().contains("news/8"));
+    }
+
+    #[test]
+    fn the_same_files_posted_again_are_a_new_bundle_not_a_leftover() {
+        // `repost: true`: the archive holds the same files with the first post's receipt.
+        let a = adopted("https://t.me/news/9");
+        a.copy_to_archive("n.pdf", "n.pdf");
+        a.copy_to_archive("n.yaml", "n.yaml");
+        fs::write(
+            a.month.join("n.receipt.yaml"),
+            receipt_with("https://t.me/news/3"),
+        )
+        .unwrap();
+        assert_eq!(a.settle(), Settled::NotFound);
+        assert_eq!(
+            Adopted::names(&a.work),
+            ["n.pdf", "n.receipt.yaml", "n.yaml"]
+        );
+    }
+
+    #[test]
+    fn a_receipt_that_is_not_ours_settles_nothing() {
+        let a = adopted("https://t.me/news/7");
+        fs::write(&a.receipt, "bundle: n.pdf\n").unwrap();
+        a.copy_to_archive("n.pdf", "n.pdf");
+        assert_eq!(a.settle(), Settled::NotFound);
+        assert_eq!(
+            Adopted::names(&a.work),
+            ["n.pdf", "n.receipt.yaml", "n.yaml"]
+        );
     }
 }

@@ -29,7 +29,7 @@ const BUNDLES: usize = 20;
 ///   as the same runs log `cannot renew the lease … Device or resource busy`;
 /// - a travelling receipt left in the old work folder (SMB), of a bundle the new owner put back
 ///   into the inbox and posted again: the inbox never empties.
-const ONE_RECEIPT_PER_BUNDLE_AND_NONE_LEFT_BEHIND: bool = false;
+const ONE_RECEIPT_PER_BUNDLE_AND_NONE_LEFT_BEHIND: bool = true;
 /// Room for a loaded 2-core machine; on SMB every look at a file is a round trip.
 const LONG: Duration = Duration::from_secs(40);
 
