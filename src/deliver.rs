@@ -318,7 +318,10 @@ impl ChannelSender {
             let ready = match self.files_ready(&delivery.plan.messages[index]) {
                 Ready::Go => {
                     self.pace(weight).await?;
-                    self.begin_on_share(log.as_ref(), index)
+                    match self.lease_still_ours(&files) {
+                        Ready::Go => self.begin_on_share(log.as_ref(), index),
+                        other => other,
+                    }
                 }
                 other => other,
             };
@@ -466,6 +469,28 @@ impl ChannelSender {
             Ready::Leave("the share is away")
         } else {
             Ready::Wait
+        }
+    }
+
+    /// Reads the lease of the bundle's inbox again right before a request, after any wait for
+    /// pacing: a server frozen past `lease_timeout` that wakes up here finds the inbox taken and
+    /// sends nothing (the new owner adopted the bundle). A lease that cannot be read just now
+    /// holds the request back without giving the inbox up.
+    fn lease_still_ours(&self, files: &[crate::journal::FileRecord]) -> Ready {
+        let originals = files.iter().map(|f| f.original.as_path());
+        let Some(leases) = self.d.share.leases() else {
+            return Ready::Go;
+        };
+        if leases.confirm_all(originals) {
+            Ready::Go
+        } else if files.iter().all(|f| self.d.share.held(&f.original)) {
+            if self.d.max_attempts.is_some() {
+                Ready::Leave("the lease of the inbox cannot be read")
+            } else {
+                Ready::Wait
+            }
+        } else {
+            Ready::Leave("another dropcast took the inbox over")
         }
     }
 
