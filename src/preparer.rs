@@ -1031,8 +1031,9 @@ pub fn hand_over_gone(config: &Config, journal: &Journal, share: &Share, inbox: 
                     .iter()
                     .flat_map(|f| [f.work.as_path(), f.original.as_path()]),
             ) && files.iter().all(|f| {
-                std::fs::symlink_metadata(&f.work).is_err()
-                    && std::fs::symlink_metadata(&f.original).is_err()
+                // At the place it was dropped, only the very file counts (a clerk may have
+                // dropped a new one of that name since).
+                std::fs::symlink_metadata(&f.work).is_err() && !same_file(&f.original, f)
             })
         })
         .map(|(id, _)| id)
@@ -1368,6 +1369,12 @@ fn back_into_inbox(inbox: &Path, files: Vec<PathBuf>) {
     }
 }
 
+/// Whether `path` holds the very file the journal recorded (size, then SHA-256).
+fn same_file(path: &Path, f: &crate::journal::FileRecord) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == f.size)
+        && spool::sha256_of(path).is_ok_and(|h| h == f.sha256)
+}
+
 /// Puts back files that the journal says wait in a work folder but that a crash left in the
 /// inbox (the journal is written before the move), or that another dropcast put back into the
 /// inbox while it held the lease (at an in-run regain): only the very files recorded.
@@ -1382,10 +1389,7 @@ pub fn recover(journal: &Journal, share: &Share) {
         if !f.work.exists() && f.original.exists() {
             // The same file, not a clerk's new one of that name dropped since (after a failover
             // the other dropcast may have put this one back, and finished it or not).
-            let same = std::fs::symlink_metadata(&f.original)
-                .is_ok_and(|m| m.is_file() && m.len() == f.size)
-                && spool::sha256_of(&f.original).is_ok_and(|h| h == f.sha256);
-            if !same {
+            if !same_file(&f.original, &f) {
                 continue;
             }
             if let Some(dir) = f.work.parent() {
