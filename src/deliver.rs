@@ -341,7 +341,11 @@ impl ChannelSender {
             }
             self.commit_with(Write::Begin { delivery_id, index })?;
             let msg = delivery.plan.messages[index].clone();
-            let result = self.d.client.send(&chat, &msg, delivery.plan.options).await;
+            let result = self
+                .d
+                .client
+                .send(&self.address(&chat), &msg, delivery.plan.options)
+                .await;
             record_metrics(&self.d, &msg, &result);
             if result.is_ok() {
                 self.sent(weight);
@@ -540,6 +544,15 @@ impl ChannelSender {
         Ok(())
     }
 
+    /// Where requests for the channel the config names `chat` go: its numeric id once `getChat`
+    /// resolved it (a renamed public channel keeps working), else the name itself.
+    fn address(&self, chat: &str) -> String {
+        match self.d.journal.chat_id_of(chat) {
+            Ok(Some(id)) if chat.starts_with('@') => id.to_string(),
+            _ => chat.to_string(),
+        }
+    }
+
     /// Pins a posted message, paced like a message, once the post is recorded. A pin that failed
     /// comes back as its error, to be recorded: it does not fail the post.
     async fn pin(
@@ -551,13 +564,20 @@ impl ChannelSender {
         self.pace(1).await?;
         // The post is recorded before the pin request goes out.
         self.flush()?;
-        Ok(match self.d.client.pin(chat, message_id, silent).await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::warn!(channel = %chat, error = %e, "the post went out but could not be pinned");
-                Some(e.to_string())
-            }
-        })
+        Ok(
+            match self
+                .d
+                .client
+                .pin(&self.address(chat), message_id, silent)
+                .await
+            {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(channel = %chat, error = %e, "the post went out but could not be pinned");
+                    Some(e.to_string())
+                }
+            },
+        )
     }
 
     /// Waits until `n` messages may go to this chat and reserves them in the global window.

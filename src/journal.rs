@@ -757,6 +757,53 @@ impl Journal {
         })
     }
 
+    /// Remembers what `getChat` said of the channel the config names `name` (`@town_news`).
+    pub fn remember_chat(
+        &self,
+        name: &str,
+        id: i64,
+        username: Option<&str>,
+    ) -> Result<(), JournalError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO chats(name, id, resolved_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET id = excluded.id, resolved_at = excluded.resolved_at",
+                params![name, id, now()],
+            )?;
+            for u in [name.strip_prefix('@'), username].into_iter().flatten() {
+                tx.execute(
+                    "INSERT INTO chat_usernames(username, id) VALUES (?1, ?2)
+                     ON CONFLICT(username) DO UPDATE SET id = excluded.id",
+                    params![u, id],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    /// The numeric id of the channel the config names `name`, once resolved.
+    pub fn chat_id_of(&self, name: &str) -> Result<Option<i64>, JournalError> {
+        self.with(|c| {
+            c.query_row("SELECT id FROM chats WHERE name = ?1", params![name], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    /// The channel a public name (without `@`) belonged to when dropcast saw it, current or old.
+    pub fn chat_by_username(&self, username: &str) -> Result<Option<i64>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id FROM chat_usernames WHERE username = ?1",
+                params![username],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
     /// Whether what another dropcast's sent log said of this bundle (by [`crate::sentlog::key`])
     /// waits to be taken: it is the same bundle coming back into the inbox after an adoption.
     pub fn is_carried(&self, key: &str) -> Result<bool, JournalError> {
@@ -1225,6 +1272,18 @@ CREATE TABLE IF NOT EXISTS carried(
     in_flight INTEGER,
     created_at INTEGER NOT NULL,
     PRIMARY KEY(key, chat)
+) STRICT;
+-- A channel named `@name` in the config, as `getChat` resolved it once: posts go to the numeric
+-- id, so that a renamed public channel keeps working.
+CREATE TABLE IF NOT EXISTS chats(
+    name TEXT PRIMARY KEY,
+    id INTEGER NOT NULL,
+    resolved_at INTEGER NOT NULL
+) STRICT;
+-- Every public name a channel was seen under (links written with an old name still resolve).
+CREATE TABLE IF NOT EXISTS chat_usernames(
+    username TEXT PRIMARY KEY COLLATE NOCASE,
+    id INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(state, bundle_id);
 CREATE INDEX IF NOT EXISTS deliveries_dup ON deliveries(chat, finished_at);

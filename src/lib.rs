@@ -41,6 +41,7 @@
 //! - [`redact`]: masks anything shaped like a bot token in text that leaves the process.
 
 pub mod bundle;
+pub mod change;
 pub mod cli;
 pub mod config;
 pub mod deliver;

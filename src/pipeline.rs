@@ -367,6 +367,34 @@ async fn wait_for_folders(
 /// How often `run` looks again for folders that were not there at start.
 const FOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Resolves each channel the config names by `@name` to its numeric id with `getChat`, once:
+/// the journal remembers it, posts go to the id, and a public channel renamed later keeps
+/// working (and links written with its old name still name its posts). A channel Telegram cannot
+/// resolve now is addressed by its name, as before, and tried again at the next start.
+async fn resolve_channels(config: &Config, journal: &Journal, client: &Client) {
+    let names: std::collections::BTreeSet<&String> = config
+        .channels
+        .values()
+        .filter(|c| c.starts_with('@'))
+        .collect();
+    for name in names {
+        if journal.chat_id_of(name).ok().flatten().is_some() {
+            continue;
+        }
+        match client.get_chat(name).await {
+            Ok(chat) => {
+                tracing::info!(channel = %name, id = chat.id, "channel resolved: posts go to its id");
+                if let Err(e) = journal.remember_chat(name, chat.id, chat.username.as_deref()) {
+                    tracing::warn!(error = %e, "cannot record the channel's id");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(channel = %name, error = %e, "cannot resolve the channel's id now: posts go to its name")
+            }
+        }
+    }
+}
+
 /// Opens the journal, puts back what a crash interrupted, and checks the bot token.
 async fn connect(
     config: &Config,
@@ -402,5 +430,6 @@ async fn connect(
             tracing::warn!(error = %e, "telegram is not reachable now; posts wait and are retried")
         }
     }
+    resolve_channels(config, &journal, &client).await;
     Ok((journal, client))
 }

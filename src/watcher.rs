@@ -62,6 +62,11 @@ pub struct Watcher {
     returned: mpsc::UnboundedReceiver<Returned>,
     metrics: Arc<Metrics>,
     share: Arc<Share>,
+    /// The folders looked into once already (see `observe_path`).
+    known_folders: HashSet<PathBuf>,
+    /// New folders to look into again, and when (see `observe_path`).
+    new_folders: Vec<PathBuf>,
+    new_folder_look: Option<std::time::Instant>,
     /// Each change of this dropcast's role on an inbox: a full look at once.
     role_changes: tokio::sync::watch::Receiver<u64>,
 }
@@ -118,6 +123,9 @@ impl Watcher {
             candidates: links.candidates,
             returned: links.returned,
             role_changes: links.leases.subscribe(),
+            known_folders: HashSet::new(),
+            new_folders: Vec::new(),
+            new_folder_look: None,
             metrics,
             share,
         })
@@ -136,6 +144,12 @@ impl Watcher {
                 next_rescan = now + self.config.watch.rescan_interval;
                 next_poll = self.poll.map(|p| now + p);
             }
+            if self.new_folder_look.is_some_and(|t| now.into_std() >= t) {
+                self.new_folder_look = None;
+                for dir in std::mem::take(&mut self.new_folders) {
+                    self.look_into(&dir, now.into_std());
+                }
+            }
             self.settle_due(now.into_std());
             let Some(wait_until) = self.hand_over(now.into_std()) else {
                 return;
@@ -149,6 +163,7 @@ impl Watcher {
                 self.tracker.next_due(settle).map(Instant::from_std),
                 wait_until.map(Instant::from_std),
                 next_poll,
+                self.new_folder_look.map(Instant::from_std),
             ]
             .into_iter()
             .flatten()
@@ -163,6 +178,19 @@ impl Watcher {
                 Some(back) = self.returned.recv() => self.on_returned(back),
                 _ = tokio::time::sleep_until(wake) => {}
             }
+        }
+    }
+
+    /// Observes what a new folder holds, as events would have told (folders inside it too).
+    fn look_into(&mut self, dir: &Path, now: std::time::Instant) {
+        let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        for p in entries {
+            self.observe_path(&p, now);
         }
     }
 
@@ -306,6 +334,38 @@ impl Watcher {
         let Some(rel) = root.relative(path) else {
             return;
         };
+        // A new folder (a clerk's `meteo/`, made and filled at once): its files may be written
+        // before the kernel watches it, and their events are lost. A look into it now, and
+        // again a moment later (once it is watched, a later write has its event), finds them.
+        let name = rel.rsplit('/').next().unwrap_or(&rel);
+        // Only names that are no file of a post (`meteo`, not `notice.pdf`) can be folders here:
+        // the files' own events take the usual way, untouched.
+        let folder_like = self.filter.by_extension(name) == Kind::Ignored;
+        if folder_like && std::fs::symlink_metadata(path).is_err() {
+            // Gone: made again later, it is new again.
+            self.known_folders.remove(path);
+        }
+        if folder_like
+            && root.recursive
+            && !rel.is_empty()
+            && !Filter::is_junk(name)
+            && !self.filter.is_ignored(&rel)
+            && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+        {
+            // Once per folder: reading a folder is an event on it too.
+            if self.known_folders.insert(path.to_path_buf()) {
+                self.look_into(path, now);
+                self.new_folders.push(path.to_path_buf());
+                let later = now
+                    + self
+                        .config
+                        .watch
+                        .settle
+                        .max(std::time::Duration::from_millis(500));
+                self.new_folder_look = Some(self.new_folder_look.map_or(later, |t| t.min(later)));
+            }
+            return;
+        }
         if self.filter.classify(&rel) == Kind::Ignored
             || !watching::no_links_between(&root.path, path)
         {

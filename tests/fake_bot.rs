@@ -220,7 +220,9 @@ async fn a_valid_post_is_accepted_recorded_and_answered_like_telegram() {
     assert_eq!(posts[0].field("parse_mode"), Some("HTML"));
     assert_eq!(posts[0].message_ids, [1]);
     // JSON bodies are recorded as text, numbers as their JSON spelling.
-    assert_eq!(posts[1].chat_id.as_deref(), Some("-1001234567890"));
+    assert_eq!(posts[1].chat_id_sent.as_deref(), Some("-1001234567890"));
+    // The chat as the test named it, however it was addressed.
+    assert_eq!(posts[1].chat_id.as_deref(), Some("@town_news"));
     assert_eq!(posts[1].field("disable_notification"), Some("true"));
     assert_eq!(bot.requests().len(), 8);
     // A missing chat or message is the world's answer, not dropcast breaking the spec; the
@@ -1201,4 +1203,975 @@ async fn file_uris_are_refused_by_the_public_api_and_bad_ones_by_a_local_server(
     assert!(violations[3].contains("host \"tmp\""), "{violations:?}");
     assert!(bot.posts().is_empty());
     assert!(bot.requests().iter().all(|r| r.files.is_empty()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changing a post after it went out (issue 13): getChat, edits, deletions, pins
+// ---------------------------------------------------------------------------------------------
+
+const NOT_MODIFIED: &str = "Bad Request: message is not modified: specified new message content \
+     and reply markup are exactly the same as a current content and reply markup of the message";
+
+/// A keyboard of one URL button.
+fn buttons(text: &str) -> Value {
+    json!({"inline_keyboard": [[{"text": text, "url": "https://example.org/"}]]})
+}
+
+/// Posts a document (`name`, `bytes`) with `caption` to @town_news; returns its message id.
+async fn post_document(api: &Api, name: &str, bytes: &[u8], caption: &str) -> i64 {
+    let form = Form::new()
+        .text("chat_id", "@town_news")
+        .text("caption", caption.to_owned())
+        .part("document", file(bytes.to_vec(), name));
+    let (status, body) = api.multipart("sendDocument", form).await;
+    assert_eq!(status, 200, "{body}");
+    body["result"]["message_id"].as_i64().unwrap()
+}
+
+/// Posts a text to @town_news; returns its message id.
+async fn post_text(api: &Api, text: &str) -> i64 {
+    let (status, body) = api.form("sendMessage", &message(text)).await;
+    assert_eq!(status, 200, "{body}");
+    body["result"]["message_id"].as_i64().unwrap()
+}
+
+/// An album in @town_news of `kind` items ("photo" or "document"), two of them uploaded;
+/// returns the message ids.
+async fn post_album(api: &Api, kind: &str) -> Vec<i64> {
+    let (a, b, names) = if kind == "photo" {
+        (png(640, 480), png(480, 640), ["a.png", "b.png"])
+    } else {
+        (
+            b"%PDF-1.7 a".to_vec(),
+            b"%PDF-1.7 b".to_vec(),
+            ["a.pdf", "b.pdf"],
+        )
+    };
+    let media = json!([
+        {"type": kind, "media": "attach://a", "caption": "first"},
+        {"type": kind, "media": "attach://b"},
+    ]);
+    let form = Form::new()
+        .text("chat_id", "@town_news")
+        .text("media", media.to_string())
+        .part("a", file(a, names[0]))
+        .part("b", file(b, names[1]));
+    let (status, body) = api.multipart("sendMediaGroup", form).await;
+    assert_eq!(status, 200, "{body}");
+    body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message_id"].as_i64().unwrap())
+        .collect()
+}
+
+/// editMessageMedia of message `id` in @town_news with one uploaded file.
+async fn edit_media(api: &Api, id: i64, media: Value, bytes: Vec<u8>, name: &str) -> (u16, Value) {
+    let form = Form::new()
+        .text("chat_id", "@town_news")
+        .text("message_id", id.to_string())
+        .text("media", media.to_string())
+        .part("new", file(bytes, name));
+    api.multipart("editMessageMedia", form).await
+}
+
+#[tokio::test]
+async fn get_chat_finds_a_channel_by_id_or_name_and_follows_a_rename() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    for chat_id in ["@town_news", "@TOWN_NEWS", "-1001234567890"] {
+        let (status, body) = api.form("getChat", &[("chat_id", chat_id)]).await;
+        assert_eq!(status, 200, "{chat_id}: {body}");
+        let chat = &body["result"];
+        assert_eq!(
+            (
+                &chat["id"],
+                &chat["type"],
+                &chat["title"],
+                &chat["username"]
+            ),
+            (
+                &json!(NEWS),
+                &json!("channel"),
+                &json!("Town News"),
+                &json!("town_news")
+            ),
+            "{chat_id}"
+        );
+    }
+    for unknown in ["@nobody_here", "-1009999999999"] {
+        let (status, body) = api.form("getChat", &[("chat_id", unknown)]).await;
+        assert_eq!(
+            (status, description(&body)),
+            (400, "Bad Request: chat not found"),
+            "{unknown}"
+        );
+    }
+
+    let before = post_text(&api, "before the rename").await;
+    bot.rename_channel(NEWS, "@city_news");
+    assert_eq!(bot.channel_username(NEWS).as_deref(), Some("city_news"));
+    let (status, body) = api.form("getChat", &[("chat_id", "@town_news")]).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: chat not found"),
+        "the old name is gone"
+    );
+    let (status, body) = api
+        .form("sendMessage", &[("chat_id", "@town_news"), ("text", "x")])
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: chat not found")
+    );
+    for chat_id in ["@city_news", "-1001234567890"] {
+        let (status, body) = api.form("getChat", &[("chat_id", chat_id)]).await;
+        assert_eq!(status, 200, "{chat_id}: {body}");
+        assert_eq!(body["result"]["id"], NEWS);
+        assert_eq!(body["result"]["username"], "city_news");
+    }
+    // Messages sent before the rename stay, and answers name the chat as it is now.
+    let (status, body) = api
+        .json(
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": before, "text": "after the rename"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["chat"]["username"], "city_news");
+    assert_eq!(body["result"]["sender_chat"]["username"], "city_news");
+    let getchats = bot.requests_for("getChat");
+    assert_eq!(getchats.len(), 8);
+    assert_eq!(getchats[5].chat_id.as_deref(), Some("@town_news"));
+    assert_eq!(getchats[5].status, 400);
+    assert_eq!(getchats[6].chat_id_sent.as_deref(), Some("@city_news"));
+    assert_eq!(getchats[6].chat_id.as_deref(), Some("@town_news"));
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn edits_change_what_the_channel_shows_and_are_recorded() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let (status, body) = api
+        .json(
+            "sendMessage",
+            json!({
+                "chat_id": "@town_news",
+                "text": "Waste collection on <b>Monday</b>",
+                "parse_mode": "HTML",
+                "reply_markup": buttons("Calendar"),
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["reply_markup"], buttons("Calendar"));
+    let id = body["result"]["message_id"].as_i64().unwrap();
+    let sent = bot.message(NEWS, id).expect("the message is kept");
+    assert_eq!(sent.kind, MessageKind::Text);
+    assert_eq!(sent.method, "sendMessage");
+    assert_eq!(sent.text.as_deref(), Some("Waste collection on Monday"));
+    assert_eq!(
+        sent.entities,
+        [json!({"type": "bold", "offset": 20, "length": 6})]
+    );
+    assert_eq!(sent.parse_mode.as_deref(), Some("HTML"));
+    assert_eq!(
+        sent.sent_text.as_deref(),
+        Some("Waste collection on <b>Monday</b>")
+    );
+    assert_eq!(sent.reply_markup, Some(buttons("Calendar")));
+    assert_eq!(
+        (sent.edits, sent.edited_at, sent.pinned, sent.deleted),
+        (0, None, false, false)
+    );
+
+    // A correction with entities given instead of a parse_mode, and the same keyboard.
+    let (status, body) = api
+        .json(
+            "editMessageText",
+            json!({
+                "chat_id": "@town_news",
+                "message_id": id,
+                "text": "Waste collection on Tuesday",
+                "entities": [{"type": "italic", "offset": 20, "length": 7}],
+                "reply_markup": buttons("Calendar"),
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let result = &body["result"];
+    assert_eq!(result["message_id"], id);
+    assert_eq!(result["text"], "Waste collection on Tuesday");
+    assert!(result["edit_date"].as_u64().is_some(), "{body}");
+    let edited = bot.message(NEWS, id).unwrap();
+    assert_eq!(edited.text.as_deref(), Some("Waste collection on Tuesday"));
+    assert_eq!(
+        edited.entities,
+        [json!({"type": "italic", "offset": 20, "length": 7})]
+    );
+    assert_eq!(edited.parse_mode, None);
+    assert_eq!(edited.reply_markup, Some(buttons("Calendar")));
+    assert_eq!(edited.edits, 1);
+    assert!(edited.edited_at.is_some());
+    assert_eq!(
+        edited.sent_at, sent.sent_at,
+        "an edit does not change the date"
+    );
+
+    // New buttons only, then an edit without reply_markup, which removes the keyboard.
+    let (status, body) = api
+        .form(
+            "editMessageReplyMarkup",
+            &[
+                ("chat_id", "-1001234567890"),
+                ("message_id", &id.to_string()),
+                ("reply_markup", &buttons("Map").to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bot.message(NEWS, id).unwrap().reply_markup,
+        Some(buttons("Map"))
+    );
+    let (status, body) = api
+        .json(
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": id, "text": "Waste collection on Tuesday!"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["result"].get("reply_markup").is_none(), "{body}");
+    let now = bot.message(NEWS, id).unwrap();
+    assert_eq!((now.reply_markup, now.edits), (None, 3));
+    assert_eq!(
+        bot.chat_messages(NEWS)[0].text.as_deref(),
+        Some("Waste collection on Tuesday!")
+    );
+
+    // Captions of a document.
+    let doc = post_document(&api, "notice.pdf", b"%PDF-1.7 notice", "Notice").await;
+    let (status, body) = api
+        .form(
+            "editMessageCaption",
+            &[
+                ("chat_id", "@town_news"),
+                ("message_id", &doc.to_string()),
+                ("caption", "<i>Corrected</i> notice"),
+                ("parse_mode", "HTML"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["caption"], "Corrected notice");
+    assert_eq!(body["result"]["document"]["file_name"], "notice.pdf");
+    let doc_now = bot.message(NEWS, doc).unwrap();
+    assert_eq!(doc_now.kind, MessageKind::Document);
+    assert_eq!(doc_now.text.as_deref(), Some("Corrected notice"));
+    assert_eq!(
+        doc_now.entities,
+        [json!({"type": "italic", "offset": 0, "length": 9})]
+    );
+    assert_eq!(
+        doc_now.sha256.as_deref(),
+        Some(hex::encode(Sha256::digest(b"%PDF-1.7 notice")).as_str())
+    );
+    // No caption removes the caption.
+    let (status, body) = api
+        .json(
+            "editMessageCaption",
+            json!({"chat_id": "@town_news", "message_id": doc}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["result"].get("caption").is_none(), "{body}");
+    assert_eq!(bot.message(NEWS, doc).unwrap().text, None);
+
+    // Every request was recorded as sent and as answered.
+    let edits: Vec<(String, Option<String>, u16)> = bot
+        .requests()
+        .into_iter()
+        .filter(|r| r.method.starts_with("edit"))
+        .map(|r| (r.method, r.chat_id_sent, r.status))
+        .collect();
+    let expected: Vec<(String, Option<String>, u16)> = [
+        ("editMessageText", "@town_news"),
+        ("editMessageReplyMarkup", "-1001234567890"),
+        ("editMessageText", "-1001234567890"),
+        ("editMessageCaption", "@town_news"),
+        ("editMessageCaption", "@town_news"),
+    ]
+    .into_iter()
+    .map(|(m, c)| (m.to_owned(), Some(c.to_owned()), 200))
+    .collect();
+    assert_eq!(edits, expected);
+    let caption_edit = &bot.requests_for("editMessageCaption")[0];
+    assert_eq!(caption_edit.field("parse_mode"), Some("HTML"));
+    assert_eq!(
+        caption_edit.field("message_id"),
+        Some(doc.to_string().as_str())
+    );
+    assert!(
+        caption_edit.message_ids.is_empty(),
+        "an edit creates no message"
+    );
+    assert_eq!(bot.posts().len(), 2, "edits are no posts");
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn an_edit_that_changes_nothing_is_refused_as_not_modified() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let (status, body) = api
+        .json(
+            "sendMessage",
+            json!({"chat_id": NEWS, "text": "<b>Alert</b> over", "parse_mode": "HTML",
+                   "reply_markup": buttons("Info")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["result"]["message_id"].as_i64().unwrap();
+
+    // The same text, reached through other markup, and the same keyboard: not modified.
+    let same = json!({"chat_id": NEWS, "message_id": id, "text": "  <strong>Alert</strong> over ",
+                      "parse_mode": "HTML", "reply_markup": buttons("Info")});
+    let (status, body) = api.json("editMessageText", same.clone()).await;
+    assert_eq!(
+        body,
+        json!({"ok": false, "error_code": 400, "description": NOT_MODIFIED})
+    );
+    assert_eq!(status, 400);
+    // Plain text differs from bold text; no keyboard differs from one.
+    let (status, body) = api
+        .json(
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": id, "text": "Alert over",
+                   "reply_markup": buttons("Info")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api
+        .json(
+            "editMessageReplyMarkup",
+            json!({"chat_id": NEWS, "message_id": id, "reply_markup": buttons("Info")}),
+        )
+        .await;
+    assert_eq!((status, description(&body)), (400, NOT_MODIFIED));
+    let (status, body) = api
+        .json(
+            "editMessageReplyMarkup",
+            json!({"chat_id": NEWS, "message_id": id}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api
+        .json(
+            "editMessageReplyMarkup",
+            json!({"chat_id": NEWS, "message_id": id, "reply_markup": {"inline_keyboard": []}}),
+        )
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, NOT_MODIFIED),
+        "an empty keyboard is no keyboard"
+    );
+
+    let doc = post_document(&api, "plan.pdf", b"%PDF-1.7 plan", "Plan").await;
+    let (status, body) = api
+        .form(
+            "editMessageCaption",
+            &[
+                ("chat_id", "@town_news"),
+                ("message_id", &doc.to_string()),
+                ("caption", "Plan"),
+            ],
+        )
+        .await;
+    assert_eq!((status, description(&body)), (400, NOT_MODIFIED));
+    let message = bot.message(NEWS, id).unwrap();
+    assert_eq!(message.edits, 2, "refused edits are no edits");
+    assert_eq!(bot.message(NEWS, doc).unwrap().edits, 0);
+    assert_eq!(message.text.as_deref(), Some("Alert over"));
+    // Telegram answering "not modified" is the world's answer, not dropcast breaking a rule.
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn an_edit_needs_a_live_message_of_the_kind_it_edits() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let text = post_text(&api, "a text").await;
+    let doc = post_document(&api, "a.pdf", b"%PDF-1.7 a", "a caption").await;
+    let gone = post_text(&api, "deleted").await;
+    let (status, _) = api
+        .form(
+            "deleteMessage",
+            &[("chat_id", "@town_news"), ("message_id", &gone.to_string())],
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "editMessageText",
+            json!({"message_id": 99, "text": "x"}),
+            "Bad Request: message to edit not found",
+        ),
+        (
+            "editMessageText",
+            json!({"message_id": gone, "text": "x"}),
+            "Bad Request: message to edit not found",
+        ),
+        (
+            "editMessageReplyMarkup",
+            json!({"message_id": gone, "reply_markup": buttons("x")}),
+            "Bad Request: message to edit not found",
+        ),
+        (
+            "editMessageText",
+            json!({"message_id": doc, "text": "x"}),
+            "Bad Request: there is no text in the message to edit",
+        ),
+        (
+            "editMessageCaption",
+            json!({"message_id": text, "caption": "x"}),
+            "Bad Request: there is no caption in the message to edit",
+        ),
+    ];
+    for (method, mut params, expected) in cases {
+        params["chat_id"] = json!("@town_news");
+        let (status, body) = api.json(method, params.clone()).await;
+        assert_eq!(
+            (status, description(&body)),
+            (400, expected),
+            "{method} {params}"
+        );
+    }
+    // The same message in another chat is another message.
+    let (status, body) = api
+        .json(
+            "editMessageText",
+            json!({"chat_id": "@town_alerts", "message_id": text, "text": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message to edit not found")
+    );
+    assert_eq!(
+        bot.message(NEWS, text).unwrap().text.as_deref(),
+        Some("a text")
+    );
+    assert_eq!(
+        bot.message(NEWS, doc).unwrap().text.as_deref(),
+        Some("a caption")
+    );
+    assert_eq!(
+        bot.message(NEWS, gone).unwrap().text.as_deref(),
+        Some("deleted")
+    );
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn edited_texts_and_captions_keep_telegrams_limits() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let text = post_text(&api, "short").await;
+    let doc = post_document(&api, "a.pdf", b"%PDF-1.7 a", "short").await;
+    let edit_caption = |caption: String, mode: Option<&'static str>| {
+        let mut params = json!({"chat_id": NEWS, "message_id": doc, "caption": caption});
+        if let Some(mode) = mode {
+            params["parse_mode"] = json!(mode);
+        }
+        api.json("editMessageCaption", params)
+    };
+    let (status, body) = edit_caption("x".repeat(1025), None).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message caption is too long")
+    );
+    // Counted after entities parsing: tags are not characters.
+    let (status, body) = edit_caption(format!("<b>{}</b>", "y".repeat(1024)), Some("HTML")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = edit_caption("<b>x".to_owned(), Some("HTML")).await;
+    assert_eq!(status, 400);
+    assert!(
+        description(&body).starts_with("Bad Request: can't parse entities"),
+        "{body}"
+    );
+
+    let (status, body) = api
+        .json(
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": text, "text": "z".repeat(4097)}),
+        )
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message is too long")
+    );
+    let (status, body) = api
+        .json(
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": text, "text": "   "}),
+        )
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message text is empty")
+    );
+    let (status, body) = api
+        .json(
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": text, "text": "z".repeat(4096)}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let violations = bot.violations();
+    assert_eq!(violations.len(), 4, "{violations:#?}");
+    assert!(violations[0].contains("editMessageCaption: message caption is too long"));
+    assert!(violations[2].contains("editMessageText: message is too long"));
+    assert_eq!(bot.message(NEWS, doc).unwrap().text, Some("y".repeat(1024)));
+    assert_eq!(
+        bot.message(NEWS, text).unwrap().text,
+        Some("z".repeat(4096))
+    );
+}
+
+#[tokio::test]
+async fn edit_media_replaces_the_file_and_its_caption_as_the_album_rules_allow() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let pdf = b"%PDF-1.7 corrected".to_vec();
+    let pdf_hash = hex::encode(Sha256::digest(&pdf));
+
+    // Outside an album any kind may replace any: a document becomes a photo.
+    let single = post_document(&api, "wrong.pdf", b"%PDF-1.7 wrong", "Wrong file").await;
+    let (status, body) = edit_media(
+        &api,
+        single,
+        json!({"type": "photo", "media": "attach://new", "caption": "<b>Right</b> one",
+               "parse_mode": "HTML"}),
+        png(800, 600),
+        "right.png",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["result"]["photo"].is_array(), "{body}");
+    assert!(body["result"].get("document").is_none(), "{body}");
+    let now = bot.message(NEWS, single).unwrap();
+    assert_eq!(now.kind, MessageKind::Photo);
+    assert_eq!(now.text.as_deref(), Some("Right one"));
+    assert_eq!(now.file_name.as_deref(), Some("right.png"));
+    assert_eq!(now.sha256, Some(hex::encode(Sha256::digest(png(800, 600)))));
+    assert_eq!(now.edits, 1);
+    let upload = bot.requests_for("editMessageMedia")[0]
+        .file("new")
+        .cloned()
+        .unwrap();
+    assert_eq!(upload.file_name.as_deref(), Some("right.png"));
+
+    // A text may become media too, as the spec of editMessageMedia says.
+    let text = post_text(&api, "see the attachment").await;
+    let (status, body) = edit_media(
+        &api,
+        text,
+        json!({"type": "document", "media": "attach://new"}),
+        pdf.clone(),
+        "minutes.pdf",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let now = bot.message(NEWS, text).unwrap();
+    assert_eq!((now.kind, now.text), (MessageKind::Document, None));
+
+    // A document album: a document for a document only, and the media's caption (none here)
+    // replaces the old one.
+    let docs = post_album(&api, "document").await;
+    let (status, body) = edit_media(
+        &api,
+        docs[0],
+        json!({"type": "document", "media": "attach://new"}),
+        pdf.clone(),
+        "corrected.pdf",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let now = bot.message(NEWS, docs[0]).unwrap();
+    assert_eq!(now.sha256.as_deref(), Some(pdf_hash.as_str()));
+    assert_eq!(now.text, None, "the old caption went with the old file");
+    assert!(now.media_group_id.is_some(), "it stays in its album");
+    assert_eq!(
+        now.media_group_id,
+        bot.message(NEWS, docs[1]).unwrap().media_group_id
+    );
+    let (status, body) = edit_media(
+        &api,
+        docs[1],
+        json!({"type": "photo", "media": "attach://new"}),
+        png(640, 480),
+        "x.png",
+    )
+    .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: can't change media type in the album")
+    );
+
+    // A photo album: a photo or a video, never a document, nor what no album holds.
+    let photos = post_album(&api, "photo").await;
+    let (status, body) = edit_media(
+        &api,
+        photos[1],
+        json!({"type": "video", "media": "attach://new", "caption": "now a video"}),
+        b"\x00\x00\x00\x18ftypmp42".to_vec(),
+        "clip.mp4",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bot.message(NEWS, photos[1]).unwrap().kind,
+        MessageKind::Video
+    );
+    for (kind, expected) in [
+        (
+            "document",
+            "Bad Request: can't change media type in the album",
+        ),
+        (
+            "animation",
+            "Bad Request: message content type can't be used in an album",
+        ),
+    ] {
+        let (status, body) = edit_media(
+            &api,
+            photos[0],
+            json!({"type": kind, "media": "attach://new"}),
+            b"GIF89a....".to_vec(),
+            "x.gif",
+        )
+        .await;
+        assert_eq!((status, description(&body)), (400, expected), "{kind}");
+    }
+    let untouched = bot.message(NEWS, photos[0]).unwrap();
+    assert_eq!((untouched.kind, untouched.edits), (MessageKind::Photo, 0));
+    assert_eq!(untouched.text.as_deref(), Some("first"));
+
+    // The same file again, with the same caption and keyboard: not modified.
+    let file_id = file_id_of(&bot, docs[0]);
+    let (status, body) = api
+        .json(
+            "editMessageMedia",
+            json!({"chat_id": NEWS, "message_id": docs[0],
+                   "media": {"type": "document", "media": file_id}}),
+        )
+        .await;
+    assert_eq!((status, description(&body)), (400, NOT_MODIFIED));
+    bot.assert_clean();
+}
+
+async fn delete_message(api: &Api, id: i64) -> (u16, Value) {
+    let id = id.to_string();
+    api.form(
+        "deleteMessage",
+        &[("chat_id", "@town_news"), ("message_id", &id)],
+    )
+    .await
+}
+
+async fn pin_message(api: &Api, id: i64) -> (u16, Value) {
+    let id = id.to_string();
+    api.form(
+        "pinChatMessage",
+        &[("chat_id", "@town_news"), ("message_id", &id)],
+    )
+    .await
+}
+
+/// The `file_id` of the file message `id` of @town_news shows.
+fn file_id_of(bot: &FakeBot, id: i64) -> String {
+    bot.message(NEWS, id).unwrap().file_id.expect("a file")
+}
+
+#[tokio::test]
+async fn deleting_is_refused_past_48_hours_and_unpins_what_it_deletes() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let young = post_text(&api, "young").await;
+    let old = post_text(&api, "old").await;
+    let delete = |id: i64| delete_message(&api, id);
+    let (status, _) = api
+        .form(
+            "pinChatMessage",
+            &[
+                ("chat_id", "@town_news"),
+                ("message_id", &young.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(bot.pinned(NEWS), [young]);
+
+    bot.age_messages(Duration::from_secs(47 * 3600));
+    bot.age_message(NEWS, old, Duration::from_secs(3600));
+    let (status, body) = delete(old).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message can't be deleted"),
+        "48 hours old"
+    );
+    assert!(!bot.message(NEWS, old).unwrap().deleted);
+
+    let (status, body) = delete(young).await;
+    assert_eq!((status, &body["result"]), (200, &json!(true)), "{body}");
+    let gone = bot
+        .message(NEWS, young)
+        .expect("a deleted message is remembered");
+    assert!(gone.deleted);
+    assert!(!gone.pinned, "deleting a pinned message unpins it");
+    assert!(bot.pinned(NEWS).is_empty());
+    assert_eq!(gone.text.as_deref(), Some("young"));
+    let (status, body) = pin_message(&api, young).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message to pin not found"),
+        "a deleted message cannot be pinned again"
+    );
+    let (status, body) = delete(young).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message to delete not found")
+    );
+    let (status, body) = delete(77).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message to delete not found")
+    );
+    let shown: Vec<i64> = bot
+        .chat_messages(NEWS)
+        .iter()
+        .map(|m| m.message_id)
+        .collect();
+    assert_eq!(shown, [old]);
+    assert_eq!(bot.messages(NEWS).len(), 2);
+    let age = std::time::SystemTime::now()
+        .duration_since(bot.message(NEWS, old).unwrap().sent_at)
+        .unwrap();
+    assert!(age >= Duration::from_secs(48 * 3600), "{age:?}");
+
+    // deleteMessages: all or nothing when one is too old, missing ones skipped.
+    let a = post_text(&api, "a").await;
+    let b = post_text(&api, "b").await;
+    let ids = json!([old, a, 99]).to_string();
+    let (status, body) = api
+        .form(
+            "deleteMessages",
+            &[("chat_id", "@town_news"), ("message_ids", &ids)],
+        )
+        .await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message can't be deleted")
+    );
+    assert!(!bot.message(NEWS, a).unwrap().deleted);
+    let ids = json!([a, b, 99]).to_string();
+    let (status, body) = api
+        .form(
+            "deleteMessages",
+            &[("chat_id", "@town_news"), ("message_ids", &ids)],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(bot.message(NEWS, a).unwrap().deleted && bot.message(NEWS, b).unwrap().deleted);
+    assert_eq!(bot.requests_for("deleteMessage").len(), 4);
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn pins_and_unpins_follow_telegram() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let first = post_text(&api, "first").await;
+    let second = post_text(&api, "second").await;
+    let third = post_text(&api, "third").await;
+    let pin = |id: i64| pin_message(&api, id);
+    assert_eq!(pin(second).await.0, 200);
+    assert_eq!(pin(first).await.0, 200);
+    assert_eq!(bot.pinned(NEWS), [first, second]);
+    assert!(bot.message(NEWS, first).unwrap().pinned);
+    // getChat shows the most recent pinned message by sending date.
+    let (_, chat) = api.form("getChat", &[("chat_id", "@town_news")]).await;
+    assert_eq!(chat["result"]["pinned_message"]["message_id"], second);
+
+    // Without message_id: the most recent pinned message by sending date.
+    let (status, body) = api
+        .form("unpinChatMessage", &[("chat_id", "@town_news")])
+        .await;
+    assert_eq!((status, &body["result"]), (200, &json!(true)), "{body}");
+    assert_eq!(bot.pinned(NEWS), [first]);
+    let (status, body) = api
+        .form(
+            "unpinChatMessage",
+            &[
+                ("chat_id", "@town_news"),
+                ("message_id", &first.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!((status, &body["result"]), (200, &json!(true)), "{body}");
+    assert!(bot.pinned(NEWS).is_empty());
+    let (_, chat) = api.form("getChat", &[("chat_id", "@town_news")]).await;
+    assert!(chat["result"].get("pinned_message").is_none(), "{chat}");
+
+    // Nothing left to unpin, a message that is not pinned, one that does not exist.
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[], "Bad Request: message to unpin not found"),
+        (&[("message_id", "3")], "Bad Request: CHAT_NOT_MODIFIED"),
+        (
+            &[("message_id", "42")],
+            "Bad Request: message to unpin not found",
+        ),
+    ];
+    assert_eq!(third, 3);
+    for (extra, expected) in cases {
+        let mut params = vec![("chat_id", "@town_news")];
+        params.extend_from_slice(extra);
+        let (status, body) = api.form("unpinChatMessage", &params).await;
+        assert_eq!((status, description(&body)), (400, expected), "{params:?}");
+    }
+    let (status, body) = pin(42).await;
+    assert_eq!(
+        (status, description(&body)),
+        (400, "Bad Request: message to pin not found")
+    );
+    assert_eq!(pin(first).await.0, 200);
+    assert_eq!(pin(third).await.0, 200);
+    let (status, _) = api
+        .form("unpinAllChatMessages", &[("chat_id", "@town_news")])
+        .await;
+    assert_eq!(status, 200);
+    assert!(bot.pinned(NEWS).is_empty());
+    bot.assert_clean();
+}
+
+#[tokio::test]
+async fn edit_requests_that_break_the_spec_are_refused_and_flagged() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    let id = post_text(&api, "a text").await;
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "editMessageText",
+            json!({"inline_message_id": "AAAAAQ", "text": "x"}),
+            "Bad Request: MESSAGE_ID_INVALID",
+        ),
+        (
+            "editMessageText",
+            json!({"chat_id": NEWS, "text": "x"}),
+            "Bad Request: message to edit not found",
+        ),
+        (
+            "editMessageText",
+            json!({"message_id": id, "text": "x"}),
+            "Bad Request: chat_id is empty",
+        ),
+        (
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": id}),
+            "Bad Request: message text is empty",
+        ),
+        (
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": id, "text": "x", "colour": "red"}),
+            "unknown parameter \"colour\" for editMessageText",
+        ),
+        (
+            "editMessageText",
+            json!({"chat_id": NEWS, "message_id": "1st", "text": "x"}),
+            "\"message_id\" must be Integer",
+        ),
+        (
+            "editMessageReplyMarkup",
+            json!({"chat_id": NEWS, "message_id": id,
+                   "reply_markup": {"inline_keyboard": [[{"text": "x", "colour": 1}]]}}),
+            "reply_markup.inline_keyboard[0][0].colour is not a field of InlineKeyboardButton",
+        ),
+        (
+            "editMessageMedia",
+            json!({"chat_id": NEWS, "message_id": id}),
+            "parameter \"media\" is required",
+        ),
+        (
+            "editMessageMedia",
+            json!({"chat_id": NEWS, "message_id": id,
+                   "media": {"type": "document", "media": "attach://missing"}}),
+            "can't parse InputMedia: media not found",
+        ),
+        (
+            "deleteMessage",
+            json!({"chat_id": NEWS}),
+            "parameter \"message_id\" is required",
+        ),
+        (
+            "unpinChatMessage",
+            json!({"chat_id": NEWS, "message_id": id, "disable_notification": true}),
+            "unknown parameter \"disable_notification\" for unpinChatMessage",
+        ),
+    ];
+    for (index, (method, params, expected)) in cases.iter().enumerate() {
+        let (status, body) = api.json(method, params.clone()).await;
+        assert_eq!(status, 400, "case {index}: {body}");
+        assert!(
+            description(&body).contains(expected),
+            "case {index}: {body}"
+        );
+        assert_eq!(
+            bot.violations().len(),
+            index + 1,
+            "case {index}: {:?}",
+            bot.violations()
+        );
+    }
+    assert!(
+        bot.violations()[0].contains("inline"),
+        "{:?}",
+        bot.violations()
+    );
+    let message = bot.message(NEWS, id).unwrap();
+    assert_eq!(
+        (message.text.as_deref(), message.edits),
+        (Some("a text"), 0)
+    );
+    assert_eq!(
+        bot.requests().len(),
+        cases.len() + 1,
+        "every request is recorded"
+    );
+}
+
+#[tokio::test]
+async fn videos_and_audio_files_are_posts_of_their_kind() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    for (method, field, name) in [
+        ("sendVideo", "video", "clip.mp4"),
+        ("sendAudio", "audio", "tune.mp3"),
+    ] {
+        let form = Form::new()
+            .text("chat_id", "@town_news")
+            .text("caption", name)
+            .part(field, file(noise(2048), name));
+        let (status, body) = api.multipart(method, form).await;
+        assert_eq!(status, 200, "{method}: {body}");
+        assert_eq!(body["result"][field]["file_name"], name, "{body}");
+    }
+    let kinds: Vec<MessageKind> = bot.messages(NEWS).iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [MessageKind::Video, MessageKind::Audio]);
+    assert_eq!(bot.messages(NEWS)[1].method, "sendAudio");
+    bot.assert_clean();
 }

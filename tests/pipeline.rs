@@ -317,6 +317,78 @@ fn subfolders_route_to_their_channel() {
     assert!(receipt.contains("https://t.me/c/9876543210/1"), "{receipt}");
 }
 
+/// A public channel renamed after dropcast first posted keeps receiving posts: `@town_news` was
+/// resolved to its id with `getChat` once, and the journal remembers it (the old name now gives
+/// "chat not found").
+#[test]
+fn a_renamed_public_channel_keeps_receiving_posts() {
+    let o = Office::new();
+    o.drop_file("first.pdf", &pdf("first"));
+    o.drop_file("first.yaml", b"caption: before the rename\n");
+    assert!(o.once().status.success());
+    o.bot.rename_channel(-1001234567890, "city_news");
+    o.drop_file("second.pdf", &pdf("second"));
+    o.drop_file("second.yaml", b"caption: after the rename\n");
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    let docs: Vec<_> = o
+        .bot
+        .requests_for("sendDocument")
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .collect();
+    assert_eq!(docs.len(), 2);
+    assert!(
+        docs.iter()
+            .all(|r| r.chat_id_sent.as_deref() == Some("-1001234567890")),
+        "{docs:#?}"
+    );
+    // Resolved once: the second run asked only for the channel it had not resolved yet, if any.
+    let asked_news = o
+        .bot
+        .requests_for("getChat")
+        .into_iter()
+        .filter(|r| r.chat_id_sent.as_deref() == Some("@town_news"))
+        .count();
+    assert_eq!(asked_news, 1);
+    o.bot.assert_clean();
+}
+
+/// A clerk makes a new folder and fills it at once: the files may be written before the kernel
+/// watches the folder, and their events are lost. They are posted within seconds all the same,
+/// not at the next rescan (5 minutes here). Before the fix, 4 folders of 10 waited.
+#[test]
+fn files_written_into_a_folder_made_that_moment_are_posted_at_once() {
+    let o = Office::new();
+    let d = o.run();
+    d.wait_log("watching", Duration::from_secs(20));
+    let n = 6;
+    for i in 0..n {
+        let dir = o.path("inbox").join(format!("office{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(format!("n{i}.pdf")), pdf(&format!("n{i}"))).unwrap();
+        std::fs::write(dir.join(format!("n{i}.yaml")), b"caption: new folder\n").unwrap();
+    }
+    let posted = || {
+        o.bot
+            .requests()
+            .iter()
+            .filter(|r| r.method == "sendDocument")
+            .count()
+    };
+    let start = std::time::Instant::now();
+    while posted() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} of {n} posted\n{}",
+            posted(),
+            d.log()
+        );
+        // The poll interval of a wait with a deadline, not a pause to let things happen.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn telegram_asking_to_wait_is_obeyed() {
     let o = Office::new();

@@ -167,8 +167,12 @@ pub struct Recorded {
     /// The method as the spec spells it, or as sent when the spec has no such method.
     pub method: String,
     pub token_ok: bool,
-    /// `chat_id` as sent.
+    /// The chat as the test set it up: `@username` as registered for a public channel (even
+    /// when dropcast addressed it by its numeric id, as it does once `getChat` resolved it, and
+    /// after a rename), the numeric id for a private one; `chat_id` as sent for an unknown chat.
     pub chat_id: Option<String>,
+    /// `chat_id` exactly as sent.
+    pub chat_id_sent: Option<String>,
     /// Parameters that are not files, as text (JSON bodies: strings unquoted, other values as
     /// JSON text).
     pub fields: BTreeMap<String, String>,
@@ -234,6 +238,58 @@ pub struct ChatMessage {
     pub sha256: Option<String>,
     pub file_name: Option<String>,
     pub media_group_id: Option<String>,
+}
+
+/// A message the fake posted, as the channel shows it now: after every edit Telegram accepted,
+/// and, once deleted, as it last was (with `deleted` set). See [`FakeBot::message`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FakeMessage {
+    pub chat_id: i64,
+    pub message_id: i64,
+    /// The method that posted it (`sendMessage`, `sendDocument`, `sendMediaGroup`, ...).
+    pub method: String,
+    /// What it shows now (an `editMessageMedia` may have changed it).
+    pub kind: MessageKind,
+    /// The text or caption as the message shows it (after entities parsing and trimming).
+    pub text: Option<String>,
+    /// The entities the message shows (`entities` or `caption_entities` of the Message):
+    /// parsed from the HTML, or as the request gave them.
+    pub entities: Vec<Value>,
+    /// The text or caption as the request that last set it sent it, before parsing.
+    pub sent_text: Option<String>,
+    /// The `parse_mode` of that request.
+    pub parse_mode: Option<String>,
+    /// The inline keyboard the message shows (`{"inline_keyboard": [...]}`), if any.
+    pub reply_markup: Option<Value>,
+    /// For a file: the sha256 of the upload it came from (also when sent again by `file_id`);
+    /// `None` for text and for files sent by URL.
+    pub sha256: Option<String>,
+    pub file_name: Option<String>,
+    /// The `file_id` the fake gave the file it shows.
+    pub file_id: Option<String>,
+    pub media_group_id: Option<String>,
+    pub pinned: bool,
+    pub deleted: bool,
+    /// When Telegram dates it; [`FakeBot::age_messages`] moves it back.
+    pub sent_at: SystemTime,
+    /// When the last accepted edit was made.
+    pub edited_at: Option<SystemTime>,
+    /// How many edits Telegram accepted (a refused or "not modified" one is no edit).
+    pub edits: u32,
+}
+
+impl FakeMessage {
+    /// The shorter view [`FakeBot::chat_messages`] gives.
+    fn summary(&self) -> ChatMessage {
+        ChatMessage {
+            message_id: self.message_id,
+            kind: self.kind,
+            text: self.text.clone(),
+            sha256: self.sha256.clone(),
+            file_name: self.file_name.clone(),
+            media_group_id: self.media_group_id.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,6 +382,10 @@ impl FakeBotBuilder {
                 chats: channels
                     .into_iter()
                     .map(|channel| ChatState {
+                        registered: channel
+                            .username
+                            .as_ref()
+                            .map_or_else(|| channel.id.to_string(), |u| format!("@{u}")),
                         channel,
                         next_message_id: 1,
                         messages: BTreeMap::new(),
@@ -439,13 +499,120 @@ impl FakeBot {
     /// Every message that exists in the chat with this id, oldest first: those of successful
     /// sends and of partly sent albums, less the deleted ones. Panics for a chat the fake lacks.
     pub fn chat_messages(&self, chat_id: i64) -> Vec<ChatMessage> {
-        let world = self.shared.lock();
-        let Some(chat) = world.chats.iter().find(|c| c.channel.id == chat_id) else {
-            let known: Vec<i64> = world.chats.iter().map(|c| c.channel.id).collect();
+        self.with_chat(chat_id, |chat| {
+            chat.messages
+                .values()
+                .filter(|m| !m.shown.deleted)
+                .map(|m| m.shown.summary())
+                .collect()
+        })
+    }
+
+    /// The message `message_id` of the chat as it is now: edited, pinned, or deleted (then it
+    /// says so and shows what it last showed). `None` for a message the fake never posted there.
+    /// Panics for a chat the fake lacks.
+    pub fn message(&self, chat_id: i64, message_id: i64) -> Option<FakeMessage> {
+        self.with_chat(chat_id, |chat| {
+            chat.messages.get(&message_id).map(|m| m.shown.clone())
+        })
+    }
+
+    /// Every message the fake posted in the chat, deleted ones included, oldest first.
+    pub fn messages(&self, chat_id: i64) -> Vec<FakeMessage> {
+        self.with_chat(chat_id, |chat| {
+            chat.messages.values().map(|m| m.shown.clone()).collect()
+        })
+    }
+
+    /// The ids of the messages pinned in the chat now, in ascending order (a channel may pin
+    /// several; Telegram shows the most recent one on top).
+    pub fn pinned(&self, chat_id: i64) -> Vec<i64> {
+        self.with_chat(chat_id, |chat| {
+            chat.messages
+                .values()
+                .filter(|m| m.shown.pinned)
+                .map(|m| m.shown.message_id)
+                .collect()
+        })
+    }
+
+    /// Makes every message of every chat `by` older, as if it had been sent that much earlier:
+    /// a test reaches Telegram's 48-hour limit on deletions without waiting.
+    pub fn age_messages(&self, by: Duration) {
+        let mut world = self.shared.lock();
+        for chat in &mut world.chats {
+            for message in chat.messages.values_mut() {
+                message.age(by);
+            }
+        }
+    }
+
+    /// Makes one message `by` older. Panics for a chat or message the fake lacks.
+    pub fn age_message(&self, chat_id: i64, message_id: i64, by: Duration) {
+        let mut world = self.shared.lock();
+        let Some(index) = world.chats.iter().position(|c| c.channel.id == chat_id) else {
             drop(world);
-            panic!("fake bot: no chat {chat_id}; it has {known:?}");
+            panic!("fake bot: no chat {chat_id}");
         };
-        chat.messages.values().cloned().collect()
+        let Some(message) = world.chats[index].messages.get_mut(&message_id) else {
+            drop(world);
+            panic!("fake bot: chat {chat_id} has no message {message_id}");
+        };
+        message.age(by);
+    }
+
+    /// Renames a public channel, as its owner can in the Telegram app: from now on it is
+    /// `@new_username` (with or without the `@`); `@old` answers "chat not found", and the
+    /// numeric id keeps working. Panics for a chat the fake lacks or a name another chat has.
+    pub fn rename_channel(&self, chat_id: i64, new_username: &str) {
+        let new_username = new_username.trim_start_matches('@').to_owned();
+        let mut world = self.shared.lock();
+        let taken = world.chats.iter().any(|c| {
+            c.channel.id != chat_id
+                && c.channel
+                    .username
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(&new_username))
+        });
+        let Some(chat) = world.chats.iter_mut().find(|c| c.channel.id == chat_id) else {
+            drop(world);
+            panic!("fake bot: no chat {chat_id}");
+        };
+        if taken {
+            drop(world);
+            panic!("fake bot: @{new_username} belongs to another chat");
+        }
+        chat.channel.username = Some(new_username);
+    }
+
+    /// The chat's `@username` now, without the `@`; `None` for a private channel. Panics for a
+    /// chat the fake lacks.
+    pub fn channel_username(&self, chat_id: i64) -> Option<String> {
+        self.with_chat(chat_id, |chat| chat.channel.username.clone())
+    }
+
+    /// `f` of the chat with this id; panics for a chat the fake lacks.
+    fn with_chat<T>(&self, chat_id: i64, f: impl FnOnce(&ChatState) -> T) -> T {
+        let world = self.shared.lock();
+        match world.chats.iter().find(|c| c.channel.id == chat_id) {
+            Some(chat) => f(chat),
+            None => {
+                let known: Vec<i64> = world.chats.iter().map(|c| c.channel.id).collect();
+                drop(world);
+                panic!("fake bot: no chat {chat_id}; it has {known:?}");
+            }
+        }
+    }
+
+    /// Every request to `method` (as the spec spells it), in arrival order, whatever the answer.
+    pub fn requests_for(&self, method: &str) -> Vec<Recorded> {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.method == method)
+            .cloned()
+            .collect()
     }
 
     /// How many requests the flood limits refused with `429` (faults queued with
@@ -697,9 +864,95 @@ struct World {
 }
 
 struct ChatState {
+    /// How the test named it: `@username` as first registered, or the id.
+    registered: String,
     channel: Channel,
     next_message_id: i64,
-    messages: BTreeMap<i64, ChatMessage>,
+    messages: BTreeMap<i64, StoredMessage>,
+}
+
+/// A message as the fake keeps it: the Message object Telegram would return for it now, and
+/// the public view derived from it.
+struct StoredMessage {
+    shown: FakeMessage,
+    /// The Message object, without its `chat` and `sender_chat`, which are the chat's as it is
+    /// when the message is returned (a renamed channel shows its new name).
+    json: Map<String, Value>,
+    /// The file it shows, if any.
+    file: Option<StoredFile>,
+}
+
+/// What a request said about a message besides its content: kept in [`FakeMessage`].
+#[derive(Default)]
+struct Meta {
+    method: String,
+    parse_mode: Option<String>,
+    sent_text: Option<String>,
+    reply_markup: Option<Value>,
+}
+
+/// The keys of a Message that hold what it shows: its text or media and their caption.
+const CONTENT_KEYS: &[&str] = &[
+    "text",
+    "entities",
+    "link_preview_options",
+    "photo",
+    "document",
+    "animation",
+    "video",
+    "audio",
+    "caption",
+    "caption_entities",
+    "show_caption_above_media",
+    "has_media_spoiler",
+];
+
+/// Telegram's rule for deletions by bots in channels (TDLib's `can_delete_channel_message`).
+const DELETE_LIMIT: Duration = Duration::from_secs(48 * 3600);
+
+impl StoredMessage {
+    /// Derives the public view from the Message object and the file.
+    fn sync(&mut self) {
+        let json = &self.json;
+        let shown = &mut self.shown;
+        let string = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
+        shown.kind = match self.file.as_ref() {
+            Some(file) => message_kind(file.kind),
+            None if json.contains_key("text") => MessageKind::Text,
+            None => MessageKind::Other,
+        };
+        shown.text = string("text").or_else(|| string("caption"));
+        shown.entities = json
+            .get("entities")
+            .or_else(|| json.get("caption_entities"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        shown.reply_markup = json.get("reply_markup").cloned();
+        shown.sha256 = self.file.as_ref().and_then(|f| f.sha256.clone());
+        shown.file_name = self.file.as_ref().and_then(|f| f.name.clone());
+        shown.file_id = self.file.as_ref().map(|f| f.file_id.clone());
+        shown.media_group_id = string("media_group_id");
+    }
+
+    fn age(&mut self, by: Duration) {
+        self.shown.sent_at = self.shown.sent_at.checked_sub(by).unwrap_or(UNIX_EPOCH);
+        self.json
+            .insert("date".into(), json!(unix_of(self.shown.sent_at)));
+    }
+
+    /// The Message object as Telegram returns it now, in `chat`.
+    fn message(&self, chat: &ChatState) -> Value {
+        let mut message = Value::Object(self.json.clone());
+        message["chat"] = chat.chat();
+        message["sender_chat"] = chat.chat();
+        message
+    }
+
+    /// Not deleted: what Telegram can still find.
+    fn live(&self) -> bool {
+        !self.shown.deleted
+    }
 }
 
 /// Telegram's flood limits at scale 1: (messages, window, whether the limit is per chat).
@@ -787,7 +1040,25 @@ impl ChatState {
             "premium_subscription": false,
             "gifts_from_channels": false,
         });
+        if let Some(pinned) = self.latest_pinned() {
+            info["pinned_message"] = self.messages[&pinned].message(self);
+        }
         info
+    }
+
+    /// The most recent pinned message by sending date, as Telegram picks it for
+    /// `ChatFullInfo.pinned_message` and for `unpinChatMessage` without `message_id`.
+    fn latest_pinned(&self) -> Option<i64> {
+        self.messages
+            .values()
+            .filter(|m| m.shown.pinned)
+            .max_by_key(|m| (m.shown.sent_at, m.shown.message_id))
+            .map(|m| m.shown.message_id)
+    }
+
+    /// The message `id` if Telegram can still find it (it was posted and is not deleted).
+    fn live(&self, id: i64) -> Option<&StoredMessage> {
+        self.messages.get(&id).filter(|m| m.live())
     }
 }
 
@@ -869,55 +1140,70 @@ impl World {
     }
 
     /// Creates a message in the chat; `content` is what the message shows besides the
-    /// envelope, `file` what it shows it from.
+    /// envelope, `file` what it shows it from, `meta` what the request said besides.
     fn post(
         &mut self,
         chat: usize,
         content: Map<String, Value>,
         file: Option<&StoredFile>,
+        meta: Meta,
         made: &mut Vec<i64>,
     ) -> Value {
         let state = &mut self.chats[chat];
         let id = state.next_message_id;
         state.next_message_id += 1;
-        let shown = |key: &str| content.get(key).and_then(Value::as_str).map(str::to_owned);
-        let kind = match file.map(|f| f.kind) {
-            Some(MediaKind::Photo | MediaKind::LivePhoto) => MessageKind::Photo,
-            Some(MediaKind::Document) => MessageKind::Document,
-            Some(MediaKind::Animation) => MessageKind::Animation,
-            Some(MediaKind::Video) => MessageKind::Video,
-            Some(MediaKind::Audio) => MessageKind::Audio,
-            None if content.contains_key("text") => MessageKind::Text,
-            None => MessageKind::Other,
-        };
-        state.messages.insert(
-            id,
-            ChatMessage {
-                message_id: id,
-                kind,
-                text: shown("text").or_else(|| shown("caption")),
-                sha256: file.and_then(|f| f.sha256.clone()),
-                file_name: file.and_then(|f| f.name.clone()),
-                media_group_id: shown("media_group_id"),
-            },
-        );
-        made.push(id);
-        let mut message = json!({
-            "message_id": id,
-            "sender_chat": state.chat(),
-            "chat": state.chat(),
-            "date": unix_now(),
-        });
-        if let Some(object) = message.as_object_mut() {
-            object.extend(content);
+        let now = SystemTime::now();
+        let mut json = Map::new();
+        json.insert("message_id".into(), json!(id));
+        json.insert("date".into(), json!(unix_of(now)));
+        json.extend(content);
+        // Only an inline keyboard stays with a channel post.
+        if let Some(markup) = shown_markup(meta.reply_markup) {
+            json.insert("reply_markup".into(), markup);
         }
+        let mut stored = StoredMessage {
+            shown: FakeMessage {
+                chat_id: state.channel.id,
+                message_id: id,
+                method: meta.method,
+                kind: MessageKind::Other,
+                text: None,
+                entities: Vec::new(),
+                sent_text: meta.sent_text,
+                parse_mode: meta.parse_mode,
+                reply_markup: None,
+                sha256: None,
+                file_name: None,
+                file_id: None,
+                media_group_id: None,
+                pinned: false,
+                deleted: false,
+                sent_at: now,
+                edited_at: None,
+                edits: 0,
+            },
+            json,
+            file: file.cloned(),
+        };
+        stored.sync();
+        let message = stored.message(state);
+        state.messages.insert(id, stored);
+        made.push(id);
         message
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+/// An inline keyboard as a message shows it: an empty one is none.
+fn shown_markup(markup: Option<Value>) -> Option<Value> {
+    markup.filter(|m| {
+        m.get("inline_keyboard")
+            .and_then(Value::as_array)
+            .is_some_and(|rows| !rows.is_empty())
+    })
+}
+
+fn unix_of(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
@@ -1651,8 +1937,17 @@ const MODELLED: &[&str] = &[
     "sendDocument",
     "sendAnimation",
     "sendMediaGroup",
+    "sendVideo",
+    "sendAudio",
     "pinChatMessage",
+    "unpinChatMessage",
+    "unpinAllChatMessages",
     "deleteMessage",
+    "deleteMessages",
+    "editMessageText",
+    "editMessageCaption",
+    "editMessageReplyMarkup",
+    "editMessageMedia",
 ];
 
 impl Shared {
@@ -1706,8 +2001,15 @@ impl Shared {
                 .violations
                 .push(format!("request #{index} {method}: {flag}"));
         }
+        let chat_id_sent = incoming.fields.get("chat_id").cloned();
+        let chat_id = chat_id_sent.as_deref().map(|c| {
+            world
+                .chat_index(c)
+                .map_or_else(|| c.to_string(), |i| world.chats[i].registered.clone())
+        });
         world.requests.push(Recorded {
-            chat_id: incoming.fields.get("chat_id").cloned(),
+            chat_id,
+            chat_id_sent,
             method,
             token_ok,
             fields: incoming.fields,
@@ -1835,22 +2137,46 @@ impl Shared {
             });
         }
         let parse_mode = incoming.fields.get("parse_mode").map(String::as_str);
+        let given = |key: &str| {
+            incoming
+                .fields
+                .get(key)
+                .and_then(|entities| serde_json::from_str::<Value>(entities).ok())
+        };
         let text = match incoming.fields.get("text") {
             // Other methods' `text` (answerCallbackQuery, ...) has other limits.
             Some(text) if matches!(method.name.as_str(), "sendMessage" | "editMessageText") => {
-                Some(format_text(text, parse_mode, TextKind::Text)?)
+                Some(format_text(
+                    text,
+                    parse_mode,
+                    given("entities").as_ref(),
+                    TextKind::Text,
+                )?)
             }
             _ => None,
         };
         let caption = match incoming.fields.get("caption") {
-            Some(caption) if method.field("caption").is_some() => {
-                Some(format_text(caption, parse_mode, TextKind::Caption)?)
-            }
+            Some(caption) if method.field("caption").is_some() => Some(format_text(
+                caption,
+                parse_mode,
+                given("caption_entities").as_ref(),
+                TextKind::Caption,
+            )?),
             _ => None,
         };
         if let (Some(mode), None, None) = (parse_mode, &text, &caption) {
             check_parse_mode(mode)?;
         }
+        let meta = || Meta {
+            method: method.name.clone(),
+            parse_mode: parse_mode.map(str::to_owned),
+            sent_text: incoming
+                .fields
+                .get("text")
+                .or_else(|| incoming.fields.get("caption"))
+                .cloned(),
+            reply_markup: given("reply_markup"),
+        };
         match method.name.as_str() {
             "getMe" => Ok(self.bot.user()),
             "getChat" => Ok(world.chats[need(chat)?].full_info()),
@@ -1869,12 +2195,14 @@ impl Shared {
                 let mut content = Map::new();
                 text.put(&mut content, "text", "entities");
                 world.admit(chat, 1)?;
-                Ok(world.post(chat, content, None, made))
+                Ok(world.post(chat, content, None, meta(), made))
             }
-            "sendPhoto" | "sendDocument" | "sendAnimation" => {
+            "sendPhoto" | "sendDocument" | "sendAnimation" | "sendVideo" | "sendAudio" => {
                 let (field, kind) = match method.name.as_str() {
                     "sendPhoto" => ("photo", MediaKind::Photo),
                     "sendDocument" => ("document", MediaKind::Document),
+                    "sendVideo" => ("video", MediaKind::Video),
+                    "sendAudio" => ("audio", MediaKind::Audio),
                     _ => ("animation", MediaKind::Animation),
                 };
                 let part = incoming
@@ -1903,26 +2231,40 @@ impl Shared {
                     caption.put(&mut content, "caption", "caption_entities");
                 }
                 world.admit(chat, 1)?;
-                Ok(world.post(chat, content, Some(&file), made))
+                Ok(world.post(chat, content, Some(&file), meta(), made))
             }
             "sendMediaGroup" => self.send_media_group(world, need(chat)?, incoming, cut, made),
-            "pinChatMessage" | "deleteMessage" => {
-                let chat = need(chat)?;
-                let id: i64 = incoming
-                    .fields
-                    .get("message_id")
-                    .and_then(|id| id.parse().ok())
-                    .unwrap_or_default();
-                let messages = &mut world.chats[chat].messages;
-                if method.name == "pinChatMessage" {
-                    if !messages.contains_key(&id) {
-                        return Err(refused("message to pin not found"));
-                    }
-                } else if messages.remove(&id).is_none() {
-                    return Err(refused("message to delete not found"));
+            "pinChatMessage" => {
+                let chat = &mut world.chats[need(chat)?];
+                let id = message_id_of(incoming);
+                let message = chat
+                    .messages
+                    .get_mut(&id)
+                    .filter(|m| m.live())
+                    .ok_or_else(|| refused("message to pin not found"))?;
+                message.shown.pinned = true;
+                Ok(json!(true))
+            }
+            "unpinChatMessage" => unpin(&mut world.chats[need(chat)?], incoming),
+            "unpinAllChatMessages" => {
+                for message in world.chats[need(chat)?].messages.values_mut() {
+                    message.shown.pinned = false;
                 }
                 Ok(json!(true))
             }
+            "deleteMessage" => {
+                let chat = &mut world.chats[need(chat)?];
+                let id = message_id_of(incoming);
+                if chat.live(id).is_none() {
+                    return Err(refused("message to delete not found"));
+                }
+                delete(chat, &[id])
+            }
+            "deleteMessages" => delete_many(&mut world.chats[need(chat)?], incoming),
+            "editMessageText"
+            | "editMessageCaption"
+            | "editMessageReplyMarkup"
+            | "editMessageMedia" => edit(world, &method.name, chat, incoming, text, caption),
             _ => generic_result(world, method, chat, text, caption, made),
         }
     }
@@ -1997,13 +2339,27 @@ impl Shared {
             let kind = MediaKind::of_input_media(kind);
             let parse_mode = item.get("parse_mode").and_then(Value::as_str);
             let caption = match item.get("caption").and_then(Value::as_str) {
-                Some(caption) => Some(format_text(caption, parse_mode, TextKind::Caption)?),
+                Some(caption) => Some(format_text(
+                    caption,
+                    parse_mode,
+                    item.get("caption_entities"),
+                    TextKind::Caption,
+                )?),
                 None => {
                     if let Some(mode) = parse_mode {
                         check_parse_mode(mode)?;
                     }
                     None
                 }
+            };
+            let meta = Meta {
+                method: "sendMediaGroup".to_owned(),
+                parse_mode: parse_mode.map(str::to_owned),
+                sent_text: item
+                    .get("caption")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                reply_markup: None,
             };
             let media = item.get("media").and_then(Value::as_str).unwrap_or("");
             let file = match media
@@ -2014,7 +2370,7 @@ impl Shared {
                 Some(part) => store_upload(world, part, kind)?,
                 None => file_by_reference(world, media, kind)?,
             };
-            prepared.push((file, caption));
+            prepared.push((file, caption, meta));
         }
         // A fault comes before the limits, but the messages it lets through count.
         let posted = match cut {
@@ -2031,13 +2387,13 @@ impl Shared {
         world.next_album += 1;
         let album = (13_000_000_000_000_000u64 + world.next_album).to_string();
         let mut messages = Vec::new();
-        for (file, caption) in prepared.into_iter().take(posted) {
+        for (file, caption, meta) in prepared.into_iter().take(posted) {
             let mut content = media_content(&file);
             content.insert("media_group_id".into(), json!(album));
             if let Some(caption) = caption {
                 caption.put(&mut content, "caption", "caption_entities");
             }
-            messages.push(world.post(chat, content, Some(&file), made));
+            messages.push(world.post(chat, content, Some(&file), meta, made));
         }
         match cut {
             Some((_, seconds)) => Err(album_cut_short(seconds)),
@@ -2047,8 +2403,278 @@ impl Shared {
 }
 
 fn need(chat: Option<usize>) -> Result<usize, Refusal> {
-    // The schema makes chat_id required wherever it exists, so this only guards the fake itself.
+    // The schema makes chat_id required almost wherever it exists; the edit methods take an
+    // inline_message_id instead, which dropcast has no use for.
     chat.ok_or_else(|| broken("chat_id is empty"))
+}
+
+/// `message_id` as the Bot API server reads it: 0, which names no message, when it is missing.
+fn message_id_of(incoming: &Incoming) -> i64 {
+    incoming
+        .fields
+        .get("message_id")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_default()
+}
+
+/// `unpinChatMessage`: the message named, or else the most recent pinned one.
+fn unpin(chat: &mut ChatState, incoming: &Incoming) -> Result<Value, Refusal> {
+    let id = match message_id_of(incoming) {
+        // The Bot API server asks TDLib for the chat's pinned message (getChatPinnedMessage).
+        0 => chat
+            .latest_pinned()
+            .ok_or_else(|| refused("message to unpin not found"))?,
+        id => {
+            let message = chat
+                .live(id)
+                .ok_or_else(|| refused("message to unpin not found"))?;
+            if !message.shown.pinned {
+                // TDLib sends messages.updatePinnedMessage and passes its error on; Telegram
+                // lists CHAT_NOT_MODIFIED among that method's errors, for a change that
+                // changes nothing.
+                return Err(refused("CHAT_NOT_MODIFIED"));
+            }
+            id
+        }
+    };
+    if let Some(message) = chat.messages.get_mut(&id) {
+        message.shown.pinned = false;
+    }
+    Ok(json!(true))
+}
+
+/// Deletes messages that exist, all or none: a message older than 48 hours cannot be deleted
+/// by a bot in a channel (TDLib's `can_delete_channel_message`, whose refusal the Bot API server
+/// words "message can't be deleted"). Deleting a pinned message unpins it.
+fn delete(chat: &mut ChatState, ids: &[i64]) -> Result<Value, Refusal> {
+    let now = SystemTime::now();
+    for id in ids {
+        if let Some(message) = chat.live(*id)
+            && now
+                .duration_since(message.shown.sent_at)
+                .is_ok_and(|age| age >= DELETE_LIMIT)
+        {
+            return Err(refused("message can't be deleted"));
+        }
+    }
+    for id in ids {
+        if let Some(message) = chat.messages.get_mut(id).filter(|m| m.live()) {
+            message.shown.deleted = true;
+            message.shown.pinned = false;
+        }
+    }
+    Ok(json!(true))
+}
+
+/// `deleteMessages`: 1-100 ids; those Telegram cannot find are skipped.
+fn delete_many(chat: &mut ChatState, incoming: &Incoming) -> Result<Value, Refusal> {
+    let ids: Vec<i64> = incoming
+        .fields
+        .get("message_ids")
+        .and_then(|ids| serde_json::from_str(ids).ok())
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Err(broken("message identifiers are not specified"));
+    }
+    if ids.len() > 100 {
+        return Err(broken("too many message identifiers specified"));
+    }
+    delete(chat, &ids)
+}
+
+/// The edit methods, for a message in a chat (`chat_id` and `message_id`). `text` and
+/// `caption` are the request's, already parsed and checked against the limits.
+fn edit(
+    world: &mut World,
+    method: &str,
+    chat: Option<usize>,
+    incoming: &Incoming,
+    text: Option<Formatted>,
+    caption: Option<Formatted>,
+) -> Result<Value, Refusal> {
+    if incoming.fields.contains_key("inline_message_id") {
+        // The fake knows no inline message, so Telegram would not find this one either.
+        return Err(Refusal {
+            detail: Some(
+                "inline_message_id names a message sent through inline mode; dropcast edits \
+                 its channel posts by chat_id and message_id, and the fake models no inline \
+                 messages"
+                    .to_owned(),
+            ),
+            ..broken("MESSAGE_ID_INVALID")
+        });
+    }
+    let chat = need(chat)?;
+    let id = message_id_of(incoming);
+    if id == 0 {
+        return Err(Refusal {
+            detail: Some("message_id is missing, and no inline_message_id replaces it".to_owned()),
+            ..broken("message to edit not found")
+        });
+    }
+    let reply_markup = shown_markup(
+        incoming
+            .fields
+            .get("reply_markup")
+            .and_then(|markup| serde_json::from_str(markup).ok()),
+    );
+    let old = world.chats[chat]
+        .live(id)
+        .ok_or_else(|| refused("message to edit not found"))?;
+    let old_kind = old.shown.kind;
+    let in_album = old.shown.media_group_id.is_some();
+    let mut json = old.json.clone();
+    let mut file = old.file.clone();
+    let mut parse_mode = old.shown.parse_mode.clone();
+    let mut sent_text = old.shown.sent_text.clone();
+    let mode = || incoming.fields.get("parse_mode").cloned();
+    match method {
+        "editMessageText" => {
+            if incoming.fields.contains_key("rich_message") {
+                return Err(broken(
+                    "rich messages are not modelled by the fake, and dropcast sends none",
+                ));
+            }
+            let text = text.ok_or_else(|| broken("message text is empty"))?;
+            if old_kind != MessageKind::Text {
+                return Err(refused("there is no text in the message to edit"));
+            }
+            json.remove("text");
+            json.remove("entities");
+            text.put(&mut json, "text", "entities");
+            parse_mode = mode();
+            sent_text = incoming.fields.get("text").cloned();
+        }
+        "editMessageCaption" => {
+            if !is_media(old_kind) {
+                return Err(refused("there is no caption in the message to edit"));
+            }
+            json.remove("caption");
+            json.remove("caption_entities");
+            // No caption removes the caption.
+            if let Some(caption) = caption {
+                caption.put(&mut json, "caption", "caption_entities");
+            }
+            parse_mode = mode();
+            sent_text = incoming.fields.get("caption").cloned();
+        }
+        "editMessageMedia" => {
+            let media: Value = incoming
+                .fields
+                .get("media")
+                .and_then(|media| serde_json::from_str(media).ok())
+                .unwrap_or_default();
+            let kind =
+                MediaKind::of_input_media(media.get("type").and_then(Value::as_str).unwrap_or(""));
+            let item_mode = media.get("parse_mode").and_then(Value::as_str);
+            let new_caption = match media.get("caption").and_then(Value::as_str) {
+                Some(caption) => Some(format_text(
+                    caption,
+                    item_mode,
+                    media.get("caption_entities"),
+                    TextKind::Caption,
+                )?),
+                None => {
+                    check_parse_mode(item_mode.unwrap_or(""))?;
+                    None
+                }
+            };
+            if old_kind == MessageKind::Other {
+                return Err(refused("message media can't be edited"));
+            }
+            // TDLib's edit_message_media: an album keeps to the kinds an album may hold, and
+            // a document or audio album to its own kind.
+            if in_album && message_kind(kind) != old_kind {
+                if !matches!(
+                    kind,
+                    MediaKind::Photo
+                        | MediaKind::LivePhoto
+                        | MediaKind::Video
+                        | MediaKind::Document
+                        | MediaKind::Audio
+                ) {
+                    return Err(refused("message content type can't be used in an album"));
+                }
+                let lonely =
+                    |k: MessageKind| matches!(k, MessageKind::Document | MessageKind::Audio);
+                if lonely(old_kind) || lonely(message_kind(kind)) {
+                    return Err(refused("can't change media type in the album"));
+                }
+            }
+            let value = media.get("media").and_then(Value::as_str).unwrap_or("");
+            let new_file = match value
+                .strip_prefix("attach://")
+                .and_then(|name| incoming.file(name))
+                .or_else(|| incoming.local("media"))
+            {
+                Some(part) => store_upload(world, part, kind)?,
+                None => file_by_reference(world, value, kind)?,
+            };
+            for key in CONTENT_KEYS {
+                json.remove(*key);
+            }
+            json.extend(media_content(&new_file));
+            // The new media's caption replaces the old one; none removes it.
+            if let Some(caption) = new_caption {
+                caption.put(&mut json, "caption", "caption_entities");
+            }
+            parse_mode = item_mode.map(str::to_owned);
+            sent_text = media
+                .get("caption")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            file = Some(new_file);
+        }
+        // editMessageReplyMarkup changes the keyboard only.
+        _ => {}
+    }
+    // Every edit sets the keyboard: none removes it.
+    json.remove("reply_markup");
+    if let Some(markup) = reply_markup {
+        json.insert("reply_markup".into(), markup);
+    }
+    let state = &mut world.chats[chat];
+    let Some(stored) = state.messages.get_mut(&id) else {
+        return Err(refused("message to edit not found"));
+    };
+    if json == stored.json {
+        return Err(refused(
+            "message is not modified: specified new message content and reply markup are \
+             exactly the same as a current content and reply markup of the message",
+        ));
+    }
+    let now = SystemTime::now();
+    json.insert("edit_date".into(), json!(unix_of(now)));
+    stored.json = json;
+    stored.file = file;
+    stored.shown.parse_mode = parse_mode;
+    stored.shown.sent_text = sent_text;
+    stored.shown.edited_at = Some(now);
+    stored.shown.edits += 1;
+    stored.sync();
+    let state = &world.chats[chat];
+    Ok(state.messages[&id].message(state))
+}
+
+fn is_media(kind: MessageKind) -> bool {
+    matches!(
+        kind,
+        MessageKind::Photo
+            | MessageKind::Document
+            | MessageKind::Animation
+            | MessageKind::Video
+            | MessageKind::Audio
+    )
+}
+
+fn message_kind(kind: MediaKind) -> MessageKind {
+    match kind {
+        MediaKind::Photo | MediaKind::LivePhoto => MessageKind::Photo,
+        MediaKind::Document => MessageKind::Document,
+        MediaKind::Animation => MessageKind::Animation,
+        MediaKind::Video => MessageKind::Video,
+        MediaKind::Audio => MessageKind::Audio,
+    }
 }
 
 /// Methods the fake does not model: a message when the method returns one, else a plain answer.
@@ -2060,8 +2686,10 @@ fn generic_result(
     caption: Option<Formatted>,
     made: &mut Vec<i64>,
 ) -> Result<Value, Refusal> {
+    // Edits of kinds the fake does not model (live locations, ...) create nothing.
+    let creates = !method.name.starts_with("edit") && !method.name.starts_with("stop");
     Ok(match (method.returns.first().map(String::as_str), chat) {
-        (Some("Message"), Some(chat)) if method.name != "editMessageText" => {
+        (Some("Message"), Some(chat)) if creates => {
             let mut content = Map::new();
             if let Some(text) = text {
                 text.put(&mut content, "text", "entities");
@@ -2070,7 +2698,11 @@ fn generic_result(
                 caption.put(&mut content, "caption", "caption_entities");
             }
             world.admit(chat, 1)?;
-            world.post(chat, content, None, made)
+            let meta = Meta {
+                method: method.name.clone(),
+                ..Meta::default()
+            };
+            world.post(chat, content, None, meta, made)
         }
         (Some(returns), _) if returns.starts_with("Array of") => json!([]),
         _ => json!(true),
@@ -2258,9 +2890,12 @@ fn check_parse_mode(mode: &str) -> Result<(), Refusal> {
 
 /// Parses `value` as Telegram does for `parse_mode` and checks the length limits, which
 /// Telegram counts in UTF-16 code units after entities parsing and trimming.
+/// Without a `parse_mode`, the entities `given` in `entities` or `caption_entities` (a JSON
+/// array the schema check has seen) are what the message shows.
 fn format_text(
     value: &str,
     parse_mode: Option<&str>,
+    given: Option<&Value>,
     kind: TextKind,
 ) -> Result<Formatted, Refusal> {
     check_parse_mode(parse_mode.unwrap_or(""))?;
@@ -2268,9 +2903,13 @@ fn format_text(
         Some("HTML") => {
             parse_html(value).map_err(|reason| broken(format!("can't parse entities: {reason}")))?
         }
-        _ => Formatted {
+        Some(mode) if !mode.is_empty() => Formatted {
             text: value.to_owned(),
             entities: Vec::new(),
+        },
+        _ => Formatted {
+            text: value.to_owned(),
+            entities: given.map(entities_of).unwrap_or_default(),
         },
     };
     let formatted = parsed.trimmed();
@@ -2281,6 +2920,62 @@ fn format_text(
         TextKind::Caption if length > 1024 => Err(broken("message caption is too long")),
         _ => Ok(formatted),
     }
+}
+
+/// The entity types a message shows as given; others (`text_mention`, with its user) are left
+/// out of [`FakeMessage::entities`].
+const GIVEN_ENTITY_KINDS: &[&str] = &[
+    "mention",
+    "hashtag",
+    "cashtag",
+    "bot_command",
+    "url",
+    "email",
+    "phone_number",
+    "bold",
+    "italic",
+    "underline",
+    "strikethrough",
+    "spoiler",
+    "blockquote",
+    "expandable_blockquote",
+    "code",
+    "pre",
+    "text_link",
+    "custom_emoji",
+];
+
+/// Entities given as a JSON array of MessageEntity.
+fn entities_of(given: &Value) -> Vec<Entity> {
+    let Some(items) = given.as_array() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let name = item.get("type")?.as_str()?;
+            let kind = *GIVEN_ENTITY_KINDS.iter().find(|k| **k == name)?;
+            let offset = usize::try_from(item.get("offset")?.as_u64()?).ok()?;
+            let length = usize::try_from(item.get("length")?.as_u64()?).ok()?;
+            let key = match kind {
+                "text_link" => Some("url"),
+                "pre" => Some("language"),
+                "custom_emoji" => Some("custom_emoji_id"),
+                _ => None,
+            };
+            let extra = key.and_then(|key| {
+                item.get(key)
+                    .and_then(Value::as_str)
+                    .map(|value| (key, value.to_owned()))
+            });
+            Some(Entity {
+                kind,
+                offset,
+                length,
+                extra,
+            })
+        })
+        .collect()
 }
 
 /// Text after entities parsing, with the entities Telegram would report.
