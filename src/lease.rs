@@ -313,6 +313,12 @@ impl Leases {
         self.changes.subscribe()
     }
 
+    /// Tells the watcher that this dropcast became active on inboxes, once their work folders
+    /// are adopted and its own files put back where they wait.
+    pub fn announce(&self) {
+        self.bump();
+    }
+
     fn bump(&self) {
         self.changes.send_modify(|n| *n += 1);
     }
@@ -347,8 +353,9 @@ impl Leases {
                         tracing::info!(inbox = %i.path.display(), fence = mine.fence, "active: this dropcast holds the lease of the inbox");
                         i.role = Role::Active { fence: mine.fence };
                         i.watched = None;
+                        // Told once the caller has adopted the inbox's work (`announce`): the
+                        // watcher must not take files that the adoption puts back meanwhile.
                         gained.push(i.path.clone());
-                        self.bump();
                     }
                     _ => self.lose(i, found.clone()),
                 }

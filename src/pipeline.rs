@@ -325,8 +325,10 @@ impl LeaseHolder {
                 }
                 if !gained.is_empty() {
                     // This journal's own bundles that the other dropcast put back into the inbox
-                    // go back to their work folders before their deliveries go on.
+                    // go back to their work folders before their deliveries go on, and before
+                    // the watcher looks at the inbox (it would take them as new bundles).
                     preparer::recover(&j, &s);
+                    l.announce();
                     l.regained.notify_one();
                 }
             })
