@@ -587,23 +587,7 @@ impl Batch {
 impl Batch {
     /// See `sentlog::carry_over`.
     fn carry_over(&self, journal: &Journal, b: &NewBundle, id: BundleId) {
-        let Ok(deliveries) = journal.deliveries_of(id) else {
-            return;
-        };
-        for (delivery_id, _) in deliveries {
-            let Ok(d) = journal.delivery(delivery_id) else {
-                continue;
-            };
-            if d.sent.is_empty() && d.in_flight.is_none() {
-                continue;
-            }
-            let fence = b.files.first().and_then(|f| self.share.fence(&f.original));
-            if let Err(e) =
-                crate::sentlog::carry_over(&b.files, &d.chat, &d.sent, d.in_flight, fence)
-            {
-                tracing::warn!(bundle = %b.name, error = %e, "cannot write in the work folder what went out before the adoption: a dropcast adopting it in turn would post it again");
-            }
-        }
+        carry_deliveries(journal, &self.share, id, &b.files);
     }
 }
 
@@ -1379,17 +1363,18 @@ fn same_file(path: &Path, f: &crate::journal::FileRecord) -> bool {
 /// inbox (the journal is written before the move), or that another dropcast put back into the
 /// inbox while it held the lease (at an in-run regain): only the very files recorded.
 pub fn recover(journal: &Journal, share: &Share) {
-    let Ok(files) = journal.waiting_files() else {
+    let Ok(bundles) = journal.waiting_bundles() else {
         return;
     };
-    for f in files {
-        if !share.held(&f.original) {
-            continue;
-        }
-        if !f.work.exists() && f.original.exists() {
+    for (id, files) in bundles {
+        let mut moved = false;
+        for f in &files {
+            if !share.held(&f.original) || f.work.exists() || !f.original.exists() {
+                continue;
+            }
             // The same file, not a clerk's new one of that name dropped since (after a failover
             // the other dropcast may have put this one back, and finished it or not).
-            if !same_file(&f.original, &f) {
+            if !same_file(&f.original, f) {
                 continue;
             }
             if let Some(dir) = f.work.parent() {
@@ -1397,10 +1382,57 @@ pub fn recover(journal: &Journal, share: &Share) {
             }
             match spool::move_file(&f.original, &f.work, &mut spool::Syncs::now()) {
                 Ok(()) => {
+                    moved = true;
                     tracing::info!(file = %f.original.display(), "resumed a bundle interrupted by a restart")
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot resume an interrupted bundle"),
             }
+        }
+        if moved {
+            retell(journal, share, id, &files);
+        }
+    }
+}
+
+/// Writes again, into the work folder a bundle went back to (made anew: the first one may have
+/// been adopted and removed meanwhile), what travels with it: where its files came from and
+/// what of it went out. Otherwise a dropcast adopting the folder in turn would put it back in the
+/// inbox itself and post it again.
+fn retell(journal: &Journal, share: &Share, id: BundleId, files: &[crate::journal::FileRecord]) {
+    let Some(dir) = files
+        .first()
+        .and_then(|f| crate::sentlog::work_folder(&f.work))
+    else {
+        return;
+    };
+    let names: Vec<(&OsStr, &Path)> = files
+        .iter()
+        .map(|f| (f.work.file_name().unwrap_or_default(), f.original.as_path()))
+        .collect();
+    if let Err(e) = crate::sentlog::record_origins(dir, &names) {
+        tracing::warn!(error = %e, "cannot record the subfolder a bundle came from");
+    }
+    carry_deliveries(journal, share, id, files);
+}
+
+/// Writes into the log of the bundle's work folder what its deliveries recorded as gone out (or
+/// in flight), see `sentlog::carry_over`.
+fn carry_deliveries(
+    journal: &Journal,
+    share: &Share,
+    id: BundleId,
+    files: &[crate::journal::FileRecord],
+) {
+    let fence = files.first().and_then(|f| share.fence(&f.original));
+    for (delivery_id, _) in journal.deliveries_of(id).unwrap_or_default() {
+        let Ok(d) = journal.delivery(delivery_id) else {
+            continue;
+        };
+        if d.sent.is_empty() && d.in_flight.is_none() {
+            continue;
+        }
+        if let Err(e) = crate::sentlog::carry_over(files, &d.chat, &d.sent, d.in_flight, fence) {
+            tracing::warn!(error = %e, "cannot write in the work folder what went out before: a dropcast adopting it would post it again");
         }
     }
 }
