@@ -478,21 +478,18 @@ impl ChannelSender {
 
     /// Reads the lease of the bundle's inbox again right before a request, after any wait for
     /// pacing: a server frozen past `lease_timeout` that wakes up here finds the inbox taken and
-    /// sends nothing (the new owner adopted the bundle). A lease that cannot be read just now
-    /// holds the request back without giving the inbox up.
+    /// sends nothing (the new owner adopted the bundle). A lease that cannot be read just now (a
+    /// share showing a file renamed over as missing or short for a moment) leaves the decision
+    /// to the lease task's last look, a fraction of `lease_timeout` old: holding every request
+    /// back on such a moment would stall a busy share.
     fn lease_still_ours(&self, files: &[crate::journal::FileRecord]) -> Ready {
         let originals = files.iter().map(|f| f.original.as_path());
         let Some(leases) = self.d.share.leases() else {
             return Ready::Go;
         };
-        if leases.confirm_all(originals) {
+        // `confirm_all` stands this dropcast by at once when it reads another's lease.
+        if leases.confirm_all(originals) || files.iter().all(|f| self.d.share.held(&f.original)) {
             Ready::Go
-        } else if files.iter().all(|f| self.d.share.held(&f.original)) {
-            if self.d.max_attempts.is_some() {
-                Ready::Leave("the lease of the inbox cannot be read")
-            } else {
-                Ready::Wait
-            }
         } else {
             Ready::Leave("another dropcast took the inbox over")
         }

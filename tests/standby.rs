@@ -189,7 +189,7 @@ fn two_servers_on_a_fuse_share_post_every_bundle_exactly_once() {
     let Some(share) = common::bindfs::Share::mount(&o) else {
         return;
     };
-    let (_a, b) = o.two_servers();
+    let (a, b) = o.two_servers();
     let mut expected = Vec::new();
     for i in 0..20 {
         let doc = pdf(&format!("share {i}"));
@@ -198,7 +198,19 @@ fn two_servers_on_a_fuse_share_post_every_bundle_exactly_once() {
         expected.push(sha256(&doc));
     }
     expected.sort();
-    wait_until(LONG, "20 bundles archived", || archived_receipts(&o) == 20);
+    let start = std::time::Instant::now();
+    while archived_receipts(&o) < 20 {
+        assert!(
+            start.elapsed() < LONG,
+            "{} of 20 bundles archived, inbox {:?}\n--- first ---\n{}\n--- second ---\n{}",
+            archived_receipts(&o),
+            o.files("inbox"),
+            a.log(),
+            b.log()
+        );
+        // The poll interval of a wait with a deadline, not a pause to let things happen.
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(o.documents_posted(), expected);
     assert!(o.files("failed").is_empty());
     assert!(!b.log().contains("ready to post"), "{}", b.log());
