@@ -134,7 +134,7 @@ impl Watcher {
     /// Runs until shutdown, or with `once` until the inbox is done; closing the candidate
     /// channel on return tells the preparer that nothing more comes.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let settle = self.config.watch.settle;
+        let settle = self.settle();
         let mut next_rescan = Instant::now();
         let mut next_poll = self.poll.map(|_| Instant::now());
         loop {
@@ -194,9 +194,23 @@ impl Watcher {
         }
     }
 
+    /// How long a file must look unchanged. Where the watcher polls a network share, a client
+    /// may show a file's size and time as they were up to a second ago (bindfs's attribute
+    /// cache, SMB's `actimeo` and NFS's `acregmin` default to about that): a writer pausing
+    /// between chunks could look quiet for `settle` while it is still writing, so the window is
+    /// that much longer there.
+    fn settle(&self) -> Duration {
+        let settle = self.config.watch.settle;
+        if self.poll.is_some() {
+            settle + ATTRIBUTE_CACHE
+        } else {
+            settle
+        }
+    }
+
     /// Confirms the files whose settle window ended: stat'ed again and opened.
     fn settle_due(&mut self, now: std::time::Instant) {
-        let settle = self.config.watch.settle;
+        let settle = self.settle();
         for path in self.tracker.due(now, settle) {
             // A file that cannot be opened yet (a copy holding it, permissions not set yet)
             // counts as still changing.
@@ -376,6 +390,9 @@ impl Watcher {
         }
     }
 }
+
+/// How old a network share's view of a file's size and time may be (see `Watcher::settle`).
+const ATTRIBUTE_CACHE: Duration = Duration::from_secs(1);
 
 /// The `attachments:` of settled sidecars, cached by stamp so a sidecar is parsed once.
 #[derive(Default)]
