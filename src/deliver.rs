@@ -153,12 +153,21 @@ pub struct ChannelSender {
     done: mpsc::UnboundedSender<DeliveryEnded>,
 }
 
+/// What a channel's sender does next, in the channel's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// A bundle's delivery (a post, or a correction of one).
+    Deliver(DeliveryId),
+    /// The pin of that delivery's post ends now (`pin_until:`).
+    EndPin(DeliveryId),
+}
+
 /// Runs one channel's sender: delivers each delivery id in order, reports each bundle id whose
 /// delivery finished on `done`. Stops when `queue` closes or `shutdown` fires.
 pub async fn sender(
     d: Deliverer,
     chat: String,
-    queue: mpsc::UnboundedReceiver<DeliveryId>,
+    queue: mpsc::UnboundedReceiver<Job>,
     done: mpsc::UnboundedSender<DeliveryEnded>,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -187,7 +196,7 @@ impl ChannelSender {
     /// finished. Stops when `queue` closes or `shutdown` fires.
     pub async fn run(
         mut self,
-        mut queue: mpsc::UnboundedReceiver<DeliveryId>,
+        mut queue: mpsc::UnboundedReceiver<Job>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {
@@ -205,11 +214,32 @@ impl ChannelSender {
                     }
                 }
             };
-            let Some(id) = next else {
-                if let Err(e) = self.flush() {
-                    tracing::error!(channel = %self.chat, error = %e, "journal error: the last posts may be posted again at the next start");
+            let id = match next {
+                Some(Job::Deliver(id)) => id,
+                Some(Job::EndPin(id)) => {
+                    let ended = tokio::select! {
+                        biased;
+                        _ = shutdown.wait_for(|s| *s) => None,
+                        r = self.end_pin(id) => Some(r),
+                    };
+                    match ended {
+                        Some(Ok(())) => continue,
+                        Some(Err(e)) => {
+                            tracing::error!(channel = %self.chat, error = %e, "journal error: stopping this channel's sender");
+                            return;
+                        }
+                        None => {
+                            let _ = self.flush();
+                            return;
+                        }
+                    }
                 }
-                return;
+                None => {
+                    if let Err(e) = self.flush() {
+                        tracing::error!(channel = %self.chat, error = %e, "journal error: the last posts may be posted again at the next start");
+                    }
+                    return;
+                }
             };
             let ended = tokio::select! {
                 biased;
@@ -341,18 +371,41 @@ impl ChannelSender {
             }
             self.commit_with(Write::Begin { delivery_id, index })?;
             let msg = delivery.plan.messages[index].clone();
-            let result = self
-                .d
-                .client
-                .send(&self.address(&chat), &msg, delivery.plan.options)
-                .await;
+            let address = self.address(&chat);
+            let result = match msg.target() {
+                // A correction: what it changed is the message it names.
+                Some(t) => self
+                    .d
+                    .client
+                    .change(&address, &msg, delivery.plan.options)
+                    .await
+                    .map(|()| {
+                        vec![crate::telegram::Sent {
+                            message_id: t.message_id,
+                            chat_id: t.chat_id,
+                            chat_username: None,
+                        }]
+                    }),
+                None => {
+                    self.d
+                        .client
+                        .send(&address, &msg, delivery.plan.options)
+                        .await
+                }
+            };
             record_metrics(&self.d, &msg, &result);
             if result.is_ok() {
                 self.sent(weight);
             }
             match result {
                 Ok(sent) => {
-                    let messages = sent_messages(index, &sent);
+                    let mut messages = sent_messages(index, &sent);
+                    if let Some(t) = msg.target() {
+                        for m in &mut messages {
+                            m.link = t.link.clone();
+                        }
+                        tracing::info!(channel = %chat, link = %t.link, change = change_name(&msg), "post changed");
+                    }
                     if let Some(log) = &log {
                         log.append(&self.d.share, &chat, index, Event::Sent { messages: messages.clone() })
                             .unwrap_or_else(|e| tracing::warn!(channel = %chat, error = %e, "cannot write the sent log in the work folder: a dropcast adopting it would see this post as in flight"));
@@ -402,7 +455,8 @@ impl ChannelSender {
                     let e = TelegramError::Permanent { code, description };
                     tracing::warn!(channel = %chat, error = %e, "telegram refused the post");
                     self.commit_with(attempt_error(&e))?;
-                    return finish(&mut self.staged, refused(&chat, &e));
+                    let outcome = change_refused(&msg, &e).unwrap_or_else(|| refused(&chat, &e));
+                    return finish(&mut self.staged, outcome);
                 }
                 Err(e) if album_interrupted(&delivery.plan.messages[index], &e) => {
                     // Telegram posted part of the album before refusing the rest, and does not say
@@ -442,6 +496,54 @@ impl ChannelSender {
             tracing::info!(channel = %chat, link = %m.link, "posted");
         }
         finish(&mut self.staged, DeliveryOutcome::Sent)
+    }
+
+    /// Unpins a post whose pin ends now (`pin_until:`), paced like any request of the channel.
+    /// An unpin is harmless to repeat: one in flight at a crash is made again. A post deleted
+    /// meanwhile, or unpinned by hand, has nothing to unpin: that is done too.
+    async fn end_pin(&mut self, id: DeliveryId) -> Result<(), JournalError> {
+        let Some(pin) = self
+            .d
+            .journal
+            .pin_ends()?
+            .into_iter()
+            .find(|p| p.delivery_id == id && p.state != "failed")
+        else {
+            return Ok(());
+        };
+        self.flush()?;
+        self.pace(1).await?;
+        self.d.journal.pin_end_begin(id)?;
+        let msg = OutMessage::Unpin {
+            target: crate::post::Target {
+                message_id: pin.message_id,
+                chat_id: 0,
+                link: pin.link.clone(),
+            },
+        };
+        let result = self
+            .d
+            .client
+            .change(&self.address(&pin.chat), &msg, Default::default())
+            .await;
+        self.sent(1);
+        match result {
+            Ok(()) => {
+                tracing::info!(channel = %pin.chat, link = %pin.link, "pin ended: unpinned");
+                self.d.journal.pin_end_done(id, None)
+            }
+            Err(e @ TelegramError::Permanent { .. }) => {
+                tracing::warn!(channel = %pin.chat, link = %pin.link, error = %e, "cannot unpin the post at its pin_until");
+                self.d.journal.pin_end_done(id, Some(&e.to_string()))
+            }
+            Err(e) => {
+                let mut backoff = Duration::from_secs(30);
+                let wait = retry_wait(&e, &mut backoff);
+                tracing::warn!(channel = %pin.chat, error = %e, retry_in = ?wait, "cannot unpin now: retry scheduled");
+                let at = crate::journal::now() + wait.as_secs().max(1) as i64;
+                self.d.journal.pin_end_later(id, at, &e.to_string())
+            }
+        }
     }
 
     /// A request in flight when dropcast stopped may or may not have been posted: with
@@ -533,6 +635,18 @@ impl ChannelSender {
         {
             let silent = delivery.plan.options.silent;
             let error = self.pin(&delivery.chat, first.message_id, silent).await?;
+            if let (None, Some(until)) = (&error, delivery.plan.pin_until) {
+                self.staged.writes.push(Write::PinEnds {
+                    delivery_id: delivery.id,
+                    chat: delivery.chat.clone(),
+                    target: crate::post::Target {
+                        message_id: first.message_id,
+                        chat_id: first.chat_id,
+                        link: first.link.clone(),
+                    },
+                    until,
+                });
+            }
             self.staged.writes.push(Write::Pin {
                 delivery_id: delivery.id,
                 error,
@@ -709,11 +823,7 @@ const SHARE_WAIT: Duration = Duration::from_secs(2);
 
 /// The files a message uploads.
 fn files_of(msg: &OutMessage) -> Vec<&std::path::Path> {
-    match msg {
-        OutMessage::Media { path, .. } => vec![path.as_path()],
-        OutMessage::Album { items } => items.iter().map(|i| i.path.as_path()).collect(),
-        OutMessage::Text { .. } => Vec::new(),
-    }
+    msg.files()
 }
 
 /// A flood-control refusal that came as a 400 to an album: Telegram may have posted some items.
@@ -739,11 +849,7 @@ fn record_metrics(
         Ok(sent) => {
             Metrics::add(&m.messages_sent, sent.len() as u64);
             m.last_post.store(crate::journal::now(), Ordering::Relaxed);
-            let paths: Vec<&std::path::Path> = match msg {
-                OutMessage::Media { path, .. } => vec![path],
-                OutMessage::Album { items } => items.iter().map(|i| i.path.as_path()).collect(),
-                OutMessage::Text { .. } => vec![],
-            };
+            let paths = msg.files();
             let bytes: u64 = paths
                 .iter()
                 .filter_map(|p| std::fs::metadata(p).ok())
@@ -777,6 +883,48 @@ fn as_documents(msg: &mut OutMessage) -> bool {
         }
         _ => false,
     }
+}
+
+/// The name of a correction's request, for the log.
+fn change_name(msg: &OutMessage) -> &'static str {
+    match msg {
+        OutMessage::EditText { .. } => "text",
+        OutMessage::EditCaption { .. } => "caption",
+        OutMessage::EditButtons { .. } => "buttons",
+        OutMessage::EditMedia { .. } => "file",
+        OutMessage::Delete { .. } => "deleted",
+        OutMessage::Unpin { .. } => "unpinned",
+        _ => "",
+    }
+}
+
+/// Telegram's refusals of a correction that a clerk can act on: a message too old to delete
+/// (clocks differ, rules change: the same report as the check before asking), and a message
+/// that is gone (deleted by hand in the app).
+fn change_refused(msg: &OutMessage, e: &TelegramError) -> Option<DeliveryOutcome> {
+    use crate::change::CannotChange;
+    use crate::post::ChangeKind;
+    let TelegramError::Permanent { description, .. } = e else {
+        return None;
+    };
+    let target = msg.target()?;
+    let d = description.to_ascii_lowercase();
+    let (kind, why) = match msg {
+        OutMessage::Delete { .. } if d.contains("message can't be deleted") => (
+            ChangeKind::Delete,
+            CannotChange::TooOldToDelete { sent_at: 0 },
+        ),
+        OutMessage::Unpin { .. } => return None,
+        OutMessage::Delete { .. } => return None,
+        _ if d.contains("message to edit not found") => (ChangeKind::Edit, CannotChange::Deleted),
+        _ => return None,
+    };
+    let p = Problem::CannotChange {
+        post: target.link.clone(),
+        kind,
+        why: Box::new(why),
+    };
+    Some(DeliveryOutcome::Failed(p.to_json()))
 }
 
 fn refused(chat: &str, e: &TelegramError) -> DeliveryOutcome {

@@ -354,6 +354,9 @@ fn finish_one(places: &Places, f: &Finished, syncs: &mut spool::Syncs) -> Result
     if !places.share.may_act(needed.chain([destination.as_path()])) {
         return Err(NotYet::Away);
     }
+    // The posts this correction changed: their receipts say so first (an entry written before a
+    // crash is not written twice), then the correction moves like any bundle.
+    record_edits(config, f).map_err(|e| NotYet::Error(e.to_string()))?;
     let (archived, location) = if all_sent {
         match archive(config, f, syncs) {
             Ok(dir) => (true, dir),
@@ -389,6 +392,60 @@ fn finish_one(places: &Places, f: &Finished, syncs: &mut spool::Syncs) -> Result
     })
 }
 
+/// Adds, to the receipt of each post a correction changed, an `edits:` entry: when, what changed
+/// (old → new), by which bundle.
+fn record_edits(config: &Config, f: &Finished) -> Result<(), spool::SpoolError> {
+    #[derive(serde::Serialize)]
+    struct Entry {
+        at: String,
+        change: crate::post::ChangeKind,
+        by: String,
+        channel: String,
+        link: String,
+        changed: Vec<crate::change::NoteLine>,
+        id: String,
+    }
+    let when = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
+    for c in f.changes.iter().filter(|c| c.done) {
+        let Ok(note) = serde_json::from_str::<crate::change::Note>(&c.note) else {
+            continue;
+        };
+        let Some(receipt) = &c.receipt else {
+            tracing::info!(bundle = %f.name, link = %note.link, "the changed post has no receipt in the archive to record the change in");
+            continue;
+        };
+        let id = format!("change-{}", c.id);
+        let entry = Entry {
+            at: when.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+            change: note.kind,
+            by: f.name.clone(),
+            channel: channel_name(config, &note.chat),
+            link: note.link.clone(),
+            changed: note.lines.clone(),
+            id: id.clone(),
+        };
+        let text = serde_yaml::to_string(&[entry]).unwrap_or_default();
+        match spool::add_to_receipt(receipt, &text, &format!("id: {id}")) {
+            Ok(()) => {}
+            // The receipt was moved or removed by a person: the journal keeps the record.
+            Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(bundle = %f.name, receipt = %receipt.display(), "the changed post's receipt is not in the archive any more: the change is not recorded there");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A channel as receipts name it: `alias (@name)`, or as the config wrote it.
+fn channel_name(config: &Config, chat: &str) -> String {
+    config
+        .channels
+        .iter()
+        .find(|(_, c)| **c == chat)
+        .map_or(chat.to_string(), |(alias, c)| format!("{alias} ({c})"))
+}
+
 /// What a receipt says of a posted bundle: its files and, per channel, where it went.
 fn receipt_parts(
     config: &Config,
@@ -408,11 +465,7 @@ fn receipt_parts(
         .deliveries
         .iter()
         .map(|d| spool::ReceiptChannel {
-            channel: config
-                .channels
-                .iter()
-                .find(|(_, chat)| **chat == d.chat)
-                .map_or(d.chat.clone(), |(alias, chat)| format!("{alias} ({chat})")),
+            channel: channel_name(config, &d.chat),
             link: d
                 .messages
                 .first()
@@ -489,7 +542,7 @@ fn archive(
 ) -> Result<PathBuf, spool::SpoolError> {
     let when = jiff::Timestamp::now().to_zoned_datetime(config.timezone.clone());
     let (files, channels) = receipt_parts(config, f);
-    let dir = spool::archive(
+    let receipt = spool::archive(
         &config.archive,
         &when,
         config.language,
@@ -498,8 +551,9 @@ fn archive(
         &channels,
         syncs,
     )?;
+    let dir = receipt.parent().unwrap_or(&config.archive);
     tracing::info!(bundle = %f.name, archive = %dir.display(), "archived");
-    Ok(dir)
+    Ok(receipt)
 }
 
 /// Some delivery failed for good (or, `also`, the files vanished after the post): the files

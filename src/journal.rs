@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, ToSql, params};
 
-use crate::post::{OutMessage, SendOptions};
+use crate::post::{ChangeKind, OutMessage, SendOptions, Target};
 
 pub const FILE_NAME: &str = "journal.sqlite";
 const SCHEMA_VERSION: i64 = 1;
@@ -129,6 +129,9 @@ pub struct Plan {
     pub messages: Vec<OutMessage>,
     pub options: SendOptions,
     pub pin: bool,
+    /// When the pin ends (seconds since the epoch): `pin_until:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_until: Option<i64>,
 }
 
 /// A file of a bundle: where the clerk dropped it, where it waits, and what it contained.
@@ -153,6 +156,76 @@ pub struct NewBundle {
     pub repost: bool,
     /// Seconds since the epoch: the bundle waits in `scheduled/` until then.
     pub publish_at: Option<i64>,
+    /// A correction: one delivery per post it changes (instead of one per chat), each with its
+    /// own requests.
+    pub changes: Vec<NewChange>,
+}
+
+/// One channel's part of a correction: the post's delivery it changes, and how.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub chat: String,
+    pub target: DeliveryId,
+    pub kind: ChangeKind,
+    pub plan: Plan,
+    /// What changes, old → new, for the post's receipt (`change::Note` as JSON).
+    pub note: String,
+}
+
+/// A post that went out, as a correction needs it: one channel's delivery of one bundle.
+#[derive(Debug, Clone)]
+pub struct PostRecord {
+    pub delivery_id: DeliveryId,
+    pub bundle_id: BundleId,
+    pub bundle: String,
+    pub bundle_state: BundleState,
+    pub chat: String,
+    pub plan: Plan,
+    pub messages: Vec<SentMessage>,
+    /// When its first message went out (seconds since the epoch).
+    pub sent_at: Option<i64>,
+    /// Whether every message of it went out (`sent`), or it is still being posted.
+    pub complete: bool,
+    /// Where its receipt is in the archive.
+    pub receipt: Option<PathBuf>,
+    /// The corrections made or waiting, oldest first.
+    pub changes: Vec<PastChange>,
+    /// When it is scheduled to go out, while it waits in `scheduled/`.
+    pub publish_at: Option<i64>,
+}
+
+/// A correction of a post, as the journal holds it.
+#[derive(Debug, Clone)]
+pub struct PastChange {
+    pub kind: ChangeKind,
+    pub plan: Plan,
+    /// Done (`sent`), failed, or still to do.
+    pub state: String,
+    pub bundle: String,
+}
+
+/// What a post link or file name finds in the journal.
+#[derive(Debug, Clone)]
+pub enum Found {
+    /// The post in each channel it went to (a link: one; a file name: every channel).
+    Posts(Vec<PostRecord>),
+    /// No post of dropcast's: the link names another message, or an unknown channel.
+    Nothing,
+    /// A file name several archived posts had; their receipts.
+    Ambiguous(Vec<PathBuf>),
+}
+
+/// A pin that ends at a set time (`pin_until:`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PinEnd {
+    pub delivery_id: DeliveryId,
+    pub bundle: String,
+    pub chat: String,
+    pub message_id: i64,
+    pub link: String,
+    pub until: i64,
+    pub state: String,
+    pub error: Option<String>,
 }
 
 /// A bundle's id in the journal.
@@ -238,6 +311,20 @@ pub struct Finished {
     pub name: String,
     pub files: Vec<FileRecord>,
     pub deliveries: Vec<FinishedDelivery>,
+    /// A correction's changes, for the receipts of the posts they changed.
+    pub changes: Vec<ChangeDone>,
+}
+
+/// One channel's part of a correction that ended.
+#[derive(Debug, Clone)]
+pub struct ChangeDone {
+    /// The correction's delivery.
+    pub id: DeliveryId,
+    pub done: bool,
+    /// The receipt of the post it changed, in the archive.
+    pub receipt: Option<PathBuf>,
+    /// `change::Note` as JSON.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -316,6 +403,13 @@ pub enum Write {
         delivery_id: DeliveryId,
         outcome: DeliveryOutcome,
     },
+    /// The post's pin ends at `until` (`pin_until:`): the unpin waits in the journal.
+    PinEnds {
+        delivery_id: DeliveryId,
+        chat: String,
+        target: Target,
+        until: i64,
+    },
 }
 
 impl Write {
@@ -326,7 +420,8 @@ impl Write {
             | Write::Sent { delivery_id, .. }
             | Write::AttemptError { delivery_id, .. }
             | Write::Pin { delivery_id, .. }
-            | Write::Finish { delivery_id, .. } => *delivery_id,
+            | Write::Finish { delivery_id, .. }
+            | Write::PinEnds { delivery_id, .. } => *delivery_id,
         }
     }
 }
@@ -435,6 +530,276 @@ impl JournalReader {
         f(&mut conn).map_err(|source| JournalError::Sqlite {
             path: self.path.clone(),
             source,
+        })
+    }
+
+    /// The post a link or an archive file name names (see change.rs). Only posts of dropcast's
+    /// own: a message a correction changed, or any other message, names none.
+    pub fn find_post(&self, target: &crate::change::PostRef) -> Result<Found, JournalError> {
+        use crate::change::PostRef;
+        let deliveries: Vec<DeliveryId> = match target {
+            PostRef::Private {
+                chat_id,
+                message_id,
+            } => self
+                .post_by_message(*chat_id, *message_id)?
+                .into_iter()
+                .collect(),
+            PostRef::Public {
+                username,
+                message_id,
+            } => {
+                let chat_id: Option<i64> = self.with(|c| {
+                    c.query_row(
+                        "SELECT id FROM chat_usernames WHERE username = ?1
+                         UNION ALL SELECT id FROM chats WHERE name = '@' || ?1 COLLATE NOCASE LIMIT 1",
+                        params![username],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                })?;
+                match chat_id {
+                    Some(chat_id) => self.post_by_message(chat_id, *message_id)?.into_iter().collect(),
+                    // A channel dropcast never resolved by name (configured by its id): its
+                    // posts' links carry the name it had then.
+                    None => self.with(|c| {
+                        let suffix = format!("/{}/{message_id}", username.to_ascii_lowercase());
+                        let mut st = c.prepare_cached(
+                            "SELECT m.delivery_id, m.link FROM messages m
+                             WHERE m.message_id = ?1
+                             AND NOT EXISTS (SELECT 1 FROM changes x WHERE x.delivery_id = m.delivery_id)",
+                        )?;
+                        let rows = st.query_map(params![message_id], |r| {
+                            Ok((r.get::<_, DeliveryId>(0)?, r.get::<_, String>(1)?))
+                        })?;
+                        let mut out = Vec::new();
+                        for row in rows {
+                            let (id, link) = row?;
+                            if link.to_ascii_lowercase().ends_with(&suffix) {
+                                out.push(id);
+                            }
+                        }
+                        out.truncate(1);
+                        Ok(out)
+                    })?,
+                }
+            }
+            PostRef::File(name) => return self.post_by_file(name),
+        };
+        if deliveries.is_empty() {
+            return Ok(Found::Nothing);
+        }
+        let posts = deliveries
+            .into_iter()
+            .map(|id| self.post_record(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Found::Posts(posts))
+    }
+
+    /// The delivery of dropcast's that made message `message_id` in chat `chat_id`.
+    fn post_by_message(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+    ) -> Result<Option<DeliveryId>, JournalError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT m.delivery_id FROM messages m
+                 WHERE m.message_id = ?2 AND m.chat_id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM changes x WHERE x.delivery_id = m.delivery_id)
+                 LIMIT 1",
+            )?
+            .query_row(params![chat_id, message_id], |r| r.get(0))
+            .optional()
+        })
+    }
+
+    /// The post whose bundle is `name` in the archive (`notice.pdf`, `notice (2).pdf`): the one
+    /// bundle of that name whose archived files carry that very name, or, for a post not in the
+    /// archive yet, the one bundle of that name scheduled or being posted.
+    fn post_by_file(&self, name: &str) -> Result<Found, JournalError> {
+        let (base, _) = crate::change::split_numbered(name);
+        let rows: Vec<(BundleId, String, BundleState, Option<Vec<u8>>)> = self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, name, state, location FROM bundles
+                 WHERE name IN (?1, ?2) AND state IN ('archived', 'ready', 'scheduled')
+                 AND EXISTS (SELECT 1 FROM deliveries d WHERE d.bundle_id = bundles.id
+                             AND NOT EXISTS (SELECT 1 FROM changes x WHERE x.delivery_id = d.id))
+                 ORDER BY id",
+            )?;
+            st.query_map(params![base, name], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })?;
+        let mut archived = Vec::new();
+        let mut waiting = Vec::new();
+        for (id, bundle, state, location) in rows {
+            match (state, location) {
+                (BundleState::Archived, Some(receipt)) => {
+                    let receipt = bytes_path(receipt);
+                    if crate::change::archived_name(&bundle, &receipt).as_deref() == Some(name) {
+                        archived.push((id, receipt));
+                    }
+                }
+                (BundleState::Ready | BundleState::Scheduled, _) if bundle == name => {
+                    waiting.push(id)
+                }
+                _ => {}
+            }
+        }
+        let ids: Vec<BundleId> = match (archived.len(), waiting.len()) {
+            (1, _) => vec![archived[0].0],
+            (0, 1) => waiting,
+            (0, 0) => return Ok(Found::Nothing),
+            _ if archived.len() > 1 => {
+                return Ok(Found::Ambiguous(
+                    archived.into_iter().map(|(_, r)| r).collect(),
+                ));
+            }
+            _ => return Ok(Found::Ambiguous(Vec::new())),
+        };
+        let deliveries: Vec<DeliveryId> = self.with(|c| {
+            let mut st =
+                c.prepare_cached("SELECT id FROM deliveries WHERE bundle_id = ?1 ORDER BY id")?;
+            st.query_map(params![ids[0]], |r| r.get(0))?.collect()
+        })?;
+        let posts = deliveries
+            .into_iter()
+            .map(|id| self.post_record(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Found::Posts(posts))
+    }
+
+    /// One delivery as a correction sees it: its plan, its messages, its corrections so far.
+    fn post_record(&self, id: DeliveryId) -> Result<PostRecord, JournalError> {
+        #[allow(clippy::type_complexity)]
+        let (bundle_id, bundle, bundle_state, chat, plan, state, location, publish_at): (
+            BundleId,
+            String,
+            BundleState,
+            String,
+            String,
+            String,
+            Option<Vec<u8>>,
+            Option<i64>,
+        ) = self.with(|c| {
+            c.prepare_cached(
+                "SELECT b.id, b.name, b.state, d.chat, COALESCE(d.plan, b.plan), d.state, b.location, b.publish_at
+                 FROM deliveries d JOIN bundles b ON b.id = d.bundle_id WHERE d.id = ?1",
+            )?
+            .query_row(params![id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })
+        })?;
+        let decode = |text: &str| -> Result<Plan, JournalError> {
+            serde_json::from_str(text).map_err(|e| JournalError::Decode(e.to_string()))
+        };
+        let plan = decode(&plan)?;
+        let messages = self.messages(id)?;
+        let sent_at: Option<i64> = self.with(|c| {
+            c.prepare_cached("SELECT MIN(sent_at) FROM messages WHERE delivery_id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+        })?;
+        let rows: Vec<(String, String, String, String)> = self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT x.kind, d.plan, d.state, b.name FROM changes x
+                 JOIN deliveries d ON d.id = x.delivery_id JOIN bundles b ON b.id = d.bundle_id
+                 WHERE x.target = ?1 ORDER BY x.delivery_id",
+            )?;
+            st.query_map(params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })?;
+        let mut changes = Vec::new();
+        for (kind, plan, state, bundle) in rows {
+            let kind = match kind.as_str() {
+                "edit" => ChangeKind::Edit,
+                "delete" => ChangeKind::Delete,
+                _ => ChangeKind::Unpin,
+            };
+            changes.push(PastChange {
+                kind,
+                plan: decode(&plan)?,
+                state,
+                bundle,
+            });
+        }
+        let receipt = (bundle_state == BundleState::Archived)
+            .then(|| location.map(bytes_path))
+            .flatten();
+        Ok(PostRecord {
+            delivery_id: id,
+            bundle_id,
+            bundle,
+            bundle_state,
+            chat,
+            plan,
+            messages,
+            sent_at,
+            complete: state == "sent",
+            receipt,
+            changes,
+            publish_at,
+        })
+    }
+
+    fn messages(&self, delivery_id: DeliveryId) -> Result<Vec<SentMessage>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(MESSAGES)?;
+            st.query_map(params![delivery_id], |r| {
+                Ok(SentMessage {
+                    index: r.get::<_, i64>(0)? as usize,
+                    part: r.get::<_, i64>(1)? as usize,
+                    message_id: r.get(2)?,
+                    chat_id: r.get(3)?,
+                    link: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The pins that end at a set time and have not ended yet, soonest first.
+    pub fn pin_ends(&self) -> Result<Vec<PinEnd>, JournalError> {
+        self.with(|c| {
+            // A journal older than corrections has no such table: no pin ends.
+            let exists: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'pin_ends')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Ok(Vec::new());
+            }
+            let mut st = c.prepare_cached(
+                "SELECT p.delivery_id, b.name, p.chat, p.message_id, p.link, p.until, p.state, p.error
+                 FROM pin_ends p JOIN deliveries d ON d.id = p.delivery_id JOIN bundles b ON b.id = d.bundle_id
+                 WHERE p.state IN ('waiting', 'in_flight', 'failed') ORDER BY p.until",
+            )?;
+            st.query_map([], |r| {
+                Ok(PinEnd {
+                    delivery_id: r.get(0)?,
+                    bundle: r.get(1)?,
+                    chat: r.get(2)?,
+                    message_id: r.get(3)?,
+                    link: r.get(4)?,
+                    until: r.get(5)?,
+                    state: r.get(6)?,
+                    error: r.get(7)?,
+                })
+            })?
+            .collect()
         })
     }
 
@@ -594,6 +959,18 @@ impl Journal {
         )
         .map_err(corrupt)?;
         conn.execute_batch(SCHEMA).map_err(corrupt)?;
+        // Journals made before corrections existed: a delivery's own plan (a correction's).
+        let has_plan: bool = conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM pragma_table_info('deliveries') WHERE name = 'plan')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(corrupt)?;
+        if !has_plan {
+            conn.execute_batch("ALTER TABLE deliveries ADD COLUMN plan TEXT")
+                .map_err(corrupt)?;
+        }
         let version: i64 = conn
             .query_row(
                 "INSERT INTO meta(key, value) VALUES ('schema', ?1)
@@ -660,7 +1037,24 @@ impl Journal {
                     )?
                     .execute(params![id, path_bytes(&f.original), path_bytes(&f.work), f.sha256, f.size as i64])?;
                 }
-                for chat in &b.chats {
+                for change in &b.changes {
+                    let plan = serde_json::to_string(&change.plan)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    tx.prepare_cached(
+                        "INSERT INTO deliveries(bundle_id, chat, state, plan) VALUES (?1, ?2, 'pending', ?3)",
+                    )?
+                    .execute(params![id, change.chat, plan])?;
+                    tx.prepare_cached(
+                        "INSERT INTO changes(delivery_id, target, kind, note) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![
+                        tx.last_insert_rowid(),
+                        change.target,
+                        change.kind.key(),
+                        change.note
+                    ])?;
+                }
+                for chat in b.chats.iter().filter(|_| b.changes.is_empty()) {
                     tx.prepare_cached(
                         "INSERT INTO deliveries(bundle_id, chat, state) VALUES (?1, ?2, 'pending')",
                     )?
@@ -884,22 +1278,6 @@ impl Journal {
         })
     }
 
-    fn messages(&self, delivery_id: DeliveryId) -> Result<Vec<SentMessage>, JournalError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(MESSAGES)?;
-            st.query_map(params![delivery_id], |r| {
-                Ok(SentMessage {
-                    index: r.get::<_, i64>(0)? as usize,
-                    part: r.get::<_, i64>(1)? as usize,
-                    message_id: r.get(2)?,
-                    chat_id: r.get(3)?,
-                    link: r.get(4)?,
-                })
-            })?
-            .collect()
-        })
-    }
-
     /// The deliveries of one bundle that are still open, as (id, chat).
     pub fn deliveries_of(
         &self,
@@ -981,6 +1359,27 @@ impl Journal {
                             "UPDATE deliveries SET state = ?2, problem = ?3, in_flight = NULL, finished_at = ?4 WHERE id = ?1",
                         )?
                         .execute(params![delivery_id, state, problem, now()])?;
+                        if *outcome == DeliveryOutcome::Sent {
+                            // A post deleted or unpinned has no pin left to end.
+                            tx.prepare_cached(
+                                "UPDATE pin_ends SET state = 'cancelled', done_at = ?2
+                                 WHERE state = 'waiting' AND delivery_id IN
+                                 (SELECT target FROM changes WHERE delivery_id = ?1 AND kind IN ('delete', 'unpin'))",
+                            )?
+                            .execute(params![delivery_id, now()])?;
+                        }
+                    }
+                    Write::PinEnds {
+                        delivery_id,
+                        chat,
+                        target,
+                        until,
+                    } => {
+                        tx.prepare_cached(
+                            "INSERT INTO pin_ends(delivery_id, chat, message_id, chat_id, link, until, state)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'waiting') ON CONFLICT(delivery_id) DO NOTHING",
+                        )?
+                        .execute(params![delivery_id, chat, target.message_id, target.chat_id, target.link, until])?;
                     }
                 }
             }
@@ -1050,11 +1449,31 @@ impl Journal {
                 sent_at: finished_at,
             });
         }
+        let changes = self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT x.delivery_id, d.state = 'sent', tb.location, tb.state = 'archived', x.note
+                 FROM deliveries d JOIN changes x ON x.delivery_id = d.id
+                 JOIN deliveries td ON td.id = x.target JOIN bundles tb ON tb.id = td.bundle_id
+                 WHERE d.bundle_id = ?1 ORDER BY d.id",
+            )?;
+            st.query_map(params![bundle_id], |r| {
+                let location: Option<Vec<u8>> = r.get(2)?;
+                let archived: bool = r.get(3)?;
+                Ok(ChangeDone {
+                    id: r.get(0)?,
+                    done: r.get(1)?,
+                    receipt: location.filter(|_| archived).map(bytes_path),
+                    note: r.get(4)?,
+                })
+            })?
+            .collect()
+        })?;
         Ok(Finished {
             bundle_id,
             name,
             files,
             deliveries,
+            changes,
         })
     }
 
@@ -1078,6 +1497,43 @@ impl Journal {
                 ])?;
             }
             tx.commit()
+        })
+    }
+
+    /// The unpin of a pin that ends is about to be requested (`in_flight`: after a crash it is
+    /// requested again, which is harmless).
+    pub fn pin_end_begin(&self, id: DeliveryId) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.prepare_cached("UPDATE pin_ends SET state = 'in_flight' WHERE delivery_id = ?1")?
+                .execute(params![id])
+                .map(|_| ())
+        })
+    }
+
+    /// The unpin of a pin that ends is done (`None`), or failed for good.
+    pub fn pin_end_done(&self, id: DeliveryId, error: Option<&str>) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE pin_ends SET state = ?2, error = ?3, done_at = ?4 WHERE delivery_id = ?1",
+            )?
+            .execute(params![
+                id,
+                if error.is_some() { "failed" } else { "done" },
+                error,
+                now()
+            ])
+            .map(|_| ())
+        })
+    }
+
+    /// An unpin that could not be made now (network, rate limit): due again at `at`.
+    pub fn pin_end_later(&self, id: DeliveryId, at: i64, error: &str) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE pin_ends SET state = 'waiting', until = ?2, error = ?3 WHERE delivery_id = ?1",
+            )?
+            .execute(params![id, at, error])
+            .map(|_| ())
         })
     }
 
@@ -1193,7 +1649,7 @@ const DUPLICATE: &str = "SELECT COALESCE((SELECT link FROM messages m WHERE m.de
     OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
     ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1";
 const DELIVERY: &str =
-    "SELECT d.bundle_id, d.chat, b.plan, d.in_flight, d.pin_state IS NOT NULL, b.state = 'ready'
+    "SELECT d.bundle_id, d.chat, COALESCE(d.plan, b.plan), d.in_flight, d.pin_state IS NOT NULL, b.state = 'ready'
     FROM deliveries d JOIN bundles b ON b.id = d.bundle_id WHERE d.id = ?1";
 const MESSAGES: &str = "SELECT idx, part, message_id, chat_id, link FROM messages WHERE delivery_id = ?1 ORDER BY idx, part";
 const OPEN_OF_BUNDLE: &str = "SELECT id, chat FROM deliveries WHERE bundle_id = ?1 AND state IN ('pending', 'in_flight') ORDER BY id";
@@ -1285,6 +1741,30 @@ CREATE TABLE IF NOT EXISTS chat_usernames(
     username TEXT PRIMARY KEY COLLATE NOCASE,
     id INTEGER NOT NULL
 ) STRICT;
+-- A correction's delivery (`edit:`, `delete:`, `unpin:`) and the post's delivery it changes;
+-- `note` says what changes, old → new, for the receipts.
+CREATE TABLE IF NOT EXISTS changes(
+    delivery_id INTEGER PRIMARY KEY REFERENCES deliveries(id),
+    target INTEGER NOT NULL REFERENCES deliveries(id),
+    kind TEXT NOT NULL,           -- edit | delete | unpin
+    note TEXT NOT NULL
+) STRICT;
+-- A pin that ends at a set time (`pin_until:`), until it is unpinned.
+CREATE TABLE IF NOT EXISTS pin_ends(
+    delivery_id INTEGER PRIMARY KEY REFERENCES deliveries(id),
+    chat TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    link TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    state TEXT NOT NULL,          -- waiting | in_flight | done | failed | cancelled
+    error TEXT,
+    done_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS changes_target ON changes(target);
+CREATE INDEX IF NOT EXISTS pin_ends_due ON pin_ends(state, until);
+CREATE INDEX IF NOT EXISTS messages_message ON messages(message_id);
+CREATE INDEX IF NOT EXISTS bundles_name ON bundles(name);
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(state, bundle_id);
 CREATE INDEX IF NOT EXISTS deliveries_dup ON deliveries(chat, finished_at);
 CREATE INDEX IF NOT EXISTS deliveries_bundle ON deliveries(bundle_id);
@@ -1320,11 +1800,13 @@ mod tests {
                 }],
                 options: SendOptions::default(),
                 pin: false,
+                pin_until: None,
             },
             digest: digest.into(),
             chats: vec!["@town_news".into(), "-100222".into()],
             repost: false,
             publish_at: None,
+            changes: Vec::new(),
         }
     }
 

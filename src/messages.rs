@@ -48,6 +48,165 @@ pub enum Problem {
     BadName { file: String },
     /// The file could not be read, or vanished, before it was posted.
     Unreadable { file: String, detail: String },
+    /// A correction (`edit:`, `delete:`, `unpin:`) of the post `post` cannot be made.
+    CannotChange {
+        post: String,
+        kind: crate::post::ChangeKind,
+        why: Box<crate::change::CannotChange>,
+    },
+}
+
+/// The report of a correction that cannot be made: what, why, and how to fix it.
+fn change_report(
+    it: bool,
+    post: &str,
+    kind: crate::post::ChangeKind,
+    why: &crate::change::CannotChange,
+) -> (String, String, String) {
+    use crate::change::CannotChange as C;
+    use crate::post::ChangeKind as K;
+    let what = match (kind, it) {
+        (K::Edit, false) => format!("The post {post} was not corrected."),
+        (K::Edit, true) => format!("Il post {post} non è stato corretto."),
+        (K::Delete, false) => format!("The post {post} was not deleted."),
+        (K::Delete, true) => format!("Il post {post} non è stato eliminato."),
+        (K::Unpin, false) => format!("The post {post} was not unpinned."),
+        (K::Unpin, true) => format!("Il post {post} non è stato sbloccato."),
+    };
+    let link_hint_en = "Copy the post's link from its receipt in the archive (the line `link:`), or in Telegram (right-click the post, \"Copy link\"), put it in the .yaml file and drop it into the inbox again.";
+    let link_hint_it = "Copia il link del post dalla sua ricevuta nell'archivio (la riga `link:`), oppure in Telegram (clic destro sul post, \"Copia link\"), mettilo nel file .yaml e rimettilo nella cartella inbox.";
+    let list = |names: &[String]| names.join(", ");
+    let (why, fix) = match (why, it) {
+        (C::NotOurs, false) => (
+            "dropcast can change only the posts it made itself, and it has no post with this link or name. The link may point to a message posted by hand, or to another channel.".to_string(),
+            link_hint_en.to_string(),
+        ),
+        (C::NotOurs, true) => (
+            "dropcast può modificare solo i post che ha pubblicato lui, e non ne ha nessuno con questo link o nome. Il link potrebbe indicare un messaggio pubblicato a mano, o un altro canale.".to_string(),
+            link_hint_it.to_string(),
+        ),
+        (C::Ambiguous { receipts }, false) => (
+            format!("Several posts in the archive have this file name: {}.", list(receipts)),
+            format!("Name the post by its link instead. {link_hint_en}"),
+        ),
+        (C::Ambiguous { receipts }, true) => (
+            format!("Nell'archivio ci sono più post con questo nome di file: {}.", list(receipts)),
+            format!("Indica il post con il suo link. {link_hint_it}"),
+        ),
+        (C::Scheduled { .. }, false) => (
+            "The post has not gone out yet: it waits in the scheduled folder.".to_string(),
+            "Delete its file from the scheduled folder (that cancels it), then drop the corrected post into the inbox as a new post.".to_string(),
+        ),
+        (C::Scheduled { .. }, true) => (
+            "Il post non è ancora uscito: è in attesa nella cartella scheduled.".to_string(),
+            "Elimina il suo file dalla cartella scheduled (così viene annullato), poi metti nella cartella inbox il post corretto come post nuovo.".to_string(),
+        ),
+        (C::NotOut, false) => (
+            "The post is still being posted, or did not go out whole.".to_string(),
+            "Wait until its receipt is in the archive, then drop the .yaml file into the inbox again.".to_string(),
+        ),
+        (C::NotOut, true) => (
+            "Il post è ancora in pubblicazione, oppure non è uscito per intero.".to_string(),
+            "Aspetta che la sua ricevuta sia nell'archivio, poi rimetti il file .yaml nella cartella inbox.".to_string(),
+        ),
+        (C::Deleted, false) => (
+            "The post was deleted from the channel already.".to_string(),
+            "Nothing to do. To publish it again, drop it into the inbox as a new post.".to_string(),
+        ),
+        (C::Deleted, true) => (
+            "Il post è già stato eliminato dal canale.".to_string(),
+            "Non serve fare nulla. Per pubblicarlo di nuovo, mettilo nella cartella inbox come post nuovo.".to_string(),
+        ),
+        (C::TooOldToDelete { .. }, false) => (
+            "Telegram lets a bot delete a post in a channel only within 48 hours after it went out, and this one is older.".to_string(),
+            "Correct it instead: a .yaml file with `edit:` and the post's link, and a caption such as \"CANCELLED: …\" (`caption: \"CANCELLED: the meeting of 3 December will not take place\"`). An administrator can still delete it by hand in the Telegram app.".to_string(),
+        ),
+        (C::TooOldToDelete { .. }, true) => (
+            "Telegram permette a un bot di eliminare un post di un canale solo entro 48 ore dalla pubblicazione, e questo è più vecchio.".to_string(),
+            "Correggilo invece: un file .yaml con `edit:` e il link del post, e un testo come \"ANNULLATO: …\" (`caption: \"ANNULLATO: la riunione del 3 dicembre non si terrà\"`). Un amministratore può ancora eliminarlo a mano nell'app di Telegram.".to_string(),
+        ),
+        (C::CaptionTooLong { len, limit }, false) => (
+            format!("The new caption is {len} characters long after formatting; under a file Telegram shows at most {limit}. A new post would be split, a correction cannot be."),
+            format!("Shorten the caption to {limit} characters at most, and drop the .yaml file into the inbox again."),
+        ),
+        (C::CaptionTooLong { len, limit }, true) => (
+            format!("Il nuovo testo è lungo {len} caratteri dopo la formattazione; sotto un file Telegram ne mostra al massimo {limit}. Un post nuovo verrebbe diviso, una correzione no."),
+            format!("Accorcia il testo a {limit} caratteri al massimo, e rimetti il file .yaml nella cartella inbox."),
+        ),
+        (C::TextParts { had, needs }, false) => (
+            format!("The post's text went out as {had} message(s), and the new text needs {needs}. A correction can change messages, not add or remove them."),
+            "Write a text of about the same length, or delete the post and publish it again.".to_string(),
+        ),
+        (C::TextParts { had, needs }, true) => (
+            format!("Il testo del post è uscito in {had} messaggi, e il nuovo testo ne richiede {needs}. Una correzione può cambiare i messaggi, non aggiungerne o toglierne."),
+            "Scrivi un testo di lunghezza simile, oppure elimina il post e pubblicalo di nuovo.".to_string(),
+        ),
+        (C::EmptyText, false) => (
+            "The new text is empty, and a text post cannot be left without text.".to_string(),
+            "To remove the post, use `delete:` with its link instead of `edit:`.".to_string(),
+        ),
+        (C::EmptyText, true) => (
+            "Il nuovo testo è vuoto, e un post di solo testo non può restare senza testo.".to_string(),
+            "Per togliere il post usa `delete:` con il suo link al posto di `edit:`.".to_string(),
+        ),
+        (C::NoFileToReplace, false) => (
+            "The post is only text: Telegram cannot add a file to a text message.".to_string(),
+            "Drop only the .yaml file to correct the text, or delete the post and publish it again with the file.".to_string(),
+        ),
+        (C::NoFileToReplace, true) => (
+            "Il post è solo testo: Telegram non permette di aggiungere un file a un messaggio di testo.".to_string(),
+            "Metti solo il file .yaml per correggere il testo, oppure elimina il post e pubblicalo di nuovo con il file.".to_string(),
+        ),
+        (C::WhichFile { names }, false) => (
+            format!("The post has several files ({}), and the .yaml file does not say which one the new file replaces.", list(names)),
+            "Add a line `replace: NAME` with the name of the file to replace, and drop both files into the inbox again.".to_string(),
+        ),
+        (C::WhichFile { names }, true) => (
+            format!("Il post ha più file ({}), e il file .yaml non dice quale va sostituito dal nuovo.", list(names)),
+            "Aggiungi una riga `replace: NOME` con il nome del file da sostituire, e rimetti entrambi i file nella cartella inbox.".to_string(),
+        ),
+        (C::NoSuchFile { name, names }, false) => (
+            format!("The post has no file named {name}; its files are {}.", list(names)),
+            "Write one of those names after `replace:`, and drop both files into the inbox again.".to_string(),
+        ),
+        (C::NoSuchFile { name, names }, true) => (
+            format!("Il post non ha un file di nome {name}; i suoi file sono {}.", list(names)),
+            "Scrivi uno di questi nomi dopo `replace:`, e rimetti entrambi i file nella cartella inbox.".to_string(),
+        ),
+        (C::WrongKind { was, file }, false) => (
+            format!("The file to replace is shown as a {was}, and {file} cannot be one: Telegram keeps the kind of a post's file (a photo stays a photo)."),
+            "Use an image of the same kind (JPEG or PNG for a photo, GIF for an animation), or delete the post and publish it again.".to_string(),
+        ),
+        (C::WrongKind { was, file }, true) => (
+            format!("Il file da sostituire è mostrato come {}, e {file} non può esserlo: Telegram mantiene il tipo del file di un post (una foto resta una foto).", match was.as_str() { "photo" => "foto", "animation" => "animazione", _ => "documento" }),
+            "Usa un'immagine dello stesso tipo (JPEG o PNG per una foto, GIF per un'animazione), oppure elimina il post e pubblicalo di nuovo.".to_string(),
+        ),
+        (C::ButtonsUnderAlbum, false) => (
+            "The post is an album, and Telegram shows no buttons under an album.".to_string(),
+            "Remove `buttons:` from the .yaml file, or put the links in the caption.".to_string(),
+        ),
+        (C::ButtonsUnderAlbum, true) => (
+            "Il post è un album, e Telegram non mostra pulsanti sotto un album.".to_string(),
+            "Togli `buttons:` dal file .yaml, oppure metti i link nel testo.".to_string(),
+        ),
+        (C::NothingToChange, false) => (
+            "The .yaml file says `edit:` but nothing to change.".to_string(),
+            "Add the new `caption:`, new `buttons:`, or a file with the same name that replaces the post's file, and drop it into the inbox again.".to_string(),
+        ),
+        (C::NothingToChange, true) => (
+            "Il file .yaml dice `edit:` ma nulla da cambiare.".to_string(),
+            "Aggiungi il nuovo `caption:`, i nuovi `buttons:`, oppure un file con lo stesso nome che sostituisca quello del post, e rimettilo nella cartella inbox.".to_string(),
+        ),
+        (C::FileWithoutEdit { file }, false) => (
+            format!("{file} came with a .yaml file that does not correct the post, so it has nowhere to go."),
+            "To replace the post's file use `edit:`; to delete or unpin, drop only the .yaml file.".to_string(),
+        ),
+        (C::FileWithoutEdit { file }, true) => (
+            format!("{file} è arrivato con un file .yaml che non corregge il post, quindi non ha dove andare."),
+            "Per sostituire il file del post usa `edit:`; per eliminare o sbloccare, metti solo il file .yaml.".to_string(),
+        ),
+    };
+    (what, why, fix)
 }
 
 /// A report for a clerk: what happened, why, and how to fix it.
@@ -82,6 +241,7 @@ impl Problem {
     pub fn report(&self, lang: Language) -> Report {
         let it = lang == Language::It;
         let (what, why, fix) = match self {
+            Problem::CannotChange { post, kind, why } => change_report(it, post, *kind, why),
             Problem::BadSidecar { file, detail } => (
                 if it {
                     format!("Il file di istruzioni {file} contiene un errore.")

@@ -380,7 +380,20 @@ async fn resolve_channels(config: &Config, journal: &Journal, client: &Client) {
         .filter(|c| c.starts_with('@'))
         .collect();
     for name in names {
-        if journal.chat_id_of(name).ok().flatten().is_some() {
+        if let Some(id) = journal.chat_id_of(name).ok().flatten() {
+            // Resolved before: asked again by its id, to learn a new public name (links a clerk
+            // copies after a rename carry it). Not a must: the old names keep resolving.
+            match client.get_chat(&id.to_string()).await {
+                Ok(chat) if chat.id == id => {
+                    if let Err(e) = journal.remember_chat(name, id, chat.username.as_deref()) {
+                        tracing::warn!(error = %e, "cannot record the channel's name");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(channel = %name, error = %e, "cannot look the channel up now")
+                }
+            }
             continue;
         }
         match client.get_chat(name).await {

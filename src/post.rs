@@ -51,6 +51,44 @@ pub struct Sidecar {
     pub repost: bool,
     /// When to post; `None` means now.
     pub publish_at: Option<PublishAt>,
+    /// When to unpin the post (with `pin: true`).
+    pub pin_until: Option<PublishAt>,
+    /// Whether the sidecar says `buttons:` at all: in a correction, `buttons: []` removes the
+    /// buttons and no `buttons:` keeps them.
+    pub buttons_given: bool,
+    /// `edit:`, `delete:` or `unpin:`: this bundle changes a post that went out.
+    pub change: Option<ChangeRequest>,
+    /// In a correction of an album: the name of the file that the bundle's file replaces.
+    pub replace: Option<String>,
+}
+
+/// What a correction bundle does to the post it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Edit,
+    Delete,
+    Unpin,
+}
+
+impl ChangeKind {
+    /// The sidecar key.
+    pub fn key(self) -> &'static str {
+        match self {
+            ChangeKind::Edit => "edit",
+            ChangeKind::Delete => "delete",
+            ChangeKind::Unpin => "unpin",
+        }
+    }
+}
+
+/// `edit: LINK`, `delete: LINK` or `unpin: LINK`, as the sidecar says it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeRequest {
+    pub kind: ChangeKind,
+    pub target: crate::change::PostRef,
+    /// As the clerk wrote it, for reports.
+    pub written: String,
 }
 
 /// When a post should go out, as the clerk wrote it.
@@ -123,6 +161,82 @@ pub enum OutMessage {
     },
     /// 2 to 10 items of one kind, sent with `sendMediaGroup`; albums cannot carry buttons.
     Album { items: Vec<AlbumItem> },
+    /// A correction of a message that carries text (`editMessageText`). Every edit sets the
+    /// buttons the message shows afterwards: Telegram removes those an edit does not repeat.
+    EditText {
+        target: Target,
+        text: Rendered,
+        link_preview: Option<bool>,
+        buttons: Vec<Vec<Button>>,
+    },
+    /// A new caption for a message with a file (`editMessageCaption`); `None` removes it.
+    EditCaption {
+        target: Target,
+        caption: Option<Rendered>,
+        buttons: Vec<Vec<Button>>,
+    },
+    /// New buttons only (`editMessageReplyMarkup`); none removes them.
+    EditButtons {
+        target: Target,
+        buttons: Vec<Vec<Button>>,
+    },
+    /// A file that replaces a message's file (`editMessageMedia`), with the caption the message
+    /// shows afterwards (Telegram removes one the request does not repeat).
+    EditMedia {
+        target: Target,
+        kind: MediaKind,
+        path: PathBuf,
+        file_name: String,
+        caption: Option<Rendered>,
+        buttons: Vec<Vec<Button>>,
+    },
+    /// Removes a message from the channel (`deleteMessage`).
+    Delete { target: Target },
+    /// Unpins a message (`unpinChatMessage`).
+    Unpin { target: Target },
+}
+
+impl OutMessage {
+    /// The files this request uploads.
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        match self {
+            OutMessage::Media { path, .. } | OutMessage::EditMedia { path, .. } => {
+                vec![path.as_path()]
+            }
+            OutMessage::Album { items } => items.iter().map(|i| i.path.as_path()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The same, to rewrite where they are read from.
+    pub fn files_mut(&mut self) -> Vec<&mut PathBuf> {
+        match self {
+            OutMessage::Media { path, .. } | OutMessage::EditMedia { path, .. } => vec![path],
+            OutMessage::Album { items } => items.iter_mut().map(|i| &mut i.path).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The message this request changes, for the requests that change one.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            OutMessage::EditText { target, .. }
+            | OutMessage::EditCaption { target, .. }
+            | OutMessage::EditButtons { target, .. }
+            | OutMessage::EditMedia { target, .. }
+            | OutMessage::Delete { target }
+            | OutMessage::Unpin { target } => Some(target),
+            OutMessage::Text { .. } | OutMessage::Media { .. } | OutMessage::Album { .. } => None,
+        }
+    }
+}
+
+/// A message that went out, which a correction changes: its id, its chat's id, its link.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    pub message_id: i64,
+    pub chat_id: i64,
+    pub link: String,
 }
 
 /// Options that apply to every message of a post.

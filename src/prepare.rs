@@ -139,6 +139,10 @@ pub struct Prepared {
     pub repost: bool,
     /// A time in the future: the bundle waits in `scheduled/` until then.
     pub publish_at: Option<jiff::Timestamp>,
+    /// A correction (`edit:`, `delete:`, `unpin:`): what it brings. The preparer finds the post
+    /// in the journal and plans `changes`.
+    pub correction: Option<crate::change::Correction>,
+    pub changes: Vec<crate::change::Planned>,
 }
 
 /// A bundle refused before posting, with the files it concerns (those that still exist).
@@ -354,6 +358,10 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
     };
     let sidecar_name = c.sidecar.as_deref().map(file_name).unwrap_or_default();
     let media_files = read_media(c, config, &refuse)?;
+    if let Some(request) = sidecar.change.clone() {
+        files.splice(0..0, media_files.iter().map(|(h, _)| h.clone()));
+        return correction(c, config, &sidecar, request, files, &media_files).map_err(&refuse);
+    }
     if !sidecar.buttons.is_empty() && media_files.len() > 1 {
         return Err(refuse(Problem::BadSidecar {
             file: sidecar_name.clone(),
@@ -409,6 +417,23 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
         .as_ref()
         .and_then(|p| p.resolve(&config.timezone))
         .filter(|t| *t > now);
+    let pin_until = sidecar
+        .pin_until
+        .as_ref()
+        .and_then(|p| p.resolve(&config.timezone));
+    if let Some(until) = pin_until
+        && until <= publish_at.unwrap_or(now)
+    {
+        return Err(refuse(Problem::BadSidecar {
+            file: sidecar_name.clone(),
+            detail: format!(
+                "`pin_until` ({}) is before the post goes out",
+                until
+                    .to_zoned_datetime(config.timezone.clone())
+                    .strftime("%Y-%m-%d %H:%M")
+            ),
+        }));
+    }
     Ok(Prepared {
         name,
         files,
@@ -419,11 +444,78 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
                 protect: sidecar.protect,
             },
             pin: sidecar.pin,
+            pin_until: pin_until.map(|t| t.as_second()),
         },
         chats,
         digest,
         repost: sidecar.repost,
         publish_at,
+        correction: None,
+        changes: Vec::new(),
+    })
+}
+
+/// A correction bundle (`edit:`, `delete:`, `unpin:`): its sidecar, and for an edit at most one
+/// file that replaces one of the post's. The post itself is found later, in the journal.
+fn correction(
+    c: &Candidate,
+    config: &Config,
+    sidecar: &Sidecar,
+    request: crate::post::ChangeRequest,
+    files: Vec<Hashed>,
+    media_files: &[(Hashed, MediaType)],
+) -> Result<Prepared, Problem> {
+    let sidecar_name = c.sidecar.as_deref().map(file_name).unwrap_or_default();
+    let caption =
+        match &sidecar.caption {
+            Some(source) => Some(render::render(source, sidecar.format).map_err(|e| {
+                Problem::CaptionProblem {
+                    file: sidecar_name.clone(),
+                    detail: e.to_string(),
+                }
+            })?),
+            None => None,
+        };
+    let file = media_files.first().map(|(h, ty)| crate::change::NewFile {
+        path: h.path.clone(),
+        file_name: file_name(&h.path),
+        photo: media_kind(crate::post::SendAs::Auto, *ty, &h.path, h.size) == MediaKind::Photo
+            && sidecar.send_as != crate::post::SendAs::Document,
+        animation: *ty == MediaType::Gif,
+    });
+    // Two corrections of the same post with the same words are the same correction.
+    let digest = {
+        let mut h = Sha256::new();
+        h.update(request.kind.key());
+        h.update(request.written.as_bytes());
+        for f in &files {
+            h.update(f.sha256.as_bytes());
+        }
+        format!("change:{}", hex::encode(h.finalize()))
+    };
+    let _ = config;
+    Ok(Prepared {
+        name: c.name(),
+        files,
+        plan: Plan {
+            messages: Vec::new(),
+            options: SendOptions::default(),
+            pin: false,
+            pin_until: None,
+        },
+        chats: Vec::new(),
+        digest,
+        repost: true,
+        publish_at: None,
+        correction: Some(crate::change::Correction {
+            request,
+            caption,
+            buttons: sidecar.buttons_given.then(|| sidecar.buttons.clone()),
+            link_preview: sidecar.link_preview,
+            file,
+            replace: sidecar.replace.clone(),
+        }),
+        changes: Vec::new(),
     })
 }
 
@@ -619,6 +711,16 @@ fn media_kind(send_as: SendAs, ty: MediaType, path: &Path, size: u64) -> MediaKi
 
 /// A human-readable description of a prepared bundle, for `--dry-run`.
 pub fn describe(p: &Prepared) -> String {
+    if let Some(c) = &p.correction {
+        let notes: Vec<crate::change::Note> = p.changes.iter().map(|x| x.note.clone()).collect();
+        return format!(
+            "{} → {} {}\n{}",
+            p.name,
+            c.request.kind.key(),
+            c.request.written,
+            crate::change::describe(&notes)
+        );
+    }
     let mut out = format!("{} → {}\n", p.name, p.chats.join(", "));
     if let Some(at) = p.publish_at {
         out.push_str(&format!(
@@ -665,6 +767,8 @@ pub fn describe(p: &Prepared) -> String {
                     }
                 }
             }
+            // Corrections are described by their notes, above.
+            _ => {}
         }
     }
     let o = &p.plan.options;

@@ -23,7 +23,6 @@ use crate::journal::{BundleId, DeliveryId, FileRecord, Journal, NewBundle};
 use crate::messages::{self, Problem};
 use crate::metrics::Metrics;
 use crate::pipeline::Tasks;
-use crate::post::OutMessage;
 use crate::prepare::{self, Candidate, Prepared, Refusal, Rejected};
 use crate::schedule;
 use crate::share::Share;
@@ -58,7 +57,7 @@ pub struct Preparer {
     /// share went away; moved and started once it is back.
     parked: Vec<BundleId>,
     /// One sender per channel, started on its first delivery.
-    senders: HashMap<String, mpsc::UnboundedSender<DeliveryId>>,
+    senders: HashMap<String, mpsc::UnboundedSender<deliver::Job>>,
     sender_tasks: Tasks,
     /// How many bundles were taken so far: names the work folders.
     seq: u64,
@@ -81,7 +80,7 @@ enum Handled {
 enum Checked {
     Done(Handled),
     /// Checked, not a duplicate, unchanged: to be entered into the journal.
-    Accepted(Prepared),
+    Accepted(Box<Prepared>),
 }
 
 impl Preparer {
@@ -181,12 +180,35 @@ impl Preparer {
             }
             Err(e) => tracing::error!(error = %e, "cannot read open deliveries from the journal"),
         }
+        // Unpins that were queued or in flight when dropcast stopped: made (again) now.
+        let pins = self
+            .deliverer
+            .as_ref()
+            .map(|d| d.journal.pin_ends())
+            .transpose();
+        match pins {
+            Ok(pins) => {
+                for p in pins.unwrap_or_default() {
+                    if p.state == "in_flight" {
+                        self.queue(deliver::Job::EndPin(p.delivery_id), &p.chat);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the pins that end from the journal"),
+        }
     }
 
     /// Queues a delivery on its channel's sender, starting the sender on first use.
     fn dispatch(&mut self, id: DeliveryId, chat: &str) {
+        if let Some(d) = &self.deliverer {
+            d.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        }
+        self.queue(deliver::Job::Deliver(id), chat);
+    }
+
+    /// Queues a job on its channel's sender, starting the sender on first use.
+    fn queue(&mut self, job: deliver::Job, chat: &str) {
         let Some(d) = &self.deliverer else { return };
-        d.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         let tx = self.senders.entry(chat.to_string()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             self.sender_tasks.spawn(
@@ -201,7 +223,7 @@ impl Preparer {
             );
             tx
         });
-        let _ = tx.send(id);
+        let _ = tx.send(job);
     }
 
     /// Releases the scheduled bundles whose time has come, and starts the parked ones whose
@@ -215,6 +237,9 @@ impl Preparer {
             .unwrap_or_default();
         for (id, chat) in checked.start {
             self.dispatch(id, &chat);
+        }
+        for (id, chat) in checked.unpin {
+            self.queue(deliver::Job::EndPin(id), &chat);
         }
         let wait = match (checked.wait, parked_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -328,7 +353,7 @@ impl Batch {
                 Checked::Done(h) => out.push(Some(h)),
                 Checked::Accepted(p) => {
                     out.push(None);
-                    accepted.push((i, inbox, p));
+                    accepted.push((i, inbox, *p));
                 }
             }
         }
@@ -372,7 +397,11 @@ impl Batch {
             tracing::info!(bundle = %p.name, "the same files are being taken in right now: looked at again shortly");
             return Checked::Done(Handled::Gone);
         }
-        match result.and_then(|p| self.check_duplicates(p, journal)) {
+        let result = result.and_then(|p| match p.correction {
+            Some(_) => find_post(journal, p),
+            None => self.check_duplicates(p, journal),
+        });
+        match result {
             Ok(p) => {
                 if p.publish_at.is_some() {
                     Metrics::add(&self.metrics.bundles_scheduled, 1);
@@ -380,7 +409,7 @@ impl Batch {
                 for chat in &p.chats {
                     in_batch.insert((chat.clone(), p.digest.clone()));
                 }
-                Checked::Accepted(p)
+                Checked::Accepted(Box::new(p))
             }
             Err(r) => Checked::Done(self.reject(journal, r)),
         }
@@ -747,24 +776,28 @@ fn new_bundle(
             .find(|f| f.original == path)
             .map(|f| f.work.clone())
     };
-    let mut plan = p.plan.clone();
-    for m in &mut plan.messages {
-        match m {
-            OutMessage::Media { path, .. } => {
+    let moved = |mut plan: crate::journal::Plan| {
+        for m in &mut plan.messages {
+            for path in m.files_mut() {
                 if let Some(w) = moved_path(path) {
                     *path = w;
                 }
             }
-            OutMessage::Album { items } => {
-                for item in items {
-                    if let Some(w) = moved_path(&item.path) {
-                        item.path = w;
-                    }
-                }
-            }
-            OutMessage::Text { .. } => {}
         }
-    }
+        plan
+    };
+    let plan = moved(p.plan.clone());
+    let changes = p
+        .changes
+        .iter()
+        .map(|x| crate::journal::NewChange {
+            chat: x.chat.clone(),
+            target: x.target,
+            kind: x.kind,
+            plan: moved(x.plan.clone()),
+            note: serde_json::to_string(&x.note).unwrap_or_default(),
+        })
+        .collect();
     NewBundle {
         name: p.name.clone(),
         files,
@@ -773,7 +806,50 @@ fn new_bundle(
         chats: p.chats.clone(),
         repost: p.repost,
         publish_at: p.publish_at.map(|t| t.as_second()),
+        changes,
     }
+}
+
+/// A correction: finds the post it names in the journal and plans what changes in each channel
+/// the post went to; refused with the reason when it cannot be made.
+pub fn find_post(
+    journal: &crate::journal::JournalReader,
+    mut p: Prepared,
+) -> Result<Prepared, Rejected> {
+    let Some(c) = &p.correction else {
+        return Ok(p);
+    };
+    let refuse = |why: crate::change::CannotChange| {
+        Rejected::Refused(Refusal {
+            name: p.name.clone(),
+            problem: Problem::CannotChange {
+                post: c.request.written.clone(),
+                kind: c.request.kind,
+                why: Box::new(why),
+            },
+            files: p.files.iter().map(|f| f.path.clone()).collect(),
+        })
+    };
+    let found = journal.find_post(&c.request.target).map_err(|e| {
+        tracing::error!(error = %e, "cannot read the journal to find the post to change");
+        Rejected::SettleAgain {
+            name: p.name.clone(),
+            reason: "the journal cannot be read now".into(),
+        }
+    })?;
+    let posts = match found {
+        crate::journal::Found::Posts(posts) => posts,
+        crate::journal::Found::Nothing => return Err(refuse(crate::change::CannotChange::NotOurs)),
+        crate::journal::Found::Ambiguous(receipts) => {
+            return Err(refuse(crate::change::CannotChange::Ambiguous {
+                receipts: receipts.iter().map(|r| r.display().to_string()).collect(),
+            }));
+        }
+    };
+    let changes = crate::change::plan(&posts, c, crate::journal::now()).map_err(refuse)?;
+    p.chats = changes.iter().map(|x| x.chat.clone()).collect();
+    p.changes = changes;
+    Ok(p)
 }
 
 /// Moves a refused bundle to `failed/` with its report and records it in the journal.

@@ -106,6 +106,18 @@ pub fn render(source: &str, format: Format) -> Result<Rendered, RenderError> {
     })
 }
 
+/// The text a reader sees: tags stripped, entities decoded, surrounding whitespace trimmed.
+pub fn visible_text(r: &Rendered) -> String {
+    let text: String = tokens(r)
+        .iter()
+        .filter_map(|t| match t {
+            Tok::Char { ch, .. } => Some(*ch),
+            _ => None,
+        })
+        .collect();
+    text.trim().to_string()
+}
+
 /// Length as Telegram counts it: after entity parsing (tags stripped, entities decoded), in UTF-16
 /// code units, after trimming surrounding whitespace.
 pub fn visible_len(r: &Rendered) -> usize {

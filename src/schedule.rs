@@ -16,6 +16,8 @@ use crate::spool;
 pub struct Checked {
     /// Deliveries to start now: `(delivery id, chat)`.
     pub start: Vec<(DeliveryId, String)>,
+    /// Pins that end now (`pin_until:`): `(the post's delivery id, chat)`.
+    pub unpin: Vec<(DeliveryId, String)>,
     /// When to look again; `None` when nothing is scheduled.
     pub wait: Option<Duration>,
 }
@@ -28,6 +30,7 @@ pub fn check(config: &Config, journal: &Journal, share: &crate::share::Share) ->
             tracing::error!(error = %e, "cannot read scheduled posts from the journal");
             return Checked {
                 start: Vec::new(),
+                unpin: Vec::new(),
                 wait: Some(Duration::from_secs(30)),
             };
         }
@@ -68,10 +71,28 @@ pub fn check(config: &Config, journal: &Journal, share: &crate::share::Share) ->
             next = Some(next.map_or(s.publish_at, |n| n.min(s.publish_at)));
         }
     }
+    // Pins that end: each is queued once (`in_flight` from here on; a crash before the unpin
+    // is answered leaves it so, and the start queues it again).
+    let mut unpin = Vec::new();
+    match journal.pin_ends() {
+        Ok(pins) => {
+            for p in pins.into_iter().filter(|p| p.state == "waiting") {
+                if p.until <= now {
+                    match journal.pin_end_begin(p.delivery_id) {
+                        Ok(()) => unpin.push((p.delivery_id, p.chat)),
+                        Err(e) => tracing::error!(error = %e, "cannot record an unpin"),
+                    }
+                } else {
+                    next = Some(next.map_or(p.until, |n| n.min(p.until)));
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read the pins that end from the journal"),
+    }
     // Cancellation is noticed within 2 s; a due post within a second of its time.
     let wait = next
         .map(|t| Duration::from_secs((t - now).clamp(0, 2) as u64).max(Duration::from_millis(200)));
-    Checked { start, wait }
+    Checked { start, unpin, wait }
 }
 
 /// A file of a scheduled bundle was removed from `scheduled/`: the post is cancelled and the

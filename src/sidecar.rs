@@ -17,7 +17,7 @@ use std::fmt;
 use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, EnumAccess, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::post::{Button, Format, PublishAt, SendAs, Sidecar};
+use crate::post::{Button, ChangeKind, ChangeRequest, Format, PublishAt, SendAs, Sidecar};
 
 /// A sidecar needs a few lines; anything this big is a wrong file or an attack.
 pub const MAX_SIDECAR_BYTES: usize = 64 * 1024;
@@ -91,7 +91,77 @@ pub fn parse(bytes: &[u8], rules: &Rules) -> Result<Sidecar, SidecarError> {
     check_brackets(text)?;
     check_shape(text)?;
     let ctx = Ctx::new(text, rules.channel_aliases);
-    run(&ctx, Top)
+    let sidecar = run(&ctx, Top)?;
+    check_together(text, &sidecar)?;
+    Ok(sidecar)
+}
+
+/// The keys that make sense only together, or not together: a correction (`edit:`, `delete:`,
+/// `unpin:`) takes only what it can change, `replace:` only goes with `edit:`, `pin_until:` only
+/// with `pin: true`. The error points at the key that does not belong.
+fn check_together(text: &str, s: &Sidecar) -> Result<(), SidecarError> {
+    let at = |key: &str, problem: Problem| {
+        SidecarError::new(locate_key(text, key).map(|line| (line, 1)), problem)
+    };
+    let present = |key: &str| locate_key(text, key).is_some();
+    if let Some(change) = &s.change {
+        let verb = change.kind.key();
+        // What each kind of correction may say besides the post it names.
+        let allowed: &[&str] = match change.kind {
+            ChangeKind::Edit => &[
+                "caption",
+                "text",
+                "format",
+                "buttons",
+                "link_preview",
+                "send_as",
+                "replace",
+            ],
+            ChangeKind::Delete | ChangeKind::Unpin => &[],
+        };
+        for (name, _) in KEYS.iter() {
+            if *name == verb || allowed.contains(name) || !present(name) {
+                continue;
+            }
+            let what = match *name {
+                "edit" | "delete" | "unpin" => format!(
+                    "`{verb}` and `{name}` cannot be in one sidecar: one sidecar makes one change"
+                ),
+                _ => format!("`{name}` has no place in a sidecar that says `{verb}`"),
+            };
+            let hint = match (change.kind, *name) {
+                (_, "edit" | "delete" | "unpin") => {
+                    "drop one sidecar for each change".to_owned()
+                }
+                (ChangeKind::Edit, "channel") => {
+                    "a link names the channel already; a file name names every channel the post went to".to_owned()
+                }
+                (ChangeKind::Edit, "publish_at") => {
+                    "a correction goes out at once; to change a post that waits in scheduled/, delete its file there and drop the corrected bundle again".to_owned()
+                }
+                (ChangeKind::Edit, _) => format!(
+                    "a correction can change {}; remove the line",
+                    "the caption, the buttons and the file"
+                ),
+                _ => format!("a `{verb}` sidecar needs only the `{verb}:` line; remove this one"),
+            };
+            return Err(at(name, Problem::new(what).hint(hint)));
+        }
+    } else if s.replace.is_some() {
+        return Err(at(
+            "replace",
+            Problem::new("`replace` names a file of a post to correct, and there is no `edit`")
+                .hint("add `edit:` with the link of the post, or remove the line"),
+        ));
+    }
+    if s.pin_until.is_some() && !s.pin {
+        return Err(at(
+            "pin_until",
+            Problem::new("`pin_until` says when a pin ends, and the post is not pinned")
+                .hint("add `pin: true`, or remove the line"),
+        ));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,9 +826,14 @@ enum Key {
     Buttons,
     Attachments,
     PublishAt,
+    PinUntil,
+    Edit,
+    Delete,
+    Unpin,
+    Replace,
 }
 
-const KEYS: [(&str, Key); 13] = [
+const KEYS: [(&str, Key); 18] = [
     ("channel", Key::Channel),
     ("caption", Key::Caption),
     ("text", Key::Text),
@@ -772,6 +847,11 @@ const KEYS: [(&str, Key); 13] = [
     ("buttons", Key::Buttons),
     ("attachments", Key::Attachments),
     ("publish_at", Key::PublishAt),
+    ("pin_until", Key::PinUntil),
+    ("edit", Key::Edit),
+    ("delete", Key::Delete),
+    ("unpin", Key::Unpin),
+    ("replace", Key::Replace),
 ];
 
 /// Words a clerk (or someone who knows the Bot API) may write for a key.
@@ -805,6 +885,17 @@ const KEY_SYNONYMS: &[(&str, &str)] = &[
     ("protect_content", "protect"),
     ("pinned", "pin"),
     ("type", "send_as"),
+    ("correct", "edit"),
+    ("correction", "edit"),
+    ("fix", "edit"),
+    ("update", "edit"),
+    ("remove", "delete"),
+    ("retract", "delete"),
+    ("unpublish", "delete"),
+    ("unpin_at", "pin_until"),
+    ("pin_till", "pin_until"),
+    ("unpin_after", "pin_until"),
+    ("replaces", "replace"),
 ];
 
 impl Key {
@@ -870,8 +961,35 @@ impl Check for Top {
                     sidecar.attachments = map.next_value_seed(node(ctx, Attachments))?;
                 }
                 Key::PublishAt => {
-                    sidecar.publish_at = Some(map.next_value_seed(leaf(ctx, publish_at_value))?);
+                    sidecar.publish_at =
+                        Some(map.next_value_seed(leaf(ctx, |f| time_value(name, f)))?);
                 }
+                Key::PinUntil => {
+                    sidecar.pin_until =
+                        Some(map.next_value_seed(leaf(ctx, |f| time_value(name, f)))?);
+                }
+                Key::Edit | Key::Delete | Key::Unpin => {
+                    let kind = match key {
+                        Key::Edit => ChangeKind::Edit,
+                        Key::Delete => ChangeKind::Delete,
+                        _ => ChangeKind::Unpin,
+                    };
+                    let (target, written) =
+                        map.next_value_seed(leaf(ctx, |f| post_value(name, f)))?;
+                    if sidecar.change.is_none() {
+                        sidecar.change = Some(ChangeRequest {
+                            kind,
+                            target,
+                            written,
+                        });
+                    }
+                }
+                Key::Replace => {
+                    sidecar.replace = Some(map.next_value_seed(leaf(ctx, replace_value))?);
+                }
+            }
+            if key == Key::Buttons {
+                sidecar.buttons_given = true;
             }
         }
         Ok(sidecar)
@@ -1053,10 +1171,43 @@ fn choice(
     Err(wrong(key, &expected, found))
 }
 
-fn publish_at_value(found: Found<'_>) -> Result<PublishAt, Problem> {
+/// A post named by its link or its file name in the archive (see change.rs).
+fn post_value(key: &str, found: Found<'_>) -> Result<(crate::change::PostRef, String), Problem> {
+    let expected = "the link of a post, like https://t.me/town_news/123";
+    let Found::Str(text) = found else {
+        return Err(wrong(key, expected, found).hint(
+            "copy the link from the post's receipt, or from Telegram (right-click the post, \"Copy link\")",
+        ));
+    };
+    crate::change::parse(text)
+        .map(|target| (target, text.trim().to_owned()))
+        .map_err(|crate::change::NotAPost(why)| {
+            Problem::new(format!("`{key}` must name a post: {why}")).hint(
+                "copy the link from the post's receipt, or from Telegram (right-click the post, \"Copy link\"); or write the file's name as it is in the archive",
+            )
+        })
+}
+
+/// The name of a file of an album (`replace: page2.jpg`): a name, not a path.
+fn replace_value(found: Found<'_>) -> Result<String, Problem> {
+    let Found::Str(text) = found else {
+        return Err(wrong("replace", "the name of a file of the post", found));
+    };
+    let text = text.trim();
+    if text.is_empty() || text.contains(['/', '\\']) || text == ".." {
+        return Err(Problem::new(format!(
+            "`replace` must be the name of a file of the post, not \"{}\"",
+            shorten(text)
+        ))
+        .hint("write only the file's name, like page2.jpg"));
+    }
+    Ok(text.to_owned())
+}
+
+fn time_value(key: &str, found: Found<'_>) -> Result<PublishAt, Problem> {
     let expected = "a date and time like 2026-11-28 08:00";
     let Found::Str(text) = found else {
-        return Err(wrong("publish_at", expected, found));
+        return Err(wrong(key, expected, found));
     };
     let text = text.trim();
     // An offset (or Z) makes it an exact instant; without one it is the office's wall clock.
@@ -1073,11 +1224,11 @@ fn publish_at_value(found: Found<'_>) -> Result<PublishAt, Problem> {
             dt.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
         )),
         Ok(_) => Err(Problem::new(format!(
-            "`publish_at` needs a time too, not only the date \"{}\"",
+            "`{key}` needs a time too, not only the date \"{}\"",
             shorten(text)
         ))
         .hint(format!("for example {text} 08:00"))),
-        Err(_) => Err(wrong("publish_at", expected, found).hint(
+        Err(_) => Err(wrong(key, expected, found).hint(
             "write the date as year-month-day and the time as hours:minutes, e.g. 2026-11-28 08:00",
         )),
     }
@@ -1578,7 +1729,8 @@ mod tests {
     use super::*;
 
     const KEY_LIST: &str = "channel, caption, text, format, silent, pin, protect, repost, \
-                            link_preview, send_as, buttons, attachments, publish_at";
+                            link_preview, send_as, buttons, attachments, publish_at, \
+                            pin_until, edit, delete, unpin, replace";
 
     fn outcome(bytes: &[u8]) -> String {
         let aliases = ["news", "alerts", "notizie"].map(String::from);
@@ -1639,7 +1791,87 @@ mod tests {
         if let Some(at) = &s.publish_at {
             parts.push(format!("publish_at={at:?}"));
         }
+        if let Some(at) = &s.pin_until {
+            parts.push(format!("pin_until={at:?}"));
+        }
+        if let Some(c) = &s.change {
+            parts.push(format!("{}={:?}", c.kind.key(), c.target));
+        }
+        if let Some(r) = &s.replace {
+            parts.push(format!("replace={r:?}"));
+        }
         parts.join(" ")
+    }
+
+    #[test]
+    fn corrections_name_a_post_and_take_only_what_they_can_change() {
+        check(
+            "edit: https://t.me/town_news/12\ncaption: New\n",
+            r#"ok caption="New" edit=Public { username: "town_news", message_id: 12 }"#,
+        );
+        check(
+            "delete: notice (2).pdf\n",
+            r#"ok delete=File("notice (2).pdf")"#,
+        );
+        check(
+            "unpin: https://t.me/c/1234567890/5?single\n",
+            "ok unpin=Private { chat_id: -1001234567890, message_id: 5 }",
+        );
+        check(
+            "edit: https://t.me/town_news/12\nreplace: page2.jpg\n",
+            r#"ok edit=Public { username: "town_news", message_id: 12 } replace="page2.jpg""#,
+        );
+        check(
+            "edit: https://t.me/town_news\n",
+            "error: line 1, column 7: `edit` must name a post: `https://t.me/town_news` is a link to \
+             the channel, not to one of its posts: open the post in Telegram and use \"Copy link\" \
+             (copy the link from the post's receipt, or from Telegram (right-click the post, \"Copy \
+             link\"); or write the file's name as it is in the archive)",
+        );
+        check(
+            "delete: https://t.me/town_news/12\ncaption: x\n",
+            "error: line 2, column 1: `caption` has no place in a sidecar that says `delete` (a \
+             `delete` sidecar needs only the `delete:` line; remove this one)",
+        );
+        check(
+            "edit: https://t.me/town_news/12\nunpin: https://t.me/town_news/12\n",
+            "error: line 2, column 1: `edit` and `unpin` cannot be in one sidecar: one sidecar \
+             makes one change (drop one sidecar for each change)",
+        );
+        check(
+            "edit: https://t.me/town_news/12\npublish_at: 2026-12-01 10:00\n",
+            "error: line 2, column 1: `publish_at` has no place in a sidecar that says `edit` (a \
+             correction goes out at once; to change a post that waits in scheduled/, delete its \
+             file there and drop the corrected bundle again)",
+        );
+        check(
+            "replace: a.jpg\n",
+            "error: line 1, column 1: `replace` names a file of a post to correct, and there is \
+             no `edit` (add `edit:` with the link of the post, or remove the line)",
+        );
+        check(
+            "edit: https://t.me/town_news/12\nreplace: ../a.jpg\n",
+            "error: line 2, column 10: `replace` must be the name of a file of the post, not \
+             \"../a.jpg\" (write only the file's name, like page2.jpg)",
+        );
+    }
+
+    #[test]
+    fn a_pin_that_ends() {
+        check(
+            "pin: true\npin_until: 2026-12-02 23:59\n",
+            r#"ok pin pin_until=Local("2026-12-02T23:59:00")"#,
+        );
+        check(
+            "pin_until: 2026-12-02 23:59\n",
+            "error: line 1, column 1: `pin_until` says when a pin ends, and the post is not \
+             pinned (add `pin: true`, or remove the line)",
+        );
+        check(
+            "pin: true\npin_until: 2026-12-02\n",
+            "error: line 2, column 12: `pin_until` needs a time too, not only the date \
+             \"2026-12-02\" (for example 2026-12-02 08:00)",
+        );
     }
 
     #[track_caller]

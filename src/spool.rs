@@ -579,6 +579,56 @@ pub fn replace_own_file(tmp: &Path, dest: &Path) -> io::Result<()> {
     fs::rename(tmp, dest)
 }
 
+/// Adds an entry to the `edits:` list at the end of a receipt of dropcast's (written by
+/// [`archive`]): the whole new text is written under a temporary name, flushed, and renamed over
+/// the receipt, so that a reader sees the old receipt or the new one, never a part; everything
+/// the receipt held stays. `entry` is one YAML list item; one whose `marker` line is in the
+/// receipt already (written before a crash) is not added again.
+pub fn add_to_receipt(receipt: &Path, entry: &str, marker: &str) -> Result<(), SpoolError> {
+    let err = |action: &'static str| {
+        move |source: io::Error| SpoolError {
+            action,
+            path: receipt.to_path_buf(),
+            source,
+        }
+    };
+    let old = fs::read_to_string(receipt).map_err(err("cannot read"))?;
+    if old.lines().any(|l| l.trim() == marker) {
+        return Ok(());
+    }
+    let mut text = old;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if !text.lines().any(|l| l == "edits:") {
+        text.push_str("edits:\n");
+    }
+    text.push_str(entry);
+    let dir = receipt.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".dropcast-{}-{}.tmp",
+        std::process::id(),
+        jiff::Timestamp::now().as_nanosecond()
+    ));
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| replace_own_file(&tmp, receipt));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(err("cannot rewrite")(e));
+    }
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 /// Writes a new file (receipt, report) without ever replacing one; picks ` (n)` if needed.
 pub fn write_new(
     dir: &Path,
@@ -756,8 +806,9 @@ pub fn sha256_of(path: &Path) -> io::Result<String> {
     }
 }
 
-/// Moves a posted bundle to `archive/YYYY/MM/` and writes `NAME.receipt.yaml` next to it.
-/// Files that vanished are skipped (logged); the receipt still lists their hashes.
+/// Moves a posted bundle to `archive/YYYY/MM/` and writes `NAME.receipt.yaml` next to it;
+/// returns the receipt's path. Files that vanished are skipped (logged); the receipt still lists
+/// their hashes.
 pub fn archive(
     archive_root: &Path,
     when: &jiff::ZonedDateTime,
@@ -815,7 +866,7 @@ pub fn archive(
     let receipt_path = dir.join(numbered(&receipt_name, &stem, n));
     if moved_before.is_some() && fs::metadata(&receipt_path).is_ok_and(|m| m.len() > 0) {
         // Written before a crash stopped the journal from recording it: nothing to redo.
-        return Ok(dir);
+        return Ok(receipt_path);
     }
     let text = receipt_text(when, lang, name, files, channels, n);
     write_new(
@@ -824,7 +875,7 @@ pub fn archive(
         text.as_bytes(),
         syncs,
     )?;
-    Ok(dir)
+    Ok(receipt_path)
 }
 
 /// A receipt's text: its comment in the clerk's language, then the record; the files by their

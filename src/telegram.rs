@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncReadExt;
 
-use crate::post::{AlbumItem, Button, MediaKind, OutMessage, Rendered, SendOptions};
+use crate::post::{AlbumItem, Button, MediaKind, OutMessage, Rendered, SendOptions, Target};
 use crate::token::Token;
 
 /// How long to wait for a TCP (and TLS) connection to the Bot API.
@@ -286,6 +286,32 @@ impl Client {
                 let message: MessageDe = parse_result(result)?;
                 Ok(vec![message.into_sent()])
             }
+            // A change answers with the message (edits) or `true`; either way what changed is
+            // the message named, which the caller knows.
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Sends a request that changes a message that went out (an edit, a deletion, an unpin).
+    /// What changes nothing is done already: Telegram's "message is not modified" for an edit,
+    /// "message to delete not found" for a deletion (a person deleted it, or an earlier request
+    /// whose answer was lost did), and `CHAT_NOT_MODIFIED` for an unpin of a message that is
+    /// not pinned.
+    pub async fn change(
+        &self,
+        chat: &str,
+        msg: &OutMessage,
+        opts: SendOptions,
+    ) -> Result<(), TelegramError> {
+        match self.send(chat, msg, opts).await {
+            Ok(_) => Ok(()),
+            Err(TelegramError::Permanent { description, .. })
+                if already_done(msg, &description) =>
+            {
+                tracing::debug!(%description, "the change was there already");
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -406,6 +432,85 @@ impl Client {
                     files.push((attach_name(i), part));
                 }
                 Ok(self.multipart_request("sendMediaGroup", fields, files, total))
+            }
+            OutMessage::EditText {
+                target,
+                text,
+                link_preview,
+                buttons,
+            } => {
+                let mut body = message_body(chat, text, *link_preview, &[], SendOptions::default());
+                edit_fields(&mut body, target, buttons);
+                Ok(self.json_request("editMessageText", &body, self.timeout))
+            }
+            OutMessage::EditCaption {
+                target,
+                caption,
+                buttons,
+            } => {
+                let mut fields = vec![("chat_id", chat_id_value(chat))];
+                push_caption(&mut fields, caption.as_ref());
+                let mut body = json_object(fields);
+                edit_fields(&mut body, target, buttons);
+                Ok(self.json_request("editMessageCaption", &body, self.timeout))
+            }
+            OutMessage::EditButtons { target, buttons } => {
+                let mut body = json_object(vec![("chat_id", chat_id_value(chat))]);
+                edit_fields(&mut body, target, buttons);
+                Ok(self.json_request("editMessageReplyMarkup", &body, self.timeout))
+            }
+            OutMessage::EditMedia {
+                target,
+                kind,
+                path,
+                file_name,
+                caption,
+                buttons,
+            } => {
+                let item = AlbumItem {
+                    kind: *kind,
+                    path: path.clone(),
+                    file_name: file_name.clone(),
+                    caption: caption.clone(),
+                };
+                let refer = if self.local_files {
+                    self.local_uri(path)?
+                } else {
+                    format!("attach://{}", attach_name(0))
+                };
+                let media = input_media(&item, refer);
+                let mut body =
+                    json_object(vec![("chat_id", chat_id_value(chat)), ("media", media)]);
+                edit_fields(&mut body, target, buttons);
+                let Value::Object(map) = body else {
+                    unreachable!("json_object makes an object")
+                };
+                let fields: Vec<(&'static str, Value)> =
+                    ["chat_id", "message_id", "media", "reply_markup"]
+                        .into_iter()
+                        .filter_map(|k| map.get(k).map(|v| (k, v.clone())))
+                        .collect();
+                if self.local_files {
+                    let body = json_object(fields);
+                    return Ok(self.json_request("editMessageMedia", &body, self.timeout * 4));
+                }
+                let (part, len) = self.file_part(path, file_name).await?;
+                let files = vec![(attach_name(0), part)];
+                Ok(self.multipart_request("editMessageMedia", fields, files, len))
+            }
+            OutMessage::Delete { target } => {
+                let body = json!({
+                    "chat_id": chat_id_value(chat),
+                    "message_id": target.message_id,
+                });
+                Ok(self.json_request("deleteMessage", &body, self.timeout))
+            }
+            OutMessage::Unpin { target } => {
+                let body = json!({
+                    "chat_id": chat_id_value(chat),
+                    "message_id": target.message_id,
+                });
+                Ok(self.json_request("unpinChatMessage", &body, self.timeout))
             }
         }
     }
@@ -705,6 +810,46 @@ fn album_media(
         media.push(json_object(fields));
     }
     Ok(media)
+}
+
+/// One `InputMedia*` object: a file of an album, or the new file of `editMessageMedia`.
+fn input_media(item: &AlbumItem, refer: String) -> Value {
+    let kind = match item.kind {
+        MediaKind::Photo => "photo",
+        MediaKind::Document => "document",
+        MediaKind::Animation => "animation",
+    };
+    let mut fields = vec![("type", Value::from(kind)), ("media", Value::from(refer))];
+    push_caption(&mut fields, item.caption.as_ref());
+    json_object(fields)
+}
+
+/// What every edit request adds: the message it edits, and the buttons it shows afterwards
+/// (Telegram removes the buttons of a message whose edit does not repeat them).
+fn edit_fields(body: &mut Value, target: &Target, buttons: &[Vec<Button>]) {
+    if let Value::Object(map) = body {
+        map.insert("message_id".into(), Value::from(target.message_id));
+        if let Some(markup) = reply_markup(buttons) {
+            map.insert("reply_markup".into(), markup);
+        }
+    }
+}
+
+/// Whether Telegram's refusal of a change says the change is there already (see
+/// [`Client::change`]).
+fn already_done(msg: &OutMessage, description: &str) -> bool {
+    let d = description.to_ascii_lowercase();
+    match msg {
+        OutMessage::EditText { .. }
+        | OutMessage::EditCaption { .. }
+        | OutMessage::EditButtons { .. }
+        | OutMessage::EditMedia { .. } => d.contains("message is not modified"),
+        OutMessage::Delete { .. } => d.contains("message to delete not found"),
+        OutMessage::Unpin { .. } => {
+            d.contains("chat_not_modified") || d.contains("message to unpin not found")
+        }
+        _ => false,
+    }
 }
 
 /// The multipart name of an album's `index`th file.
