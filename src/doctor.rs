@@ -149,9 +149,28 @@ async fn telegram(config: &Config) -> Vec<Check> {
                 } else {
                     "cannot pin (needed only for `pin: true`)"
                 };
+                // Telegram lets a bot delete its own posts with the right to post (Bot API,
+                // deleteMessage); deleting others' messages matters only for posts an earlier bot
+                // made, when the config's token was changed to another bot.
+                let delete = if m.can_delete_messages {
+                    "can delete".to_owned()
+                } else {
+                    format!(
+                        "can delete only its own posts (enough for `delete:`; posts an earlier \
+                         bot made need \"{}\")",
+                        if info.kind == "channel" {
+                            "Delete messages of others"
+                        } else {
+                            "Delete messages"
+                        }
+                    )
+                };
                 out.push(Check::ok(
                     what,
-                    format!("\"{}\": the bot is an admin and can post; {pin}", info.title),
+                    format!(
+                        "\"{}\": the bot is an admin and can post; {pin}; {delete}",
+                        info.title
+                    ),
                 ))
             }
             Ok(m) if m.status == "administrator" => out.push(Check::fail(

@@ -72,6 +72,8 @@ pub struct MemberInfo {
     pub can_post_messages: bool,
     pub can_pin_messages: bool,
     pub can_edit_messages: bool,
+    /// Others' messages too: a bot deletes its own posts without it (Bot API, `deleteMessage`).
+    pub can_delete_messages: bool,
 }
 
 /// A message Telegram created.
@@ -365,6 +367,7 @@ impl Client {
             can_post_messages: m.can_post_messages.unwrap_or(false),
             can_pin_messages: m.can_pin_messages.unwrap_or(false),
             can_edit_messages: m.can_edit_messages.unwrap_or(false),
+            can_delete_messages: m.can_delete_messages.unwrap_or(false),
         })
     }
 
@@ -1007,6 +1010,8 @@ struct MemberDe {
     can_pin_messages: Option<bool>,
     #[serde(default)]
     can_edit_messages: Option<bool>,
+    #[serde(default)]
+    can_delete_messages: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]

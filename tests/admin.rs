@@ -173,6 +173,43 @@ fn doctor_checks_token_channels_folders_and_journal() {
     o.assert_token_never_written();
 }
 
+/// The right to delete others' messages is reported, not required: Telegram lets a bot delete its
+/// own posts with the right to post, which is all `delete:` sidecars need (issue 13).
+#[test]
+fn doctor_reports_the_right_to_delete_others_messages_without_failing() {
+    let line_of = |report: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with("ok   channel news (@town_news)"))
+            .unwrap_or_else(|| panic!("no ok line for the news channel:\n{report}"))
+            .to_owned()
+    };
+    let o = Office::new();
+    let out = o.cmd(&["doctor"]);
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        line_of(&report).ends_with("; can pin; can delete"),
+        "{report}"
+    );
+
+    let o = Office::with_bot(
+        Office::bot().withhold_right("can_delete_messages").start(),
+        "",
+    );
+    let out = o.cmd(&["doctor"]);
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        line_of(&report).ends_with(
+            "; can pin; can delete only its own posts (enough for `delete:`; posts an earlier \
+             bot made need \"Delete messages of others\")"
+        ),
+        "{report}"
+    );
+    assert!(!report.contains("FAIL"), "{report}");
+}
+
 /// The test office keeps its config and token next to the inbox, as `init` did before issue 11:
 /// `doctor` warns (and still passes), and `run` warns at start. Moved out and made private,
 /// nothing is said.

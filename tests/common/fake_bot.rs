@@ -312,6 +312,7 @@ pub struct FakeBotBuilder {
     channels: Vec<Channel>,
     flood_scale: Option<f64>,
     local: bool,
+    withheld_rights: Vec<String>,
 }
 
 impl FakeBotBuilder {
@@ -360,6 +361,14 @@ impl FakeBotBuilder {
         self
     }
 
+    /// The bot is an admin without this right (`can_delete_messages`, `can_edit_messages`...)
+    /// in every channel, as `getChatMember` tells it. Only the answer changes: the fake does not
+    /// refuse the methods the right would be needed for.
+    pub fn withhold_right(mut self, right: &str) -> Self {
+        self.withheld_rights.push(right.to_owned());
+        self
+    }
+
     pub fn start(self) -> FakeBot {
         // Parse the spec before serving so a broken spec fails the test here, not in a handler.
         spec();
@@ -375,6 +384,7 @@ impl FakeBotBuilder {
             bot: Bot {
                 id: bot_id_of(&self.token),
                 username: self.bot_username,
+                withheld_rights: self.withheld_rights,
             },
             token: self.token,
             local: self.local,
@@ -468,6 +478,7 @@ impl FakeBot {
             channels: Vec::new(),
             flood_scale: None,
             local: false,
+            withheld_rights: Vec::new(),
         }
     }
 
@@ -826,6 +837,8 @@ impl Shared {
 struct Bot {
     id: i64,
     username: String,
+    /// Admin rights `getChatMember` answers as false (see `FakeBotBuilder::withhold_right`).
+    withheld_rights: Vec<String>,
 }
 
 impl Bot {
@@ -2271,7 +2284,7 @@ impl Shared {
 
     fn member(&self, user_id: i64) -> Value {
         if user_id == self.bot.id {
-            json!({
+            let mut member = json!({
                 "status": "administrator",
                 "user": self.bot.user(),
                 "can_be_edited": false,
@@ -2288,7 +2301,14 @@ impl Shared {
                 "can_delete_stories": true,
                 "can_post_messages": true,
                 "can_edit_messages": true,
-            })
+            });
+            for right in &self.bot.withheld_rights {
+                let slot = member
+                    .get_mut(right.as_str())
+                    .unwrap_or_else(|| panic!("fake bot: no admin right called {right:?}"));
+                *slot = json!(false);
+            }
+            member
         } else {
             json!({
                 "status": "left",
