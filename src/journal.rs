@@ -1579,6 +1579,20 @@ impl Journal {
         })
     }
 
+    /// The bundles waiting (ready or scheduled) whose files are `digest`, with their files.
+    pub fn waiting_with_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Vec<(BundleId, Vec<FileRecord>)>, JournalError> {
+        let ids: Vec<BundleId> = self.with(|c| {
+            let mut st = c.prepare_cached(WAITING_WITH_DIGEST)?;
+            st.query_map(params![digest], |r| r.get(0))?.collect()
+        })?;
+        ids.into_iter()
+            .map(|id| Ok((id, self.files(id)?)))
+            .collect()
+    }
+
     /// The bundles waiting (ready or scheduled) with their files.
     pub fn waiting_bundles(&self) -> Result<Vec<(BundleId, Vec<FileRecord>)>, JournalError> {
         let ids: Vec<BundleId> = self.with(|c| {
@@ -1648,6 +1662,8 @@ const DUPLICATE: &str = "SELECT COALESCE((SELECT link FROM messages m WHERE m.de
     AND ((d.state = 'sent' AND d.finished_at >= ?3)
     OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
     ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1";
+const WAITING_WITH_DIGEST: &str =
+    "SELECT id FROM bundles WHERE digest = ?1 AND state IN ('ready', 'scheduled') ORDER BY id";
 const DELIVERY: &str =
     "SELECT d.bundle_id, d.chat, COALESCE(d.plan, b.plan), d.in_flight, d.pin_state IS NOT NULL, b.state = 'ready'
     FROM deliveries d JOIN bundles b ON b.id = d.bundle_id WHERE d.id = ?1";
@@ -1665,6 +1681,7 @@ const FILES_OF_BUNDLE: &str =
 #[cfg(test)]
 const PER_BUNDLE_QUERIES: &[&str] = &[
     DUPLICATE,
+    WAITING_WITH_DIGEST,
     DELIVERY,
     MESSAGES,
     OPEN_OF_BUNDLE,

@@ -116,6 +116,9 @@ struct InboxLease {
     watched: Option<(String, u64, Instant)>,
     /// Written by us and waiting to be confirmed on the next look.
     written: Option<Lease>,
+    /// Active, and announced to the watcher ([`Leases::announce`]): its work adopted and this
+    /// journal's own files back in their work folders.
+    announced: bool,
 }
 
 /// A line of the reports: which inbox, and who posts from it.
@@ -185,6 +188,7 @@ impl Leases {
                         last_fence: 0,
                         watched: None,
                         written: None,
+                        announced: false,
                     })
                     .collect(),
             ),
@@ -222,6 +226,23 @@ impl Leases {
             .filter(|i| path.starts_with(&i.path))
             .max_by_key(|i| i.path.as_os_str().len())
             .is_none_or(|i| matches!(i.role, Role::Active { .. }))
+    }
+
+    /// Whether the watcher may look at `path`: this dropcast holds the lease of its inbox and has
+    /// announced it ([`Leases::announce`]). Between the two, the adoption puts files back into the
+    /// inbox and `recover` moves this journal's own ones back into their work folders: the
+    /// watcher taking them meanwhile would take a file being moved away as a new bundle (refused:
+    /// it cannot be read), or this journal's own bundle as a duplicate of itself.
+    pub fn announced(&self, path: &Path) -> bool {
+        if self.off {
+            return true;
+        }
+        let inboxes = self.lock();
+        inboxes
+            .iter()
+            .filter(|i| path.starts_with(&i.path))
+            .max_by_key(|i| i.path.as_os_str().len())
+            .is_none_or(|i| i.announced && matches!(i.role, Role::Active { .. }))
     }
 
     /// The fencing number of the inbox holding `path`, when this dropcast holds its lease.
@@ -316,6 +337,9 @@ impl Leases {
     /// Tells the watcher that this dropcast became active on inboxes, once their work folders
     /// are adopted and its own files put back where they wait.
     pub fn announce(&self) {
+        for i in self.lock().iter_mut() {
+            i.announced = matches!(i.role, Role::Active { .. });
+        }
         self.bump();
     }
 
@@ -353,6 +377,7 @@ impl Leases {
                         tracing::info!(inbox = %i.path.display(), fence = mine.fence, "active: this dropcast holds the lease of the inbox");
                         i.role = Role::Active { fence: mine.fence };
                         i.watched = None;
+                        i.announced = false;
                         // Told once the caller has adopted the inbox's work (`announce`): the
                         // watcher must not take files that the adoption puts back meanwhile.
                         gained.push(i.path.clone());

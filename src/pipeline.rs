@@ -240,6 +240,8 @@ pub async fn run(
         })
         .await;
     }
+    // The inboxes taken at this start are the watcher's from now on (see `Leases::announced`).
+    leases.announce();
     let mut tasks = Tasks::default();
     tasks.spawn("watcher", watcher.run(shutdown.clone()));
     tasks.spawn("preparer", preparer.run());

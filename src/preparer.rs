@@ -387,6 +387,11 @@ impl Batch {
             return Checked::Done(Handled::LeftInPlace);
         };
         if let Ok(p) = &result
+            && self.taken_back(p, journal)
+        {
+            return Checked::Done(Handled::Gone);
+        }
+        if let Ok(p) = &result
             && !p.repost
             && p.chats
                 .iter()
@@ -454,6 +459,32 @@ impl Batch {
                 refuse(&self.config, journal, r)
             }
         }
+    }
+
+    /// Whether `p` is a bundle this journal already holds, its very files back where they were
+    /// dropped and none in its work folder: another dropcast put them back into the inbox (an
+    /// adoption, or the end of one that a freeze cut and that went on once the inbox was this
+    /// dropcast's again, after [`recover`]). They go back into the work folder and the bundle
+    /// goes on; taken as a new bundle, it would be refused as a duplicate of itself ("being
+    /// posted right now"), or with `repost: true` be posted twice.
+    fn taken_back(&self, p: &Prepared, journal: &Journal) -> bool {
+        let Ok(waiting) = journal.waiting_with_digest(&p.digest) else {
+            return false;
+        };
+        let here: HashSet<&Path> = p.files.iter().map(|f| f.path.as_path()).collect();
+        let Some((id, files)) = waiting.into_iter().find(|(_, files)| {
+            files.len() == here.len()
+                && files.iter().all(|f| {
+                    here.contains(f.original.as_path())
+                        && std::fs::symlink_metadata(&f.work).is_err()
+                        && same_file(&f.original, f)
+                })
+        }) else {
+            return false;
+        };
+        tracing::info!(bundle = %p.name, "a bundle of this journal that another dropcast put back into the inbox: back into its work folder, not taken as a new one");
+        take_back(journal, &self.share, id, &files);
+        true
     }
 
     fn check_duplicates(&self, p: Prepared, journal: &Journal) -> Result<Prepared, Rejected> {
@@ -1005,17 +1036,25 @@ pub fn adopt(config: &Config, journal: &Journal, share: &Share, inbox: &Path) {
             !receipt_names(p)
                 .is_some_and(|(_, files)| files.iter().any(|(n, _)| known.contains(&dir.join(n))))
         });
-        adopt_posted(config, &dir, &mut unknown);
-        match carry_from_log(journal, &dir, &unknown) {
+        // Each move is made only after the lease is read again: this dropcast may have been
+        // frozen in the middle of the folder, and another may hold the inbox now, its own
+        // bundles in this very folder (it took them back when it took the inbox back).
+        if !adopt_posted(config, share, &dir, &mut unknown) {
+            return;
+        }
+        let finished = match carry_from_log(journal, &dir, &unknown) {
             // The log says what was begun: back into the inbox, every bundle of it. The journal
             // remembers what went out (never posted again) and what was in flight (`uncertain`
             // decides when it is delivered); what never began is posted without a doubt.
-            Some(Ok(())) => back_into_inbox(inbox, unknown),
+            Some(Ok(())) => back_into_inbox(share, inbox, unknown),
             Some(Err(e)) => {
                 tracing::error!(error = %e, "journal error: the adopted work folder waits");
                 continue;
             }
-            None => adopt_uncertain(config, inbox, unknown),
+            None => adopt_uncertain(config, share, inbox, unknown),
+        };
+        if !finished {
+            return;
         }
         spool::remove_work_dir(&dir);
     }
@@ -1235,7 +1274,8 @@ fn adopt_scheduled(
 }
 
 /// The bundles of a work folder whose receipt travelled with them: archived with it.
-fn adopt_posted(config: &Config, dir: &Path, unknown: &mut Vec<PathBuf>) {
+/// False when the lease was found taken before a move: nothing more is moved.
+fn adopt_posted(config: &Config, share: &Share, dir: &Path, unknown: &mut Vec<PathBuf>) -> bool {
     let receipts: Vec<PathBuf> = unknown
         .iter()
         .filter(|p| crate::bundle::file_name_of(p).ends_with(".receipt.yaml"))
@@ -1295,6 +1335,9 @@ fn adopt_posted(config: &Config, dir: &Path, unknown: &mut Vec<PathBuf>) {
             .map(|p| (p.as_path(), p.file_name().unwrap_or_default()))
             .collect();
         let stem = spool::bundle_stem(&bundle);
+        if !lease_still_ours(share, dir) {
+            return false;
+        }
         let moved = spool::make_dirs_within(&config.archive, &month)
             .and_then(|()| spool::move_group(&pairs, &month, &stem, &[], &mut spool::Syncs::now()));
         match moved {
@@ -1307,6 +1350,17 @@ fn adopt_posted(config: &Config, dir: &Path, unknown: &mut Vec<PathBuf>) {
             }
         }
     }
+    true
+}
+
+/// Read again before each move of an adoption: whether the inbox of the work folder `dir` is
+/// still this dropcast's. Said once when it is not.
+fn lease_still_ours(share: &Share, dir: &Path) -> bool {
+    if share.may_act([dir]) {
+        return true;
+    }
+    tracing::info!(folder = %dir.display(), "the inbox is no longer this dropcast's (or the share is away): the adoption of its work folder stops");
+    false
 }
 
 /// The bundle and the files (name, SHA-256) a travelling receipt lists.
@@ -1331,10 +1385,11 @@ fn receipt_names(receipt: &Path) -> Option<(String, Vec<(String, String)>)> {
     Some((bundle, names))
 }
 
-/// The files of a work folder with no receipt: their post may or may not have gone out.
-fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
+/// The files of a work folder with no receipt: their post may or may not have gone out. False
+/// when the lease was found taken before a move.
+fn adopt_uncertain(config: &Config, share: &Share, inbox: &Path, unknown: Vec<PathBuf>) -> bool {
     if unknown.is_empty() {
-        return;
+        return true;
     }
     match config.uncertain {
         crate::config::Uncertain::Resend => {
@@ -1342,7 +1397,7 @@ fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
                 files = unknown.len(),
                 "adopted files of bundles another dropcast may or may not have posted: back into the inbox, to be posted again (uncertain: resend)"
             );
-            back_into_inbox(inbox, unknown);
+            back_into_inbox(share, inbox, unknown)
         }
         // To failed/ together, with one report asking a person to look at the channel.
         crate::config::Uncertain::Fail => {
@@ -1361,6 +1416,9 @@ fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
             let report =
                 messages::report_now(config, &name, std::slice::from_ref(&problem), &[], &pairs);
             tracing::warn!(bundle = %name, "adopted files another dropcast may or may not have posted: to failed/ (uncertain: fail)");
+            if !lease_still_ours(share, inbox) {
+                return false;
+            }
             if let Err(e) = spool::fail(
                 &config.failed,
                 &name,
@@ -1370,6 +1428,7 @@ fn adopt_uncertain(config: &Config, inbox: &Path, unknown: Vec<PathBuf>) {
             ) {
                 tracing::warn!(bundle = %name, error = %e, "cannot finish adopted files yet");
             }
+            true
         }
     }
 }
@@ -1398,8 +1457,14 @@ fn carry_from_log(
 
 /// Files of adopted bundles back into the inbox, each under its own name (a clash takes ` (n)`):
 /// the usual pairing puts the bundles together again, `x.pdf.yaml` with `x.pdf`, attachments
-/// with their sidecar, as the clerk dropped them.
-fn back_into_inbox(inbox: &Path, files: Vec<PathBuf>) {
+/// with their sidecar, as the clerk dropped them. The lease is read again before each move: false
+/// when it was found taken (or the share away), and the rest stays where it is.
+fn back_into_inbox(share: &Share, inbox: &Path, files: Vec<PathBuf>) -> bool {
+    back_into_inbox_while(inbox, files, |p| lease_still_ours(share, p))
+}
+
+/// [`back_into_inbox`], each move made only when `ours` says so of the file.
+fn back_into_inbox_while(inbox: &Path, files: Vec<PathBuf>, ours: impl Fn(&Path) -> bool) -> bool {
     let mut origins: HashMap<PathBuf, HashMap<String, PathBuf>> = HashMap::new();
     for p in files {
         let name = p.file_name().unwrap_or_default().to_os_string();
@@ -1417,6 +1482,9 @@ fn back_into_inbox(inbox: &Path, files: Vec<PathBuf>) {
             })
             .map(|rel| inbox.join(rel))
             .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir()));
+        if !ours(&p) {
+            return false;
+        }
         if let Err(e) = spool::move_group(
             &[(p.as_path(), name.as_os_str())],
             from.as_deref().unwrap_or(inbox),
@@ -1427,6 +1495,7 @@ fn back_into_inbox(inbox: &Path, files: Vec<PathBuf>) {
             tracing::warn!(error = %e, "cannot put an adopted file back yet");
         }
     }
+    true
 }
 
 /// Whether `path` holds the very file the journal recorded (size, then SHA-256).
@@ -1443,30 +1512,43 @@ pub fn recover(journal: &Journal, share: &Share) {
         return;
     };
     for (id, files) in bundles {
-        let mut moved = false;
-        for f in &files {
-            if !share.held(&f.original) || f.work.exists() || !f.original.exists() {
-                continue;
-            }
-            // The same file, not a clerk's new one of that name dropped since (after a failover
-            // the other dropcast may have put this one back, and finished it or not).
-            if !same_file(&f.original, f) {
-                continue;
-            }
-            if let Some(dir) = f.work.parent() {
-                let _ = spool::make_work_dir(dir);
-            }
-            match spool::move_file(&f.original, &f.work, &mut spool::Syncs::now()) {
-                Ok(()) => {
-                    moved = true;
-                    tracing::info!(file = %f.original.display(), "resumed a bundle interrupted by a restart")
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot resume an interrupted bundle"),
-            }
+        take_back(journal, share, id, &files);
+    }
+}
+
+/// Moves the files of bundle `id` that wait in the inbox where they were dropped (the very files
+/// recorded) into their work folder, each once the lease is read again as this dropcast's, and
+/// writes there again what travels with them. Returns at the first file whose inbox is no longer
+/// this dropcast's.
+fn take_back(journal: &Journal, share: &Share, id: BundleId, files: &[crate::journal::FileRecord]) {
+    let mut moved = false;
+    for f in files {
+        if !share.held(&f.original) || f.work.exists() || !f.original.exists() {
+            continue;
         }
-        if moved {
-            retell(journal, share, id, &files);
+        // The same file, not a clerk's new one of that name dropped since (after a failover
+        // the other dropcast may have put this one back, and finished it or not).
+        if !same_file(&f.original, f) {
+            continue;
         }
+        // Read again right before the move: a dropcast frozen since its last look must not
+        // take files from an inbox that is another's now.
+        if !share.may_act([f.original.as_path()]) {
+            break;
+        }
+        if let Some(dir) = f.work.parent() {
+            let _ = spool::make_work_dir(dir);
+        }
+        match spool::move_file(&f.original, &f.work, &mut spool::Syncs::now()) {
+            Ok(()) => {
+                moved = true;
+                tracing::info!(file = %f.original.display(), "resumed a bundle interrupted by a restart")
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot resume an interrupted bundle"),
+        }
+    }
+    if moved {
+        retell(journal, share, id, files);
     }
 }
 
@@ -1516,6 +1598,34 @@ fn carry_deliveries(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dropcast frozen in the middle of an adoption finds, once it runs again, that the inbox
+    /// is another's: it moves nothing more out of the work folder (the other dropcast's own
+    /// bundles may wait there again).
+    #[test]
+    fn an_adoption_stops_at_the_first_file_once_the_lease_is_lost() {
+        let inbox = tempfile::tempdir().unwrap();
+        let work = inbox.path().join(".dropcast").join("1-1");
+        std::fs::create_dir_all(&work).unwrap();
+        let files: Vec<PathBuf> = ["a.yaml", "b.yaml", "c.yaml"]
+            .iter()
+            .map(|n| {
+                let p = work.join(n);
+                std::fs::write(&p, format!("text: {n}\n")).unwrap();
+                p
+            })
+            .collect();
+        let looks = std::cell::Cell::new(0);
+        let ours = |_: &Path| {
+            looks.set(looks.get() + 1);
+            looks.get() == 1
+        };
+        assert!(!back_into_inbox_while(inbox.path(), files, ours));
+        assert_eq!(looks.get(), 2);
+        assert!(inbox.path().join("a.yaml").exists());
+        assert!(!inbox.path().join("b.yaml").exists());
+        assert!(work.join("b.yaml").exists() && work.join("c.yaml").exists());
+    }
 
     #[test]
     fn a_batch_shares_a_work_folder_unless_a_name_is_taken() {

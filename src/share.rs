@@ -197,6 +197,12 @@ impl Share {
         self.leases.as_ref().is_none_or(|l| l.holds(path))
     }
 
+    /// Whether the watcher may look at `path`: held, and announced once the inbox's work was
+    /// adopted (see `Leases::announced`).
+    pub fn watched(&self, path: &Path) -> bool {
+        self.leases.as_ref().is_none_or(|l| l.announced(path))
+    }
+
     /// The leases this dropcast acts under (none in a dry run or without a lease task).
     pub fn leases(&self) -> Option<&std::sync::Arc<crate::lease::Leases>> {
         self.leases.as_ref()

@@ -325,7 +325,7 @@ impl Watcher {
         let mut seen = HashSet::new();
         for root in &self.roots {
             // Away, or another dropcast's (this one stands by): not looked at.
-            if self.share.check(&root.path).is_err() || !self.share.held(&root.path) {
+            if self.share.check(&root.path).is_err() || !self.share.watched(&root.path) {
                 continue;
             }
             for (path, stamp) in watching::scan(root, &self.filter) {
@@ -339,7 +339,7 @@ impl Watcher {
     }
 
     fn observe_path(&mut self, path: &Path, now: std::time::Instant) {
-        if self.claimed.contains(path) || !self.share.held(path) {
+        if self.claimed.contains(path) || !self.share.watched(path) {
             return;
         }
         let Some(root) = pairing::inbox_of(&self.roots, path).map(|i| &self.roots[i]) else {

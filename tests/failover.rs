@@ -461,3 +461,58 @@ fn a_restarted_server_does_not_take_a_clerks_new_file_for_its_old_one() {
     stop(&mut a);
     o.bot.assert_clean();
 }
+
+/// The soak's text posts refused as duplicates of themselves (seed 1796434397778842694): B took
+/// the inbox over from a frozen A and began to put A's work folder back into the inbox, was frozen
+/// itself in the middle, and A took the inbox back and put its own bundles back into their work
+/// folders. B then woke up and moved the rest of A's work folder (text posts, last in name order)
+/// into the inbox before it found its lease taken. A took those sidecars as new bundles and
+/// refused each as a duplicate of its own bundle ("it is being posted right now"), whose file
+/// they were: into failed/, never posted. Here A alone holds the inbox, a text post waits for
+/// Telegram's `retry_after`, and its sidecar is moved from A's work folder back to where it was
+/// dropped, as B did: A puts it back into its work folder, posts it once, and refuses nothing.
+#[test]
+fn a_bundle_of_this_journal_put_back_into_the_inbox_is_taken_back_not_refused() {
+    let o = office();
+    o.bot.fail_next("sendMessage", Fault::RetryAfter(5));
+    let mut a = o.run();
+    wait_for(&o, "A active", &[&a], || Site::local(&o).active_here(&a));
+    o.drop_file("t1.yaml", b"text: A text post for everyone\n");
+    wait_for(&o, "the text post told to retry after 5 s", &[&a], || {
+        o.bot
+            .requests()
+            .iter()
+            .any(|r| r.method == "sendMessage" && r.status == 429)
+    });
+    let in_work: Vec<String> = o
+        .files("inbox")
+        .into_iter()
+        .filter(|f| f.starts_with(".dropcast/") && f.ends_with("/t1.yaml"))
+        .collect();
+    assert_eq!(in_work.len(), 1, "{:?}\n{}", o.files("inbox"), a.log());
+    // What the other dropcast, woken up, does before it finds its lease taken.
+    std::fs::rename(o.inbox(&in_work[0]), o.inbox("t1.yaml")).unwrap();
+    wait_for(&o, "t1.yaml taken from the inbox", &[&a], || {
+        not_taken(&o).is_empty()
+    });
+    wait_for(&o, "the text post archived or failed", &[&a], || {
+        receipts(&o).len() == 1 || !o.files("failed").is_empty()
+    });
+    assert!(
+        o.files("failed").is_empty(),
+        "{}\n{}",
+        failed_reports(&o),
+        a.log()
+    );
+    let posted: Vec<String> = o
+        .bot
+        .requests()
+        .iter()
+        .filter(|r| r.method == "sendMessage" && r.status == 200)
+        .map(|r| r.field("text").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(posted, ["A text post for everyone"], "{}", a.log());
+    assert!(!a.log().contains("refused"), "{}", a.log());
+    stop(&mut a);
+    o.bot.assert_clean();
+}
