@@ -559,7 +559,7 @@ fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for f in files {
         match check_sidecar(f, &config) {
-            Ok(post) => println!("ok {}: would post {}", f.display(), post.trim_end()),
+            Ok(post) => println!("ok {}: would {}", f.display(), post.trim_end()),
             Err(e) => {
                 failed = true;
                 println!("{}: {e}", f.display());
@@ -627,8 +627,11 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, String> {
         attachments,
         refuse: None,
     };
-    match crate::prepare::prepare(&candidate, config) {
-        Ok(p) => Ok(crate::prepare::describe(&p)),
+    match crate::prepare::prepare(&candidate, config)
+        .and_then(|p| crate::preparer::find_post_read_only(config, p))
+    {
+        Ok(p) if p.correction.is_some() => Ok(format!("change {}", crate::prepare::describe(&p))),
+        Ok(p) => Ok(format!("post {}", crate::prepare::describe(&p))),
         Err(crate::prepare::Rejected::Refused(r)) => Err(r.problem.summary()),
         Err(crate::prepare::Rejected::SettleAgain { reason, .. }) => Err(reason),
     }

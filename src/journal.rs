@@ -215,6 +215,15 @@ pub enum Found {
     Ambiguous(Vec<PathBuf>),
 }
 
+/// A correction as `status` shows it.
+#[derive(Debug, Clone)]
+pub struct RecentChange {
+    pub bundle: String,
+    pub note: String,
+    pub state: String,
+    pub at: i64,
+}
+
 /// A pin that ends at a set time (`pin_until:`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PinEnd {
@@ -764,6 +773,35 @@ impl JournalReader {
                     message_id: r.get(2)?,
                     chat_id: r.get(3)?,
                     link: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The latest corrections, newest first: the correction's bundle, what it did (`change::Note`
+    /// as JSON), its state (`sent`: done), when it ended.
+    pub fn recent_changes(&self, limit: usize) -> Result<Vec<RecentChange>, JournalError> {
+        self.with(|c| {
+            let exists: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'changes')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Ok(Vec::new());
+            }
+            let mut st = c.prepare_cached(
+                "SELECT b.name, x.note, d.state, d.finished_at, b.created_at FROM changes x
+                 JOIN deliveries d ON d.id = x.delivery_id JOIN bundles b ON b.id = d.bundle_id
+                 ORDER BY x.delivery_id DESC LIMIT ?1",
+            )?;
+            st.query_map(params![limit as i64], |r| {
+                Ok(RecentChange {
+                    bundle: r.get(0)?,
+                    note: r.get(1)?,
+                    state: r.get(2)?,
+                    at: r.get::<_, Option<i64>>(3)?.unwrap_or(r.get(4)?),
                 })
             })?
             .collect()

@@ -422,7 +422,11 @@ impl Batch {
 
     /// `--dry-run`: says what would happen; nothing is entered or moved.
     fn dry_run(&self, result: Result<Prepared, Rejected>) {
-        match result {
+        match result.and_then(|p| find_post_read_only(&self.config, p)) {
+            Ok(p) if p.correction.is_some() => {
+                Metrics::add(&self.metrics.bundles_archived, 1);
+                println!("would change {}", prepare::describe(&p));
+            }
             Ok(p) => {
                 Metrics::add(&self.metrics.bundles_archived, 1);
                 println!("would post {}", prepare::describe(&p));
@@ -838,6 +842,30 @@ fn new_bundle(
         repost: p.repost,
         publish_at: p.publish_at.map(|t| t.as_second()),
         changes,
+    }
+}
+
+/// [`find_post`] for `--dry-run` and `check`: the journal read, never written; no journal yet
+/// means no post to change.
+pub fn find_post_read_only(config: &Config, p: Prepared) -> Result<Prepared, Rejected> {
+    if p.correction.is_none() {
+        return Ok(p);
+    }
+    match crate::journal::JournalReader::open(&config.state_dir) {
+        Ok(reader) => find_post(&reader, p),
+        Err(e) => {
+            tracing::debug!(error = %e, "no journal to find the post in");
+            let c = p.correction.as_ref().expect("checked above");
+            Err(Rejected::Refused(Refusal {
+                name: p.name.clone(),
+                problem: Problem::CannotChange {
+                    post: c.request.written.clone(),
+                    kind: c.request.kind,
+                    why: Box::new(crate::change::CannotChange::NotOurs),
+                },
+                files: p.files.iter().map(|f| f.path.clone()).collect(),
+            }))
+        }
     }
 }
 

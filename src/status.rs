@@ -39,6 +39,37 @@ pub struct Status {
     pub retrying: Vec<Retrying>,
     pub failed: Vec<FailedPost>,
     pub recent: Vec<RecentPost>,
+    /// Pins that end by themselves (`pin_until:`), soonest first.
+    pub pins_ending: Vec<PinEnding>,
+    /// The latest corrections, retractions and unpins, newest first.
+    pub changes: Vec<ChangeMade>,
+}
+
+/// A pin that ends by itself.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PinEnding {
+    pub bundle: String,
+    pub channel: String,
+    pub link: String,
+    pub until: String,
+    /// waiting, in_flight (being unpinned), or failed (with `error`).
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A correction (`edit:`), a retraction (`delete:`) or an unpin of a post.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChangeMade {
+    /// The correction's bundle.
+    pub bundle: String,
+    pub change: crate::post::ChangeKind,
+    pub channel: String,
+    pub link: String,
+    /// done, failed, or waiting.
+    pub state: String,
+    pub at: String,
+    pub changed: Vec<crate::change::NoteLine>,
 }
 
 /// A bundle in `failed/`, with its reason in words.
@@ -84,6 +115,10 @@ pub fn read(config: &Config) -> Result<Status, JournalError> {
         ),
         None => (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
     };
+    let (pins, changes) = match &journal {
+        Some(j) => (j.pin_ends()?, j.recent_changes(20)?),
+        None => (Vec::new(), Vec::new()),
+    };
     Ok(Status {
         away: crate::share::look(config),
         leases: config
@@ -127,6 +162,37 @@ pub fn read(config: &Config) -> Result<Status, JournalError> {
                 channel: p.chat,
                 link: p.link,
                 at: local(p.at),
+            })
+            .collect(),
+        pins_ending: pins
+            .into_iter()
+            .map(|p| PinEnding {
+                bundle: p.bundle,
+                channel: p.chat,
+                link: p.link,
+                until: local(p.until),
+                state: p.state,
+                error: p.error,
+            })
+            .collect(),
+        changes: changes
+            .into_iter()
+            .filter_map(|c| {
+                let note: crate::change::Note = serde_json::from_str(&c.note).ok()?;
+                Some(ChangeMade {
+                    bundle: c.bundle,
+                    change: note.kind,
+                    channel: note.chat,
+                    link: note.link,
+                    state: match c.state.as_str() {
+                        "sent" => "done",
+                        "failed" => "failed",
+                        _ => "waiting",
+                    }
+                    .into(),
+                    at: local(c.at),
+                    changed: note.lines,
+                })
             })
             .collect(),
     })
@@ -218,6 +284,38 @@ pub fn render(s: &Status) -> String {
             "  {} {} → {} {}\n",
             p.at, p.bundle, p.channel, p.link
         ));
+    }
+    if !s.pins_ending.is_empty() {
+        section(&mut out, "Pins that end by themselves", s.pins_ending.len());
+        for p in &s.pins_ending {
+            out.push_str(&format!(
+                "  {} {} → {} unpinned at {}{}\n",
+                p.bundle,
+                p.channel,
+                p.link,
+                p.until,
+                p.error
+                    .as_deref()
+                    .map(|e| format!(" (could not: {e})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if !s.changes.is_empty() {
+        section(&mut out, "Changes to posts (latest)", s.changes.len());
+        for c in &s.changes {
+            let what: Vec<&str> = c.changed.iter().map(|l| l.what.as_str()).collect();
+            out.push_str(&format!(
+                "  {} {} {} {} by {}: {} ({})\n",
+                c.at,
+                c.change.key(),
+                c.link,
+                c.channel,
+                c.bundle,
+                what.join(", "),
+                c.state
+            ));
+        }
     }
     out
 }

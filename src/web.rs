@@ -273,6 +273,54 @@ fn render(s: &Status, m: &Metrics, config: &Config) -> String {
             })
             .collect(),
     );
+    if !s.pins_ending.is_empty() {
+        section(
+            "pins",
+            "Pins that end by themselves",
+            s.pins_ending
+                .iter()
+                .map(|p| {
+                    format!(
+                        "<b>{}</b> <span>{} unpinned at {}{}</span> <a href=\"{}\">{}</a>",
+                        escape(&p.bundle),
+                        escape(&p.channel),
+                        escape(&p.until),
+                        escape(
+                            &p.error
+                                .as_deref()
+                                .map(|e| format!(" (could not: {e})"))
+                                .unwrap_or_default()
+                        ),
+                        escape(&p.link),
+                        escape(&p.link)
+                    )
+                })
+                .collect(),
+        );
+    }
+    if !s.changes.is_empty() {
+        section(
+            "changes",
+            "Changes to posts",
+            s.changes
+                .iter()
+                .map(|c| {
+                    let what: Vec<&str> = c.changed.iter().map(|l| l.what.as_str()).collect();
+                    format!(
+                        "<b>{}</b> <span>{} {} → {}: {} ({})</span> <a href=\"{}\">{}</a>",
+                        escape(&c.bundle),
+                        escape(&c.at),
+                        c.change.key(),
+                        escape(&c.channel),
+                        escape(&what.join(", ")),
+                        escape(&c.state),
+                        escape(&c.link),
+                        escape(&c.link)
+                    )
+                })
+                .collect(),
+        );
+    }
     out.push_str("</body></html>\n");
     out
 }

@@ -308,11 +308,17 @@ fn unpin_now_and_a_pin_that_ends_by_itself_after_a_restart() {
         &format!("caption: Allerta meteo\npin: true\npin_until: {until}\n"),
     );
     assert_eq!(o.bot.pinned(NEWS), vec![id]);
-    let status = o.cmd(&["status"]);
+    let status = text(&o.cmd(&["status"]));
+    let pins = status
+        .split("Pins that end by themselves (1)\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{status}"));
     assert!(
-        text(&status).contains(&format!("https://t.me/town_news/{id}")),
-        "{}",
-        text(&status)
+        pins.lines()
+            .next()
+            .unwrap()
+            .contains(&format!("https://t.me/town_news/{id} unpinned at")),
+        "{status}"
     );
     let d = o.run();
     wait_until(Duration::from_secs(15), "the pin ends", || {
@@ -354,4 +360,40 @@ fn a_correction_for_a_post_still_in_scheduled_is_refused_with_the_way_to_do_it()
     let r = report(&o);
     assert!(r.contains("scheduled folder"), "{r}");
     assert!(o.bot.posts().is_empty());
+}
+
+#[test]
+fn check_and_dry_run_show_what_a_correction_would_change_and_status_lists_what_changed() {
+    let o = Office::new();
+    let id = post_notice(&o, "caption: Old words\n");
+    let fix = o.drop_file(
+        "fix.yaml",
+        format!("edit: https://t.me/town_news/{id}\ncaption: New words\n").as_bytes(),
+    );
+    let checked = o.cmd(&["check", fix.to_str().unwrap()]);
+    assert!(checked.status.success(), "{}", text(&checked));
+    let shown = text(&checked);
+    assert!(
+        shown.contains("caption: \"Old words\" → \"New words\""),
+        "{shown}"
+    );
+    let dry = o.cmd(&["once", "--dry-run"]);
+    let shown = text(&dry);
+    assert!(shown.contains("would change fix.yaml"), "{shown}");
+    assert!(
+        shown.contains("caption: \"Old words\" → \"New words\""),
+        "{shown}"
+    );
+    assert!(o.bot.requests_for("editMessageCaption").is_empty());
+    assert!(fix.exists(), "a dry run moves nothing");
+
+    assert!(o.once().status.success());
+    let json = o.cmd(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let change = &v["changes"][0];
+    assert_eq!(change["change"], "edit", "{v:#}");
+    assert_eq!(change["bundle"], "fix.yaml");
+    assert_eq!(change["state"], "done");
+    assert_eq!(change["link"], format!("https://t.me/town_news/{id}"));
+    assert_eq!(change["changed"][0]["new"], "New words");
 }
