@@ -397,3 +397,37 @@ fn check_and_dry_run_show_what_a_correction_would_change_and_status_lists_what_c
     assert_eq!(change["link"], format!("https://t.me/town_news/{id}"));
     assert_eq!(change["changed"][0]["new"], "New words");
 }
+
+/// A deletion whose request was in flight when dropcast was killed is asked again at the next
+/// start (`uncertain: resend`): the message is gone already, which counts as done, so the
+/// retraction is archived and recorded once, with no report.
+#[test]
+fn a_deletion_in_flight_at_a_crash_is_made_again_and_counts_as_done() {
+    let o = Office::new();
+    let id = post_notice(&o, "caption: To be withdrawn\n");
+    o.bot.fail_next(
+        "deleteMessage",
+        common::fake_bot::Fault::SlowAnswer(Duration::from_secs(30)),
+    );
+    o.drop_file(
+        "ritiro.yaml",
+        format!("delete: https://t.me/town_news/{id}\n").as_bytes(),
+    );
+    let mut d = o.run();
+    wait_until(Duration::from_secs(20), "the message is deleted", || {
+        o.bot.message(NEWS, id).is_some_and(|m| m.deleted)
+    });
+    d.signal(libc::SIGKILL);
+    d.wait_exit(Duration::from_secs(10));
+    assert!(!o.archive_month().join("ritiro.yaml").exists());
+
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(o.bot.requests_for("deleteMessage").len(), 2);
+    assert!(o.archive_month().join("ritiro.receipt.yaml").exists());
+    assert!(o.files("failed").is_empty(), "{:?}", o.files("failed"));
+    let after = receipt(&o, "notice.receipt.yaml");
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&after).unwrap();
+    assert_eq!(parsed["edits"].as_sequence().unwrap().len(), 1, "{after}");
+    o.bot.assert_clean();
+}
