@@ -431,3 +431,48 @@ fn a_deletion_in_flight_at_a_crash_is_made_again_and_counts_as_done() {
     assert_eq!(parsed["edits"].as_sequence().unwrap().len(), 1, "{after}");
     o.bot.assert_clean();
 }
+
+/// A file name names the post in every channel it went to; new buttons alone are an
+/// `editMessageReplyMarkup`, and `buttons: []` removes them.
+#[test]
+fn a_file_name_corrects_every_channel_and_buttons_change_alone() {
+    let o = Office::new();
+    o.drop_file("orari.pdf", &pdf("orari"));
+    o.drop_file(
+        "orari.yaml",
+        b"caption: Opening hours\nchannel: [news, alerts]\nbuttons: [{text: Old, url: \"https://example.org/old\"}]\n",
+    );
+    assert!(o.once().status.success());
+    let posts = o.bot.posts();
+    assert_eq!(posts.len(), 2);
+    let ids: Vec<(i64, i64)> = vec![
+        (NEWS, o.bot.messages(NEWS)[0].message_id),
+        (ALERTS, o.bot.messages(ALERTS)[0].message_id),
+    ];
+
+    o.drop_file(
+        "fix.yaml",
+        b"edit: orari.pdf\nbuttons: [{text: New, url: \"https://example.org/new\"}]\n",
+    );
+    let out = o.once();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(o.bot.requests_for("editMessageReplyMarkup").len(), 2);
+    for (chat, id) in &ids {
+        let m = o.bot.message(*chat, *id).unwrap();
+        assert_eq!(
+            m.reply_markup.unwrap()["inline_keyboard"][0][0]["text"],
+            "New"
+        );
+        assert_eq!(m.text.as_deref(), Some("Opening hours"));
+    }
+    let after = receipt(&o, "orari.receipt.yaml");
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&after).unwrap();
+    assert_eq!(parsed["edits"].as_sequence().unwrap().len(), 2, "{after}");
+
+    o.drop_file("fix2.yaml", b"edit: orari.pdf\nbuttons: []\n");
+    assert!(o.once().status.success());
+    for (chat, id) in &ids {
+        assert!(o.bot.message(*chat, *id).unwrap().reply_markup.is_none());
+    }
+    o.bot.assert_clean();
+}
