@@ -476,3 +476,63 @@ fn a_file_name_corrects_every_channel_and_buttons_change_alone() {
     }
     o.bot.assert_clean();
 }
+
+/// A post deleted before its pin ends has no pin left to end: no unpin is asked for later, and
+/// the status page showed the pin that would end while it waited.
+#[test]
+fn a_pin_that_would_end_is_shown_on_the_page_and_a_deletion_cancels_it() {
+    let port = free_port();
+    let o = Office::with(&format!(
+        "http: {{listen: \"127.0.0.1:{port}\"}}\nwatch: {{settle: 300ms, poll_interval: 200ms, rescan_interval: 5m}}\n"
+    ));
+    let until = local_in(6);
+    let id = post_notice(
+        &o,
+        &format!("caption: Allerta\npin: true\npin_until: {until}\n"),
+    );
+    let d = o.run();
+    d.wait_log("status page at", Duration::from_secs(20));
+    let (_, html) = http_get(port, "/");
+    let pins = html
+        .split("Pins that end by themselves")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{html}"));
+    assert!(
+        pins.contains(&format!("https://t.me/town_news/{id}")),
+        "{html}"
+    );
+    o.drop_file(
+        "ritiro.yaml",
+        format!("delete: https://t.me/town_news/{id}\n").as_bytes(),
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "the retraction is archived",
+        || o.archive_month().join("ritiro.receipt.yaml").exists(),
+    );
+    assert!(o.bot.message(NEWS, id).unwrap().deleted);
+    // The journal cancelled the pin's end with the deletion.
+    let (_, html) = http_get(port, "/");
+    assert!(!html.contains("Pins that end by themselves"), "{html}");
+    // Past the pin's end, and a little more (the schedule check looks every 2 s at most): no
+    // unpin is asked for a message that is gone.
+    wait_until(Duration::from_secs(20), "the pin's time passes", || {
+        jiff::Timestamp::now().as_second()
+            > until
+                .parse::<jiff::civil::DateTime>()
+                .unwrap()
+                .in_tz("Europe/Rome")
+                .unwrap()
+                .timestamp()
+                .as_second()
+                + 3
+    });
+    let (_, html) = http_get(port, "/");
+    assert!(!html.contains("Pins that end by themselves"), "{html}");
+    assert!(
+        o.bot.requests_for("unpinChatMessage").is_empty(),
+        "{}",
+        d.log()
+    );
+    o.bot.assert_clean();
+}
