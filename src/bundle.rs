@@ -13,6 +13,9 @@ pub enum MediaType {
     Png,
     Webp,
     Gif,
+    /// A scanner's TIFF (`.tif`, `.tiff`): always a document (Telegram shows no TIFF photo),
+    /// with a preview of its first page.
+    Tiff,
     /// An extension from the config's `accept:`, sent as a document without content checks.
     Accepted,
 }
@@ -33,6 +36,7 @@ impl MediaType {
             MediaType::Png => "PNG image",
             MediaType::Webp => "WebP image",
             MediaType::Gif => "GIF image",
+            MediaType::Tiff => "TIFF image",
             MediaType::Accepted => "document",
         }
     }
@@ -46,6 +50,10 @@ impl MediaType {
             MediaType::Png => head.starts_with(b"\x89PNG\r\n\x1a\n"),
             MediaType::Webp => head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP",
             MediaType::Gif => head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a"),
+            // Little-endian `II*\0` or big-endian `MM\0*` (BigTIFF: 43 instead of 42).
+            MediaType::Tiff => [b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"]
+                .iter()
+                .any(|m| head.starts_with(*m)),
             MediaType::Accepted => true,
         }
     }
@@ -143,6 +151,7 @@ impl Filter {
             "png" => Kind::Media(MediaType::Png),
             "webp" => Kind::Media(MediaType::Webp),
             "gif" => Kind::Media(MediaType::Gif),
+            "tif" | "tiff" => Kind::Media(MediaType::Tiff),
             e if self.accept.iter().any(|a| a == e) => Kind::Media(MediaType::Accepted),
             _ => Kind::Ignored,
         }
@@ -252,6 +261,8 @@ mod tests {
         check("a/b/photo.jpeg", Kind::Media(MediaType::Jpeg));
         check("x.png", Kind::Media(MediaType::Png));
         check("x.webp", Kind::Media(MediaType::Webp));
+        check("scan-0001.TIF", Kind::Media(MediaType::Tiff));
+        check("scan.tiff", Kind::Media(MediaType::Tiff));
         check("x.gif", Kind::Media(MediaType::Gif));
         check("letter.docx", Kind::Media(MediaType::Accepted));
         check("notice.yaml", Kind::Sidecar);
@@ -296,6 +307,9 @@ mod tests {
         assert!(!MediaType::Png.matches_content(b"\xFF\xD8\xFF"));
         assert!(MediaType::Jpeg.matches_content(b"\xFF\xD8\xFF\xE0"));
         assert!(MediaType::Webp.matches_content(b"RIFF\0\0\0\0WEBPVP8 "));
+        assert!(MediaType::Tiff.matches_content(b"II*\0\x08\0\0\0"));
+        assert!(MediaType::Tiff.matches_content(b"MM\0*\0\0\0\x08"));
+        assert!(!MediaType::Tiff.matches_content(b"%PDF-1.4"));
         assert!(MediaType::Gif.matches_content(b"GIF89a"));
     }
 

@@ -309,6 +309,7 @@ fn plan_one(post: &PostRecord, c: &Correction, now: i64) -> Result<Planned, Cann
             options: Default::default(),
             pin: false,
             pin_until: None,
+            preview_notes: Vec::new(),
         },
         note: Note {
             kind: c.request.kind,
@@ -730,6 +731,7 @@ mod tests {
                 options: SendOptions::default(),
                 pin: false,
                 pin_until: None,
+                preview_notes: Vec::new(),
             },
             messages: (0..parts)
                 .map(|i| SentMessage {

@@ -74,6 +74,8 @@ pub struct Inbox {
     pub sidecar_timeout: Duration,
     /// Default caption template: `{stem}`, `{date}`, `{time}`.
     pub caption: String,
+    /// What PDFs, TIFFs and images sent as documents show, unless a sidecar says otherwise.
+    pub preview: crate::post::Preview,
 }
 
 /// Watching and settling.
@@ -500,6 +502,7 @@ impl Cx<'_> {
                     .sidecar_timeout
                     .map_or(Duration::from_secs(3600), |d| d.0),
                 caption: ri.caption.unwrap_or_else(|| "{stem}".into()),
+                preview: ri.preview.unwrap_or_default(),
             });
         }
         Ok(inboxes)
@@ -869,6 +872,7 @@ struct RawInbox {
     sidecar_wait: Option<Dur>,
     sidecar_timeout: Option<Dur>,
     caption: Option<String>,
+    preview: Option<crate::post::Preview>,
 }
 
 #[derive(Deserialize, Default)]

@@ -459,6 +459,13 @@ fn receipt_parts(
             name: r.original.file_name().unwrap_or_default().to_os_string(),
             sha256: r.sha256.clone(),
             size: r.size,
+            no_preview: {
+                let name = crate::bundle::file_name_of(&r.original);
+                f.preview_notes
+                    .iter()
+                    .find_map(|n| n.strip_prefix(&format!("{name}: ")))
+                    .map(str::to_owned)
+            },
         })
         .collect();
     let channels: Vec<spool::ReceiptChannel> = f

@@ -132,6 +132,9 @@ pub struct Plan {
     /// When the pin ends (seconds since the epoch): `pin_until:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_until: Option<i64>,
+    /// Files that go without a preview, and why (for the receipt).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preview_notes: Vec<String>,
 }
 
 /// A file of a bundle: where the clerk dropped it, where it waits, and what it contained.
@@ -322,6 +325,8 @@ pub struct Finished {
     pub deliveries: Vec<FinishedDelivery>,
     /// A correction's changes, for the receipts of the posts they changed.
     pub changes: Vec<ChangeDone>,
+    /// Files that went without a preview, and why (`Plan::preview_notes`).
+    pub preview_notes: Vec<String>,
 }
 
 /// One channel's part of a correction that ended.
@@ -1506,12 +1511,22 @@ impl Journal {
             })?
             .collect()
         })?;
+        let preview_notes = self
+            .with(|c| {
+                c.prepare_cached("SELECT plan FROM bundles WHERE id = ?1")?
+                    .query_row(params![bundle_id], |r| r.get::<_, String>(0))
+            })
+            .ok()
+            .and_then(|plan| serde_json::from_str::<Plan>(&plan).ok())
+            .map(|plan| plan.preview_notes)
+            .unwrap_or_default();
         Ok(Finished {
             bundle_id,
             name,
             files,
             deliveries,
             changes,
+            preview_notes,
         })
     }
 
@@ -1852,10 +1867,12 @@ mod tests {
                         parse_mode: Some("HTML".into()),
                     }),
                     buttons: vec![],
+                    thumbnail: None,
                 }],
                 options: SendOptions::default(),
                 pin: false,
                 pin_until: None,
+                preview_notes: Vec::new(),
             },
             digest: digest.into(),
             chats: vec!["@town_news".into(), "-100222".into()],

@@ -126,7 +126,9 @@ pub async fn run(
     let journal = if opts.dry_run {
         None
     } else {
-        Some(Arc::new(Journal::open(&config.state_dir)?))
+        let journal = Arc::new(Journal::open(&config.state_dir)?);
+        keep_previews(&config, &journal);
+        Some(journal)
     };
     let gained = if opts.dry_run {
         Vec::new()
@@ -410,6 +412,21 @@ async fn resolve_channels(config: &Config, journal: &Journal, client: &Client) {
             }
         }
     }
+}
+
+/// Makes the folder where previews are kept (in the state folder, next to the journal), and
+/// removes those no bundle waiting to be posted needs that were made more than a day ago.
+fn keep_previews(config: &Config, journal: &Journal) {
+    let dir = config.state_dir.join(crate::prepare::PREVIEWS_DIR);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot make the previews folder: files go without previews");
+        return;
+    }
+    let Ok(waiting) = journal.waiting_files() else {
+        return;
+    };
+    let needed: std::collections::HashSet<String> = waiting.into_iter().map(|f| f.sha256).collect();
+    spool::sweep_previews(&dir, &needed, std::time::Duration::from_secs(86_400));
 }
 
 /// Opens the journal, puts back what a crash interrupted, and checks the bot token.

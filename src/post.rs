@@ -25,6 +25,20 @@ pub enum SendAs {
     Document,
 }
 
+/// What a PDF, a TIFF or an image sent as a document shows in the channel (see PRODUCT.md,
+/// "Previews").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preview {
+    /// A small picture of the first page on the file (`thumbnail`).
+    #[default]
+    Thumbnail,
+    /// The first page as a photo carrying the caption, then the file.
+    Page,
+    /// Neither.
+    None,
+}
+
 /// A link button under a post.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Button {
@@ -60,6 +74,8 @@ pub struct Sidecar {
     pub change: Option<ChangeRequest>,
     /// In a correction of an album: the name of the file that the bundle's file replaces.
     pub replace: Option<String>,
+    /// `None`: the inbox's default.
+    pub preview: Option<Preview>,
 }
 
 /// What a correction bundle does to the post it names.
@@ -141,6 +157,9 @@ pub struct AlbumItem {
     pub path: PathBuf,
     pub file_name: String,
     pub caption: Option<Rendered>,
+    /// A JPEG of the first page, sent as the document's `thumbnail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<PathBuf>,
 }
 
 /// One request of a post, in the order they are sent. A post is one or more of these.
@@ -158,6 +177,9 @@ pub enum OutMessage {
         file_name: String,
         caption: Option<Rendered>,
         buttons: Vec<Vec<Button>>,
+        /// A JPEG of the first page, sent as the document's `thumbnail`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thumbnail: Option<PathBuf>,
     },
     /// 2 to 10 items of one kind, sent with `sendMediaGroup`; albums cannot carry buttons.
     Album { items: Vec<AlbumItem> },

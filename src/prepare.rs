@@ -19,6 +19,7 @@ use crate::post::{
 };
 use crate::render;
 use crate::sidecar;
+use crate::spool;
 
 /// Telegram's upload limit through the public Bot API, and through a Local Bot API server.
 pub const UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
@@ -409,7 +410,29 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
         }));
     }
 
-    let messages = plan_messages(&sidecar, caption, empty_caption, &media_files);
+    let kinds: Vec<MediaKind> = media_files
+        .iter()
+        .map(|(h, ty)| media_kind(sidecar.send_as, *ty, &h.path, h.size))
+        .collect();
+    let mode = sidecar.preview.unwrap_or(inbox.preview);
+    let previews = previews(&media_files, &kinds, mode, config);
+    let preview_notes: Vec<String> = media_files
+        .iter()
+        .zip(&previews)
+        .filter_map(|((h, _), p)| {
+            p.missing
+                .as_ref()
+                .map(|why| format!("{}: no preview ({why})", file_name(&h.path)))
+        })
+        .collect();
+    let messages = plan_messages(
+        &sidecar,
+        caption,
+        empty_caption,
+        &media_files,
+        &kinds,
+        &previews,
+    );
     let digest = digest(&source, &media_files);
     let now = jiff::Timestamp::now();
     let publish_at = sidecar
@@ -445,6 +468,7 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
             },
             pin: sidecar.pin,
             pin_until: pin_until.map(|t| t.as_second()),
+            preview_notes,
         },
         chats,
         digest,
@@ -502,6 +526,7 @@ fn correction(
             options: SendOptions::default(),
             pin: false,
             pin_until: None,
+            preview_notes: Vec::new(),
         },
         chats: Vec::new(),
         digest,
@@ -607,6 +632,8 @@ fn plan_messages(
     caption: Rendered,
     empty_caption: bool,
     media: &[(Hashed, MediaType)],
+    kinds: &[MediaKind],
+    previews: &[FilePreview],
 ) -> Vec<OutMessage> {
     let mut out = Vec::new();
     let buttons: Vec<Vec<Button>> = sidecar.buttons.clone();
@@ -636,17 +663,26 @@ fn plan_messages(
         }
         None
     };
-    let kinds: Vec<MediaKind> = media
-        .iter()
-        .map(|(h, ty)| media_kind(sidecar.send_as, *ty, &h.path, h.size))
-        .collect();
     if media.len() == 1 {
+        // `preview: page`: the first page as a photo carrying the caption, the file right after
+        // it (with the buttons, under the last message as always).
+        if let Some(page) = &previews[0].page {
+            out.push(OutMessage::Media {
+                kind: MediaKind::Photo,
+                path: page.clone(),
+                file_name: format!("{}.jpg", crate::bundle::stem(&file_name(&media[0].0.path))),
+                caption: caption.take(),
+                buttons: vec![],
+                thumbnail: None,
+            });
+        }
         out.push(OutMessage::Media {
             kind: kinds[0],
             path: media[0].0.path.clone(),
             file_name: file_name(&media[0].0.path),
             caption,
             buttons,
+            thumbnail: previews[0].thumbnail.clone(),
         });
         return out;
     }
@@ -656,6 +692,9 @@ fn plan_messages(
         path: media[i].0.path.clone(),
         file_name: file_name(&media[i].0.path),
         caption: None,
+        thumbnail: (kind == MediaKind::Document)
+            .then(|| previews[i].thumbnail.clone())
+            .flatten(),
     };
     let photos: Vec<AlbumItem> = (0..media.len())
         .filter(|&i| kinds[i] == MediaKind::Photo)
@@ -676,6 +715,7 @@ fn plan_messages(
                     file_name: single.file_name.clone(),
                     caption: single.caption.clone(),
                     buttons: vec![],
+                    thumbnail: single.thumbnail.clone(),
                 });
             } else {
                 out.push(OutMessage::Album { items });
@@ -684,6 +724,91 @@ fn plan_messages(
     }
     out
 }
+
+/// The previews of one file: found in, or rendered into, the state folder's `previews/`.
+#[derive(Debug, Clone, Default)]
+struct FilePreview {
+    thumbnail: Option<PathBuf>,
+    page: Option<PathBuf>,
+    /// Why there is none, for the receipt.
+    missing: Option<String>,
+}
+
+/// How long the previews of one bundle may take in all: past it, the rest go without one.
+const PREVIEW_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The previews of a bundle's files, per `mode`: a thumbnail for every file that goes as a
+/// document (PDF, TIFF, an image sent as a file), and with `preview: page` the first page of a
+/// lone file as a photo. Rendered by dropcast itself in a child process with a time limit and a
+/// memory cap (`preview::render_isolated`), cached by the file's SHA-256 in
+/// `state_dir/previews/`, so that a retry or another channel does not render again. Nothing is
+/// rendered where that folder does not exist (`check`, a dry run before any run): a preview is
+/// never a reason for a post to fail.
+fn previews(
+    media: &[(Hashed, MediaType)],
+    kinds: &[MediaKind],
+    mode: crate::post::Preview,
+    config: &Config,
+) -> Vec<FilePreview> {
+    use crate::preview::{Limits, Size, Source};
+    let dir = config.state_dir.join(PREVIEWS_DIR);
+    let started = std::time::Instant::now();
+    let mut out = Vec::with_capacity(media.len());
+    for (i, (h, ty)) in media.iter().enumerate() {
+        let source = match ty {
+            MediaType::Pdf => Some(Source::Pdf),
+            MediaType::Tiff => Some(Source::Tiff),
+            MediaType::Jpeg | MediaType::Png | MediaType::Webp | MediaType::Gif => {
+                Some(Source::Image)
+            }
+            MediaType::Accepted => None,
+        };
+        let (Some(source), true, true) = (
+            source,
+            kinds[i] == MediaKind::Document,
+            mode != crate::post::Preview::None && dir.is_dir(),
+        ) else {
+            out.push(FilePreview::default());
+            continue;
+        };
+        let mut p = FilePreview::default();
+        let mut sizes = vec![(Size::Thumbnail, "thumb")];
+        if mode == crate::post::Preview::Page && media.len() == 1 {
+            sizes.push((Size::Page, "page"));
+        }
+        for (size, label) in sizes {
+            let path = dir.join(format!("{}.{label}.jpg", h.sha256));
+            let got = if path.is_file() {
+                Ok(path)
+            } else if started.elapsed() > PREVIEW_BUDGET {
+                Err(crate::preview::NoPreview(
+                    "the bundle's previews took too long".into(),
+                ))
+            } else {
+                crate::preview::render_isolated(&h.path, source, size, &Limits::default()).and_then(
+                    |preview| {
+                        spool::write_own_file(&path, &preview.jpeg)
+                            .map(|()| path)
+                            .map_err(|e| crate::preview::NoPreview(format!("cannot keep it: {e}")))
+                    },
+                )
+            };
+            match (got, size) {
+                (Ok(path), Size::Thumbnail) => p.thumbnail = Some(path),
+                (Ok(path), Size::Page) => p.page = Some(path),
+                (Err(why), _) => {
+                    tracing::info!(file = %h.path.display(), reason = %why, "posted without a preview");
+                    p.missing.get_or_insert(why.0);
+                }
+            }
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Where previews are kept, in the state folder.
+pub const PREVIEWS_DIR: &str = "previews";
 
 /// Telegram's most items in one album.
 const ALBUM_MAX: usize = 10;

@@ -17,7 +17,7 @@ use std::fmt;
 use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, EnumAccess, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::post::{Button, ChangeKind, ChangeRequest, Format, PublishAt, SendAs, Sidecar};
+use crate::post::{Button, ChangeKind, ChangeRequest, Format, Preview, PublishAt, SendAs, Sidecar};
 
 /// A sidecar needs a few lines; anything this big is a wrong file or an attack.
 pub const MAX_SIDECAR_BYTES: usize = 64 * 1024;
@@ -831,9 +831,10 @@ enum Key {
     Delete,
     Unpin,
     Replace,
+    Preview,
 }
 
-const KEYS: [(&str, Key); 18] = [
+const KEYS: [(&str, Key); 19] = [
     ("channel", Key::Channel),
     ("caption", Key::Caption),
     ("text", Key::Text),
@@ -852,6 +853,7 @@ const KEYS: [(&str, Key); 18] = [
     ("delete", Key::Delete),
     ("unpin", Key::Unpin),
     ("replace", Key::Replace),
+    ("preview", Key::Preview),
 ];
 
 /// Words a clerk (or someone who knows the Bot API) may write for a key.
@@ -880,7 +882,9 @@ const KEY_SYNONYMS: &[(&str, &str)] = &[
     ("when", "publish_at"),
     ("time", "publish_at"),
     ("parse_mode", "format"),
-    ("preview", "link_preview"),
+    ("web_preview", "link_preview"),
+    ("thumbnail", "preview"),
+    ("thumb", "preview"),
     ("disable_web_page_preview", "link_preview"),
     ("protect_content", "protect"),
     ("pinned", "pin"),
@@ -986,6 +990,9 @@ impl Check for Top {
                 }
                 Key::Replace => {
                     sidecar.replace = Some(map.next_value_seed(leaf(ctx, replace_value))?);
+                }
+                Key::Preview => {
+                    sidecar.preview = Some(map.next_value_seed(leaf(ctx, preview_value))?);
                 }
             }
             if key == Key::Buttons {
@@ -1147,6 +1154,26 @@ fn send_as_value(found: Found<'_>) -> Result<SendAs, Problem> {
     ];
     choice("send_as", found, &["auto", "photo", "document"], SYNONYMS)
         .map(|i| [SendAs::Auto, SendAs::Photo, SendAs::Document][i])
+}
+
+fn preview_value(found: Found<'_>) -> Result<Preview, Problem> {
+    const SYNONYMS: &[(&str, &str)] = &[
+        ("thumb", "thumbnail"),
+        ("small", "thumbnail"),
+        ("miniatura", "thumbnail"),
+        ("first_page", "page"),
+        ("photo", "page"),
+        ("pagina", "page"),
+        ("no", "none"),
+        ("off", "none"),
+        ("false", "none"),
+        ("nessuna", "none"),
+    ];
+    if let Found::Bool(false) = found {
+        return Ok(Preview::None);
+    }
+    choice("preview", found, &["thumbnail", "page", "none"], SYNONYMS)
+        .map(|i| [Preview::Thumbnail, Preview::Page, Preview::None][i])
 }
 
 /// One of a few words, in any case; the index of the word.
@@ -1730,7 +1757,7 @@ mod tests {
 
     const KEY_LIST: &str = "channel, caption, text, format, silent, pin, protect, repost, \
                             link_preview, send_as, buttons, attachments, publish_at, \
-                            pin_until, edit, delete, unpin, replace";
+                            pin_until, edit, delete, unpin, replace, preview";
 
     fn outcome(bytes: &[u8]) -> String {
         let aliases = ["news", "alerts", "notizie"].map(String::from);

@@ -574,6 +574,53 @@ pub fn remove_work_dir(dir: &Path) {
     }
 }
 
+/// Removes previews (dropcast's own `SHA.thumb.jpg`, `SHA.page.jpg` in `dir`) older than `age`
+/// whose file no waiting bundle has (`needed`: SHA-256s); never anything else.
+pub fn sweep_previews(
+    dir: &Path,
+    needed: &std::collections::HashSet<String>,
+    age: std::time::Duration,
+) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(sha) = name
+            .strip_suffix(".thumb.jpg")
+            .or_else(|| name.strip_suffix(".page.jpg"))
+        else {
+            continue;
+        };
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a > age);
+        if old && !needed.contains(sha) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Writes one of dropcast's own state files (a preview) whole: under a temporary name, then
+/// renamed into place, so that a reader never sees a part of it.
+pub fn write_own_file(dest: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".dropcast-{}-{}.tmp",
+        std::process::id(),
+        jiff::Timestamp::now().as_nanosecond()
+    ));
+    let written = fs::write(&tmp, contents).and_then(|()| fs::rename(&tmp, dest));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// Puts one of dropcast's own state files (never a user's) in place of its older version.
 pub fn replace_own_file(tmp: &Path, dest: &Path) -> io::Result<()> {
     fs::rename(tmp, dest)
@@ -756,6 +803,8 @@ pub struct BundleFile {
     pub name: OsString,
     pub sha256: String,
     pub size: u64,
+    /// Why the file went without a preview, when it did.
+    pub no_preview: Option<String>,
 }
 
 /// One channel's line in a receipt.
@@ -784,6 +833,8 @@ struct ReceiptFile {
     name: String,
     sha256: String,
     bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    no_preview: Option<String>,
 }
 
 /// The stem that names a bundle's companion files, as [`crate::bundle::stem`] gives it.
@@ -899,6 +950,7 @@ fn receipt_text(
                 name: numbered(&f.name, &stem, n).to_string_lossy().into_owned(),
                 sha256: f.sha256.clone(),
                 bytes: f.size,
+                no_preview: f.no_preview.clone(),
             })
             .collect(),
     };

@@ -407,28 +407,71 @@ impl Client {
                 file_name,
                 caption,
                 buttons,
+                thumbnail,
             } => {
                 let (method, file_field) = media_method(*kind);
                 let mut fields = media_fields(chat, caption.as_ref(), buttons, opts);
+                let mut files = Vec::new();
+                let mut total: u64 = 0;
+                if *kind == MediaKind::Document
+                    && let Some((part, len)) = self.thumbnail_part(thumbnail.as_deref()).await
+                {
+                    fields.push(("thumbnail", Value::from(format!("attach://{THUMB}0"))));
+                    files.push((format!("{THUMB}0"), part));
+                    total += len;
+                }
                 if self.local_files {
                     fields.push((file_field, Value::from(self.local_uri(path)?)));
-                    let body = json_object(fields);
-                    return Ok(self.json_request(method, &body, self.timeout * 4));
+                    if files.is_empty() {
+                        let body = json_object(fields);
+                        return Ok(self.json_request(method, &body, self.timeout * 4));
+                    }
+                    // A thumbnail is never taken by path: it goes as an upload of its own.
+                    return Ok(self.multipart_request(method, fields, files, total));
                 }
                 let (part, len) = self.file_part(path, file_name).await?;
-                let files = vec![(file_field.to_owned(), part)];
-                Ok(self.multipart_request(method, fields, files, len))
+                files.insert(0, (file_field.to_owned(), part));
+                Ok(self.multipart_request(method, fields, files, total + len))
             }
             OutMessage::Album { items } => {
-                if self.local_files {
-                    let media = album_media(items, |_, item| self.local_uri(&item.path))?;
-                    let body = json_object(album_fields(chat, media, opts));
-                    return Ok(self.json_request("sendMediaGroup", &body, self.timeout * 4));
-                }
-                let media = album_media(items, |i, _| Ok(format!("attach://{}", attach_name(i))))?;
-                let fields = album_fields(chat, media, opts);
-                let mut files = Vec::with_capacity(items.len());
+                let mut files = Vec::with_capacity(items.len() * 2);
                 let mut total: u64 = 0;
+                let mut thumbs = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let thumb = if item.kind == MediaKind::Document {
+                        self.thumbnail_part(item.thumbnail.as_deref()).await
+                    } else {
+                        None
+                    };
+                    thumbs.push(thumb.is_some());
+                    if let Some((part, len)) = thumb {
+                        files.push((format!("{THUMB}{i}"), part));
+                        total += len;
+                    }
+                }
+                let mut media = if self.local_files {
+                    album_media(items, |_, item| self.local_uri(&item.path))?
+                } else {
+                    album_media(items, |i, _| Ok(format!("attach://{}", attach_name(i))))?
+                };
+                for (i, m) in media.iter_mut().enumerate() {
+                    if thumbs[i]
+                        && let Value::Object(map) = m
+                    {
+                        map.insert(
+                            "thumbnail".into(),
+                            Value::from(format!("attach://{THUMB}{i}")),
+                        );
+                    }
+                }
+                let fields = album_fields(chat, media, opts);
+                if self.local_files {
+                    if files.is_empty() {
+                        let body = json_object(fields);
+                        return Ok(self.json_request("sendMediaGroup", &body, self.timeout * 4));
+                    }
+                    return Ok(self.multipart_request("sendMediaGroup", fields, files, total));
+                }
                 for (i, item) in items.iter().enumerate() {
                     let (part, len) = self.file_part(&item.path, &item.file_name).await?;
                     total = total.saturating_add(len);
@@ -475,6 +518,7 @@ impl Client {
                     path: path.clone(),
                     file_name: file_name.clone(),
                     caption: caption.clone(),
+                    thumbnail: None,
                 };
                 let refer = if self.local_files {
                     self.local_uri(path)?
@@ -593,6 +637,19 @@ impl Client {
                 description: error_chain(&e.without_url()),
             })?;
         Ok((part, len))
+    }
+
+    /// A thumbnail's upload, or nothing: a preview that cannot be read now (its cache removed)
+    /// makes the post go without one, never fail.
+    async fn thumbnail_part(&self, path: Option<&Path>) -> Option<(reqwest::multipart::Part, u64)> {
+        let path = path?;
+        match self.file_part(path, "thumbnail.jpg").await {
+            Ok(part) => Some(part),
+            Err(e) => {
+                tracing::warn!(error = %e, "the preview cannot be read: the file goes without it");
+                None
+            }
+        }
     }
 
     /// `path` as a Local Bot API server takes it.
@@ -854,6 +911,9 @@ fn already_done(msg: &OutMessage, description: &str) -> bool {
         _ => false,
     }
 }
+
+/// The multipart name of a thumbnail (`thumb0`, the `index`th item's in an album).
+const THUMB: &str = "thumb";
 
 /// The multipart name of an album's `index`th file.
 fn attach_name(index: usize) -> String {
@@ -1574,6 +1634,7 @@ mod tests {
                 .unwrap()
                 .to_string_lossy()
                 .into_owned(),
+            thumbnail: None,
             caption,
         }
     }
@@ -1929,6 +1990,7 @@ mod tests {
             file_name: "x.pdf".into(),
             caption: None,
             buttons: vec![],
+            thumbnail: None,
         };
         errors.push(
             client
@@ -2140,6 +2202,7 @@ mod tests {
             file_name: "Delibera \"12\".pdf".into(),
             caption: Some(html("<b>Delibera</b>")),
             buttons: buttons(),
+            thumbnail: None,
         };
         let sent = client.send("@comune_news", &msg, ALL).await.unwrap();
         assert_eq!(sent.len(), 1);
@@ -2182,6 +2245,7 @@ mod tests {
             file_name: "foto.png".into(),
             caption: None,
             buttons: vec![],
+            thumbnail: None,
         };
         client
             .send("-100123", &msg, SendOptions::default())
@@ -2226,6 +2290,7 @@ mod tests {
                 path,
                 file_name: format!("Allegato {n}.pdf"),
                 caption: (n == 0).then(|| html("<b>Bando</b>")),
+                thumbnail: None,
             });
         }
 
@@ -2284,6 +2349,7 @@ mod tests {
                     path,
                     file_name: format!("foto{n}.png"),
                     caption: None,
+                    thumbnail: None,
                 }
             })
             .collect();
@@ -2318,12 +2384,14 @@ mod tests {
             path: path.clone(),
             file_name: "a.pdf".into(),
             caption: None,
+            thumbnail: None,
         };
         let gif = AlbumItem {
             kind: MediaKind::Animation,
             path: path.clone(),
             file_name: "a.gif".into(),
             caption: None,
+            thumbnail: None,
         };
         let (url, mut rx) = fake::start().await;
         let client = Client::new(&url, token()).unwrap();
@@ -2387,6 +2455,7 @@ mod tests {
                     path,
                     file_name: format!("{n}.jpg"),
                     caption: None,
+                    thumbnail: None,
                 }
             })
             .collect();
@@ -2425,6 +2494,7 @@ mod tests {
             file_name: "Giro d'Italia.gif".into(),
             caption: Some(html("<i>Passaggio</i>")),
             buttons: buttons(),
+            thumbnail: None,
         };
         let sent_messages = client.send("-1001234567890", &msg, ALL).await.unwrap();
         assert_eq!(sent_messages, [sent(321)]);
@@ -2467,6 +2537,7 @@ mod tests {
             file_name: "ignored.pdf".into(),
             caption: Some(html("<b>Delibera</b>")),
             buttons: buttons(),
+            thumbnail: None,
         };
         let sent_messages = client.send("-1001234567890", &msg, ALL).await.unwrap();
         assert_eq!(sent_messages, [sent(321)]);
@@ -2492,6 +2563,7 @@ mod tests {
             file_name: "giro.gif".into(),
             caption: None,
             buttons: vec![],
+            thumbnail: None,
         };
         client
             .send("@c", &msg, SendOptions::default())
@@ -2535,6 +2607,7 @@ mod tests {
             file_name: "a.pdf".into(),
             caption: None,
             buttons: vec![],
+            thumbnail: None,
         };
         let err = client
             .send("@c", &relative, SendOptions::default())
@@ -2582,6 +2655,7 @@ mod tests {
             file_name: "x.pdf".into(),
             caption: None,
             buttons: vec![],
+            thumbnail: None,
         };
         let album = OutMessage::Album {
             items: [&big, &small, &big]
@@ -2591,6 +2665,7 @@ mod tests {
                     path: p.to_path_buf(),
                     file_name: "x.pdf".into(),
                     caption: None,
+                    thumbnail: None,
                 })
                 .collect(),
         };

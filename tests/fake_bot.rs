@@ -2175,3 +2175,58 @@ async fn videos_and_audio_files_are_posts_of_their_kind() {
     assert_eq!(bot.messages(NEWS)[1].method, "sendAudio");
     bot.assert_clean();
 }
+
+/// A thumbnail Telegram would ignore without a word (not an upload, not a JPEG, over 320 px,
+/// 200 kB or more) is a violation: the file would show as a bare icon. A good one is recorded.
+#[tokio::test]
+async fn thumbnails_are_checked_as_telegram_takes_them() {
+    let bot = FakeBot::start(TOKEN);
+    let api = Api::new(&bot);
+    // The smallest JPEG header the fake reads: SOI, then SOF0 with the size.
+    let jpeg = |w: u16, h: u16, pad: usize| {
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08];
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(&w.to_be_bytes());
+        v.extend_from_slice(&[0x01, 0x01, 0x11, 0x00]);
+        v.extend(std::iter::repeat_n(0u8, pad));
+        v.extend_from_slice(&[0xFF, 0xD9]);
+        v
+    };
+    let send = |thumb: Option<Vec<u8>>, value: &'static str| {
+        let mut form = Form::new()
+            .text("chat_id", "@town_news")
+            .text("thumbnail", value)
+            .part("document", file(b"%PDF-1.7 x".to_vec(), "x.pdf"));
+        if let Some(t) = thumb {
+            form = form.part("thumb", file(t, "thumb.jpg"));
+        }
+        api.multipart("sendDocument", form)
+    };
+    let (status, _) = send(Some(jpeg(226, 320, 0)), "attach://thumb").await;
+    assert_eq!(status, 200);
+    assert!(bot.violations().is_empty(), "{:?}", bot.violations());
+    let requests = bot.requests();
+    let t = &requests.last().unwrap().thumbnails[0];
+    assert_eq!((t.of.as_str(), t.width, t.height), ("thumbnail", 226, 320));
+
+    for (thumb, value, says) in [
+        (Some(jpeg(400, 300, 0)), "attach://thumb", "over 320 px"),
+        (
+            Some(jpeg(300, 300, 200 * 1024)),
+            "attach://thumb",
+            "not under 200 kB",
+        ),
+        (
+            Some(b"\x89PNG\r\n\x1a\n".to_vec()),
+            "attach://thumb",
+            "not a JPEG",
+        ),
+        (None, "https://example.org/t.jpg", "not an upload"),
+    ] {
+        let before = bot.violations().len();
+        send(thumb, value).await;
+        let v = bot.violations();
+        assert_eq!(v.len(), before + 1, "{says}: {v:?}");
+        assert!(v.last().unwrap().contains(says), "{says}: {v:?}");
+    }
+}

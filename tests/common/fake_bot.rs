@@ -180,6 +180,8 @@ pub struct Recorded {
     /// [`FakeBotBuilder::local_server`], the files named by `file://` URI, by parameter name and
     /// album items in order (see the module docs for their `field`).
     pub files: Vec<Upload>,
+    /// The thumbnails that came with its files, as Telegram takes them (see [`Thumbnail`]).
+    pub thumbnails: Vec<Thumbnail>,
     /// What the fake answered; 0 when it did not (a hang, or a client that went away).
     pub status: u16,
     /// Messages this request created, in order.
@@ -1438,6 +1440,79 @@ struct FilePart {
     upload: Upload,
     /// Width and height from the image header; `None` when the bytes are no image the fake reads.
     image: Option<(u32, u32)>,
+    /// Whether it starts like a JPEG (SOI marker).
+    jpeg: bool,
+}
+
+/// A thumbnail that came with a file (`thumbnail` of sendDocument, or of an InputMedia), as
+/// Telegram would show it: an uploaded JPEG of at most 320×320 and under 200 kB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// Whose: `thumbnail` (the request's file) or `media[N]` (an album's item).
+    pub of: String,
+    pub upload: Upload,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Telegram's rules for a thumbnail ("JPEG, less than 200 kB, width and height at most 320,
+/// ignored if not uploaded using multipart/form-data"). Telegram ignores one that breaks them
+/// without a word, so a file goes out as a bare icon: each is a violation here.
+fn thumbnails(incoming: &Incoming) -> (Vec<Thumbnail>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    let mut check = |of: String, value: &str| {
+        let Some(name) = value.strip_prefix("attach://") else {
+            problems.push(format!(
+                "{of}: the thumbnail {value:?} is not an upload (attach://): Telegram ignores it"
+            ));
+            return;
+        };
+        let Some(part) = incoming.file(name) else {
+            return; // the schema check names the missing part
+        };
+        let (w, h) = part.image.unwrap_or((0, 0));
+        if !part.jpeg || part.image.is_none() {
+            problems.push(format!(
+                "{of}: the thumbnail is not a JPEG: Telegram ignores it"
+            ));
+        } else if w > 320 || h > 320 {
+            problems.push(format!(
+                "{of}: the thumbnail is {w}x{h}, over 320 px: Telegram ignores it"
+            ));
+        } else if part.upload.size >= 200 * 1024 {
+            problems.push(format!(
+                "{of}: the thumbnail is {} bytes, not under 200 kB: Telegram ignores it",
+                part.upload.size
+            ));
+        } else {
+            found.push(Thumbnail {
+                of,
+                upload: part.upload.clone(),
+                width: w,
+                height: h,
+            });
+        }
+    };
+    if let Some(value) = incoming.fields.get("thumbnail") {
+        check("thumbnail".into(), value);
+    }
+    if let Some(media) = incoming
+        .fields
+        .get("media")
+        .and_then(|m| serde_json::from_str::<Value>(m).ok())
+    {
+        let items = match media {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for (i, item) in items.iter().enumerate() {
+            if let Some(value) = item.get("thumbnail").and_then(Value::as_str) {
+                check(format!("media[{i}]"), value);
+            }
+        }
+    }
+    (found, problems)
 }
 
 impl Incoming {
@@ -1677,6 +1752,7 @@ impl PartSink {
     ) -> FilePart {
         FilePart {
             image: image_dimensions(&self.head, &self.jpeg),
+            jpeg: self.head.starts_with(&[0xFF, 0xD8, 0xFF]),
             upload: Upload {
                 field,
                 file_name,
@@ -2009,7 +2085,8 @@ impl Shared {
             Outcome::Html(code, page) => (*code, Value::String(page.clone())),
             Outcome::Hang | Outcome::Reset | Outcome::Gone => (0, Value::Null),
         };
-        for flag in flags {
+        let (thumbnails, thumbnail_problems) = thumbnails(&incoming);
+        for flag in flags.into_iter().chain(thumbnail_problems) {
             world
                 .violations
                 .push(format!("request #{index} {method}: {flag}"));
@@ -2027,6 +2104,7 @@ impl Shared {
             token_ok,
             fields: incoming.fields,
             files: incoming.files.into_iter().map(|f| f.upload).collect(),
+            thumbnails,
             status,
             message_ids: made,
             at,

@@ -526,3 +526,93 @@ pub fn gif(width: u16, height: u16) -> Vec<u8> {
     v.extend_from_slice(&[0x3B]);
     v
 }
+
+/// A real one-page PDF (A4, `landscape` turns it), with `text` in Helvetica and a black bar:
+/// what a renderer draws as a page that is not blank.
+pub fn page_pdf(text: &str, landscape: bool) -> Vec<u8> {
+    let (w, h) = if landscape { (842, 595) } else { (595, 842) };
+    let content = format!(
+        "BT /F1 36 Tf 60 {} Td ({}) Tj ET\n0 0 0 rg 60 {} 400 40 re f\n",
+        h - 120,
+        text.replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)"),
+        h - 220
+    );
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
+        format!(
+            "<< /Length {} >>\nstream\n{content}endstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A small bilevel scanner TIFF (uncompressed, 1 bit per pixel, white with a black band).
+pub fn scan_tiff(width: u32, height: u32) -> Vec<u8> {
+    let row = width.div_ceil(8) as usize;
+    let mut pixels = vec![0u8; row * height as usize];
+    // PhotometricInterpretation 0: 0 is white; a band of black (1) across the middle.
+    for y in height / 3..height / 2 {
+        for b in 0..row {
+            pixels[y as usize * row + b] = 0xFF;
+        }
+    }
+    let entries: Vec<(u16, u16, u32, u32)> = vec![
+        (256, 4, 1, width),               // ImageWidth
+        (257, 4, 1, height),              // ImageLength
+        (258, 3, 1, 1),                   // BitsPerSample
+        (259, 3, 1, 1),                   // Compression: none
+        (262, 3, 1, 0),                   // Photometric: WhiteIsZero
+        (273, 4, 1, 0),                   // StripOffsets (patched)
+        (277, 3, 1, 1),                   // SamplesPerPixel
+        (278, 4, 1, height),              // RowsPerStrip
+        (279, 4, 1, pixels.len() as u32), // StripByteCounts
+    ];
+    let ifd_len = 2 + entries.len() * 12 + 4;
+    let data_at = 8 + ifd_len as u32;
+    let mut out = b"II*\0".to_vec();
+    out.extend_from_slice(&8u32.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for (tag, ty, count, value) in entries {
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&ty.to_le_bytes());
+        out.extend_from_slice(&count.to_le_bytes());
+        let value = if tag == 273 { data_at } else { value };
+        if ty == 3 {
+            out.extend_from_slice(&(value as u16).to_le_bytes());
+            out.extend_from_slice(&[0, 0]);
+        } else {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&pixels);
+    out
+}
