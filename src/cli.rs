@@ -73,6 +73,10 @@ pub enum Command {
         /// else $XDG_CONFIG_HOME/dropcast or ~/.config/dropcast).
         #[arg(long, value_name = "DIR2")]
         config_dir: Option<PathBuf>,
+        /// The clerks' language: of the reports, the receipts and the templates of sidecars
+        /// put next to the inbox (`modelli/` in Italian, `templates/` in English).
+        #[arg(long, value_enum, default_value = "it")]
+        language: InitLanguage,
     },
     /// Print shell completions.
     Completions {
@@ -149,7 +153,11 @@ pub fn main(cli: Cli) -> ExitCode {
         ),
         Command::Check { config, files } => check(config.as_deref(), &files),
         Command::Render { source, size, path } => crate::preview::child_main(&path, source, size),
-        Command::Init { dir, config_dir } => init(&dir, config_dir.as_deref()),
+        Command::Init {
+            dir,
+            config_dir,
+            language,
+        } => init(&dir, config_dir.as_deref(), language),
         Command::Doctor { config } => doctor(config.as_deref()),
         Command::Status { config, json } => status(config.as_deref(), json),
         Command::Completions { shell } => {
@@ -223,7 +231,101 @@ const CONFIG_TEMPLATE: &str = include_str!("templates/dropcast.yaml");
 
 /// Lays out the shared folders in `dir`, and the config and the token file in the config
 /// folder, outside them: whoever can open the share must not read the token.
-fn init(dir: &Path, config_dir: Option<&Path>) -> ExitCode {
+/// `init --language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitLanguage {
+    It,
+    En,
+}
+
+/// The sidecar templates `init` puts next to the inbox, by language: (file name, text).
+const TEMPLATES_IT: &[(&str, &str)] = &[
+    ("LEGGIMI.txt", include_str!("templates/it/LEGGIMI.txt")),
+    ("avviso.yaml", include_str!("templates/it/avviso.yaml")),
+    (
+        "solo-testo.yaml",
+        include_str!("templates/it/solo-testo.yaml"),
+    ),
+    ("album.yaml", include_str!("templates/it/album.yaml")),
+    (
+        "programmato.yaml",
+        include_str!("templates/it/programmato.yaml"),
+    ),
+    ("allerta.yaml", include_str!("templates/it/allerta.yaml")),
+    (
+        "due-canali.yaml",
+        include_str!("templates/it/due-canali.yaml"),
+    ),
+    (
+        "anteprima-pagina.yaml",
+        include_str!("templates/it/anteprima-pagina.yaml"),
+    ),
+    (
+        "correzione.yaml",
+        include_str!("templates/it/correzione.yaml"),
+    ),
+    ("ritiro.yaml", include_str!("templates/it/ritiro.yaml")),
+];
+const TEMPLATES_EN: &[(&str, &str)] = &[
+    ("README.txt", include_str!("templates/en/README.txt")),
+    ("notice.yaml", include_str!("templates/en/notice.yaml")),
+    (
+        "text-only.yaml",
+        include_str!("templates/en/text-only.yaml"),
+    ),
+    ("album.yaml", include_str!("templates/en/album.yaml")),
+    (
+        "scheduled.yaml",
+        include_str!("templates/en/scheduled.yaml"),
+    ),
+    ("alert.yaml", include_str!("templates/en/alert.yaml")),
+    (
+        "two-channels.yaml",
+        include_str!("templates/en/two-channels.yaml"),
+    ),
+    (
+        "page-preview.yaml",
+        include_str!("templates/en/page-preview.yaml"),
+    ),
+    (
+        "correction.yaml",
+        include_str!("templates/en/correction.yaml"),
+    ),
+    (
+        "retraction.yaml",
+        include_str!("templates/en/retraction.yaml"),
+    ),
+];
+
+/// Puts the sidecar templates next to the inbox (`DIR/modelli/` or `DIR/templates/`), never
+/// over a file that is there; returns what it made.
+fn write_templates(dir: &Path, language: InitLanguage) -> std::io::Result<Vec<String>> {
+    let (folder, files) = match language {
+        InitLanguage::It => ("modelli", TEMPLATES_IT),
+        InitLanguage::En => ("templates", TEMPLATES_EN),
+    };
+    let folder = dir.join(folder);
+    std::fs::create_dir_all(&folder)?;
+    let mut made = Vec::new();
+    for (name, text) in files {
+        let path = folder.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                std::io::Write::write_all(&mut f, text.as_bytes())?;
+                made.push(path.display().to_string());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(made)
+}
+
+fn init(dir: &Path, config_dir: Option<&Path>, language: InitLanguage) -> ExitCode {
     let Some(config_dir) = config_dir
         .map(Path::to_path_buf)
         .or_else(config::default_config_dir)
@@ -269,7 +371,13 @@ fn init(dir: &Path, config_dir: Option<&Path>) -> ExitCode {
     for (path, bytes) in [
         (
             &config,
-            fill_template(&dir, &token, &config::default_state_dir(&config_dir)),
+            fill_template(&dir, &token, &config::default_state_dir(&config_dir)).replace(
+                "\nlanguage: it ",
+                match language {
+                    InitLanguage::It => "\nlanguage: it ",
+                    InitLanguage::En => "\nlanguage: en ",
+                },
+            ),
         ),
         (&token, String::new()),
     ] {
@@ -280,6 +388,13 @@ fn init(dir: &Path, config_dir: Option<&Path>) -> ExitCode {
                 eprintln!("dropcast: cannot write {}: {e}", path.display());
                 return ExitCode::from(1);
             }
+        }
+    }
+    match write_templates(&dir, language) {
+        Ok(templates) => made.extend(templates),
+        Err(e) => {
+            eprintln!("dropcast: cannot write the templates next to the inbox: {e}");
+            return ExitCode::from(1);
         }
     }
     for m in &made {
@@ -641,6 +756,19 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, String> {
     {
         Ok(p) if p.correction.is_some() => Ok(format!("change {}", crate::prepare::describe(&p))),
         Ok(p) => Ok(format!("post {}", crate::prepare::describe(&p))),
+        // A correction is written right; whether its post is there is the journal's to say,
+        // on the server that made the post.
+        Err(crate::prepare::Rejected::Refused(crate::prepare::Refusal {
+            problem: crate::messages::Problem::CannotChange { post, kind, why },
+            ..
+        })) if *why == crate::change::CannotChange::NotOurs => Ok(format!(
+            "{} {post} (the post is not in this dropcast's journal: it can be changed only by the dropcast that made it)",
+            match kind {
+                crate::post::ChangeKind::Edit => "correct",
+                crate::post::ChangeKind::Delete => "delete",
+                crate::post::ChangeKind::Unpin => "unpin",
+            }
+        )),
         Err(crate::prepare::Rejected::Refused(r)) => Err(r.problem.summary()),
         Err(crate::prepare::Rejected::SettleAgain { reason, .. }) => Err(reason),
     }

@@ -34,8 +34,13 @@ fn init_lays_out_the_share_keeps_config_and_token_off_it_and_never_overwrites() 
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     found.sort();
-    assert_eq!(found, ["archive", "failed", "inbox", "scheduled"]);
-    for sub in &found {
+    assert_eq!(
+        found,
+        ["archive", "failed", "inbox", "modelli", "scheduled"]
+    );
+    // The clerks' templates, in the default language (Italian), next to the inbox.
+    assert!(share.join("modelli/avviso.yaml").is_file());
+    for sub in found.iter().filter(|s| *s != "modelli") {
         assert_eq!(
             std::fs::read_dir(share.join(sub)).unwrap().count(),
             0,
@@ -72,6 +77,54 @@ fn init_lays_out_the_share_keeps_config_and_token_off_it_and_never_overwrites() 
     assert!(!stdout.contains("created"), "{stdout}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), "my own config\n");
     assert_eq!(std::fs::read_to_string(&token).unwrap(), "my token\n");
+}
+
+/// `init --language en` puts English templates next to the inbox, writes `language: en`, and
+/// every template passes `check` with the config it wrote.
+#[test]
+fn the_templates_init_writes_pass_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (share, etc) = (dir.path().join("share"), dir.path().join("etc"));
+    let out = std::process::Command::new(BIN)
+        .arg("init")
+        .arg(&share)
+        .args(["--config-dir"])
+        .arg(&etc)
+        .args(["--language", "en"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let config = etc.join("dropcast.yaml");
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("\nlanguage: en ")
+    );
+    std::fs::write(etc.join("token"), format!("{TOKEN}\n")).unwrap();
+    let templates: Vec<std::path::PathBuf> = std::fs::read_dir(share.join("templates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    assert_eq!(templates.len(), 9, "{templates:?}");
+    // The album's template names the photos that go with it: a clerk drops them next to it.
+    for photo in ["market-2.jpg", "market-3.jpg"] {
+        std::fs::write(
+            share.join("templates").join(photo),
+            b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9",
+        )
+        .unwrap();
+    }
+    let out = std::process::Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&config)
+        .args(&templates)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("\nok ").count(), 9, "{}", text(&out));
 }
 
 #[test]
