@@ -914,27 +914,71 @@ fn keep_offices() -> bool {
     std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1")
 }
 
-/// A small but real-looking PDF of exactly `size` bytes, distinct per `seed`.
+/// A real one-page notice (A4, Helvetica text: what dropcast renders a thumbnail of) of exactly
+/// `size` bytes, distinct per `seed`: incompressible comment lines fill it up before the objects.
 fn pdf_of_size(seed: usize, size: usize) -> Vec<u8> {
-    let head =
-        format!("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n% notice {seed}\n");
-    let tail = b"\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-    let mut v = head.into_bytes();
-    // Filler that does not compress: a xorshift stream, as printable comment lines.
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed as u64;
-    while v.len() + tail.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        if v.len() % 80 == 0 {
-            v.extend_from_slice(b"\n%");
-        } else {
-            v.push(b'!' + (x % 90) as u8);
+    let content = format!(
+        "BT /F1 24 Tf 60 760 Td (Comune di Esempio) Tj ET\n\
+         BT /F1 14 Tf 60 720 Td (Avviso n. {seed}) Tj ET\n\
+         BT /F1 11 Tf 60 690 Td (La prima rata scade il 16 dicembre.) Tj ET\n\
+         0 0 0 rg 60 660 475 2 re f\n"
+    );
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_string(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}endstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let head = format!("%PDF-1.4\n% notice {seed}\n");
+    let build = |filler: usize| -> Vec<u8> {
+        let mut v = head.clone().into_bytes();
+        // Filler that does not compress: a xorshift stream, as printable comment lines.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed as u64;
+        let start = v.len();
+        while v.len() - start < filler {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if (v.len() - start) % 80 == 0 {
+                v.extend_from_slice(b"\n%");
+            } else {
+                v.push(b'!' + (x % 90) as u8);
+            }
         }
+        v.truncate(start + filler);
+        v.push(b'\n');
+        let mut offsets = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            offsets.push(v.len());
+            v.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = v.len();
+        v.extend_from_slice(b"xref\n0 6\n0000000000 65535 f \n");
+        for o in offsets {
+            v.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        v.extend_from_slice(
+            format!("trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+        );
+        v
+    };
+    let bare = build(0).len();
+    let mut filler = size.saturating_sub(bare);
+    // The filler's length moves `startxref` by a digit or two: settle on the exact size.
+    for _ in 0..3 {
+        let got = build(filler).len();
+        if got == size {
+            break;
+        }
+        filler = (filler + size).saturating_sub(got);
     }
-    v.truncate(size - tail.len());
-    v.extend_from_slice(tail);
-    v
+    build(filler)
 }
 
 fn sidecar(seed: usize) -> String {

@@ -101,6 +101,10 @@ pub enum Command {
         size: crate::preview::Size,
         path: PathBuf,
     },
+    /// Internal: a long-lived renderer for the daemon (`render_pool`), answering requests on
+    /// stdin until it closes.
+    #[command(name = "__render-worker", hide = true)]
+    RenderWorker,
 }
 
 /// Sets up logging to stderr.
@@ -153,6 +157,7 @@ pub fn main(cli: Cli) -> ExitCode {
         ),
         Command::Check { config, files } => check(config.as_deref(), &files),
         Command::Render { source, size, path } => crate::preview::child_main(&path, source, size),
+        Command::RenderWorker => crate::render_pool::worker_main(),
         Command::Init {
             dir,
             config_dir,

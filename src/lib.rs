@@ -16,7 +16,8 @@
 //! - [`prepare`]: checks a bundle completely (content, size, hashes, channels, caption) and
 //!   plans its requests; [`image_header`] reads an image's size for it.
 //! - [`preview`]: the first page of a PDF, TIFF or image as a JPEG (thumbnail or photo), rendered
-//!   in a child process of dropcast itself with a time limit and a memory cap.
+//!   in a child process of dropcast itself with a time limit and a memory cap;
+//!   [`render_pool`] keeps a few such processes to render many files without starting one each.
 //! - [`preparer`]: the preparer task: checks, duplicates, journal entry, work folders,
 //!   recovery after a crash; starts the senders.
 //! - [`schedule`]: releases scheduled bundles when their time comes; cancels removed ones.
@@ -62,6 +63,7 @@ pub mod preparer;
 pub mod preview;
 pub mod redact;
 pub mod render;
+pub mod render_pool;
 pub mod schedule;
 pub mod sentlog;
 pub mod settle;

@@ -263,6 +263,9 @@ pub async fn run(
     if let Some(h) = holder {
         let _ = h.await;
     }
+    // The renderer workers end with the work: none is left behind (and their CPU time counts
+    // as dropcast's, where it is measured).
+    crate::render_pool::global().close();
     Ok(metrics.summary())
 }
 

@@ -740,7 +740,7 @@ const PREVIEW_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 /// The previews of a bundle's files, per `mode`: a thumbnail for every file that goes as a
 /// document (PDF, TIFF, an image sent as a file), and with `preview: page` the first page of a
 /// lone file as a photo. Rendered by dropcast itself in a child process with a time limit and a
-/// memory cap (`preview::render_isolated`), cached by the file's SHA-256 in
+/// memory cap (`render_pool`: long-lived workers, a process of its own for a big file), cached by the file's SHA-256 in
 /// `state_dir/previews/`, so that a retry or another channel does not render again. Nothing is
 /// rendered where that folder does not exist (`check`, a dry run before any run): a preview is
 /// never a reason for a post to fail.
@@ -750,7 +750,7 @@ fn previews(
     mode: crate::post::Preview,
     config: &Config,
 ) -> Vec<FilePreview> {
-    use crate::preview::{Limits, Size, Source};
+    use crate::preview::{Size, Source};
     let dir = config.state_dir.join(PREVIEWS_DIR);
     let started = std::time::Instant::now();
     let mut out = Vec::with_capacity(media.len());
@@ -785,13 +785,13 @@ fn previews(
                     "the bundle's previews took too long".into(),
                 ))
             } else {
-                crate::preview::render_isolated(&h.path, source, size, &Limits::default()).and_then(
-                    |preview| {
+                crate::render_pool::global()
+                    .render(&h.path, source, size)
+                    .and_then(|preview| {
                         spool::write_own_file(&path, &preview.jpeg)
                             .map(|()| path)
                             .map_err(|e| crate::preview::NoPreview(format!("cannot keep it: {e}")))
-                    },
-                )
+                    })
             };
             match (got, size) {
                 (Ok(path), Size::Thumbnail) => p.thumbnail = Some(path),

@@ -347,9 +347,12 @@ impl Batch {
         let mut accepted = Vec::new();
         // Two bundles of the same files in one batch: the second is a duplicate of the first.
         let mut in_batch: HashSet<(String, String)> = HashSet::new();
-        for (i, c) in batch.into_iter().enumerate() {
+        // Preparing reads every file through and may render previews: the batch's bundles are
+        // prepared side by side, one per core; the journal is asked in their order afterwards.
+        let prepared = self.prepare_all(&batch);
+        for (i, (c, result)) in batch.into_iter().zip(prepared).enumerate() {
             let inbox = c.inbox;
-            match self.check(c, &mut in_batch) {
+            match self.check(result, &mut in_batch) {
                 Checked::Done(h) => out.push(Some(h)),
                 Checked::Accepted(p) => {
                     out.push(None);
@@ -368,19 +371,59 @@ impl Batch {
             .collect()
     }
 
-    fn check(&self, c: Candidate, in_batch: &mut HashSet<(String, String)>) -> Checked {
-        if self.journal.is_some() && !self.share.may_act(c.paths().iter().map(PathBuf::as_path)) {
+    /// Prepares each candidate this dropcast may act on (`None` for the others), on as many
+    /// threads as there are cores, keeping the batch's order.
+    fn prepare_all(&self, batch: &[Candidate]) -> Vec<Option<Result<Prepared, Rejected>>> {
+        type Slot = std::sync::Mutex<Option<Option<Result<Prepared, Rejected>>>>;
+        let one = |c: &Candidate| -> Option<Result<Prepared, Rejected>> {
+            if self.journal.is_some() && !self.share.may_act(c.paths().iter().map(PathBuf::as_path))
+            {
+                return None;
+            }
+            Some(match &c.refuse {
+                Some(problem) => Err(Rejected::Refused(Refusal {
+                    name: c.name(),
+                    problem: problem.clone(),
+                    files: c.paths(),
+                })),
+                None => prepare::prepare(c, &self.config),
+            })
+        };
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(batch.len());
+        if workers <= 1 {
+            return batch.iter().map(one).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<Slot> = batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(c) = batch.get(i) else { break };
+                        let r = one(c);
+                        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|s| s.into_inner().unwrap_or_else(|p| p.into_inner()).flatten())
+            .collect()
+    }
+
+    fn check(
+        &self,
+        result: Option<Result<Prepared, Rejected>>,
+        in_batch: &mut HashSet<(String, String)>,
+    ) -> Checked {
+        let Some(result) = result else {
             // The share went away since the files settled, or another dropcast took the inbox
             // over: the files are seen again when (and if) it is this dropcast's again.
             return Checked::Done(Handled::Gone);
-        }
-        let result = match &c.refuse {
-            Some(problem) => Err(Rejected::Refused(Refusal {
-                name: c.name(),
-                problem: problem.clone(),
-                files: c.paths(),
-            })),
-            None => prepare::prepare(&c, &self.config),
         };
         let Some(journal) = &self.journal else {
             self.dry_run(result);

@@ -136,3 +136,49 @@ fn with_a_local_bot_api_server_the_thumbnail_is_still_uploaded() {
     assert!(posts[0].thumbnails[0].upload.local_path.is_none());
     o.bot.assert_clean();
 }
+
+/// The renderer workers: a request over its time limit gets "no preview" and its worker is
+/// replaced; a worker that cannot even start (its memory cap below what the program needs) is
+/// "no preview" too; a pool serves many requests with one worker per request at a time.
+#[test]
+fn renderer_workers_are_bounded_and_replaced() {
+    use dropcast::preview::{Limits, Size, Source};
+    use dropcast::render_pool::Pool;
+    let dir = tempfile::tempdir().unwrap();
+    let notice = dir.path().join("notice.pdf");
+    std::fs::write(&notice, page_pdf("Avviso", false)).unwrap();
+    let exe = Some(std::path::PathBuf::from(BIN));
+
+    let pool = Pool::new(exe.clone(), Limits::default());
+    for _ in 0..20 {
+        let p = pool.render(&notice, Source::Pdf, Size::Thumbnail).unwrap();
+        assert!(p.jpeg.starts_with(&[0xFF, 0xD8]) && p.width.max(p.height) <= 320);
+    }
+
+    let hurried = Pool::new(
+        exe.clone(),
+        Limits {
+            time: std::time::Duration::from_millis(1),
+            ..Limits::default()
+        },
+    );
+    let why = hurried
+        .render(&notice, Source::Pdf, Size::Page)
+        .unwrap_err();
+    assert!(why.0.contains("took longer"), "{why}");
+
+    let starved = Pool::new(
+        exe,
+        Limits {
+            memory_bytes: 4 * 1024 * 1024,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        starved
+            .render(&notice, Source::Pdf, Size::Thumbnail)
+            .is_err()
+    );
+    // The first pool is still fine.
+    assert!(pool.render(&notice, Source::Pdf, Size::Thumbnail).is_ok());
+}
