@@ -463,8 +463,10 @@ fn receipt_parts(
                 let name = crate::bundle::file_name_of(&r.original);
                 f.preview_notes
                     .iter()
-                    .find_map(|n| n.strip_prefix(&format!("{name}: ")))
-                    .map(str::to_owned)
+                    .find_map(|n| n.strip_prefix(&format!("{name}: no preview (")))
+                    .map(|why| {
+                        crate::messages::no_preview(config.language, why.trim_end_matches(')'))
+                    })
             },
         })
         .collect();

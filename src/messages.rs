@@ -658,6 +658,52 @@ pub fn report_now(
 }
 
 /// The comment that opens a receipt.
+/// Why a file went without a preview, for its receipt, in the clerk's language: the renderer
+/// says it in English (`preview::NoPreview`); Italian gets the sense of it, without technical
+/// detail.
+pub fn no_preview(lang: Language, why: &str) -> String {
+    if lang == Language::En {
+        return why.to_string();
+    }
+    const IT: &[(&str, &str)] = &[
+        ("the pdf is encrypted", "il PDF è protetto da password"),
+        ("the file is damaged", "il file è danneggiato"),
+        (
+            "the file is not supported",
+            "il tipo di file non è supportato",
+        ),
+        (
+            "the image's format is not supported",
+            "il tipo di immagine non è supportato",
+        ),
+        ("the first page is blank", "la prima pagina è bianca"),
+        ("the file is empty", "il file è vuoto"),
+        ("the file is too large", "il file è troppo grande"),
+        (
+            "rendering took longer",
+            "la prima pagina richiedeva troppo tempo",
+        ),
+        (
+            "rendering needed more",
+            "la prima pagina richiedeva troppa memoria",
+        ),
+        (
+            "the bundle's previews took too long",
+            "le anteprime del post richiedevano troppo tempo",
+        ),
+        (
+            "the file could not be read",
+            "il file non si è potuto leggere",
+        ),
+        ("the file cannot be read", "il file non si è potuto leggere"),
+    ];
+    let lower = why.to_ascii_lowercase();
+    IT.iter()
+        .find(|(en, _)| lower.starts_with(en))
+        .map_or("l'anteprima non si è potuta disegnare", |(_, it)| *it)
+        .to_string()
+}
+
 pub fn receipt_header(lang: Language, bundle: &str) -> String {
     match lang {
         Language::It => format!("# dropcast: \"{bundle}\" è stato pubblicato. Ricevuta.\n"),
@@ -688,6 +734,26 @@ mod tests {
                 file: String::new(),
                 detail: "chat not found".into()
             }
+        );
+    }
+
+    #[test]
+    fn no_preview_reads_in_italian() {
+        assert_eq!(
+            no_preview(Language::It, "the PDF is encrypted"),
+            "il PDF è protetto da password"
+        );
+        assert_eq!(
+            no_preview(Language::It, "the file is damaged: xref broken"),
+            "il file è danneggiato"
+        );
+        assert_eq!(
+            no_preview(Language::It, "the renderer failed: boom"),
+            "l'anteprima non si è potuta disegnare"
+        );
+        assert_eq!(
+            no_preview(Language::En, "the PDF is encrypted"),
+            "the PDF is encrypted"
         );
     }
 

@@ -182,3 +182,21 @@ fn renderer_workers_are_bounded_and_replaced() {
     // The first pool is still fine.
     assert!(pool.render(&notice, Source::Pdf, Size::Thumbnail).is_ok());
 }
+
+/// The receipt says why there is no preview in the clerk's language.
+#[test]
+fn an_italian_receipt_says_why_there_is_no_preview_in_italian() {
+    let o = Office::with(
+        "watch: {settle: 300ms, poll_interval: 200ms, rescan_interval: 5m}\nlanguage: it\n",
+    );
+    let mut damaged = page_pdf("Delibera", false);
+    damaged.truncate(120);
+    o.drop_file("delibera.pdf", &damaged);
+    o.drop_file("delibera.yaml", b"caption: Delibera\n");
+    assert!(o.once().status.success());
+    let receipt = std::fs::read_to_string(o.archive_month().join("delibera.receipt.yaml")).unwrap();
+    assert!(
+        receipt.contains("no_preview: il file è danneggiato"),
+        "{receipt}"
+    );
+}
