@@ -89,6 +89,14 @@ pub enum Command {
         /// Sidecar files to validate.
         files: Vec<PathBuf>,
     },
+    /// Internal: renders a preview for the daemon, which runs it with a time limit and a memory
+    /// cap (`preview::render_isolated`); writes the JPEG or the reason there is none to stdout.
+    #[command(name = "__render", hide = true)]
+    Render {
+        source: crate::preview::Source,
+        size: crate::preview::Size,
+        path: PathBuf,
+    },
 }
 
 /// Sets up logging to stderr.
@@ -140,6 +148,7 @@ pub fn main(cli: Cli) -> ExitCode {
             },
         ),
         Command::Check { config, files } => check(config.as_deref(), &files),
+        Command::Render { source, size, path } => crate::preview::child_main(&path, source, size),
         Command::Init { dir, config_dir } => init(&dir, config_dir.as_deref()),
         Command::Doctor { config } => doctor(config.as_deref()),
         Command::Status { config, json } => status(config.as_deref(), json),

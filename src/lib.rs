@@ -15,6 +15,8 @@
 //! - [`render`]: turns the clerk's Markdown into Telegram's HTML subset; splits long texts.
 //! - [`prepare`]: checks a bundle completely (content, size, hashes, channels, caption) and
 //!   plans its requests; [`image_header`] reads an image's size for it.
+//! - [`preview`]: the first page of a PDF, TIFF or image as a JPEG (thumbnail or photo), rendered
+//!   in a child process of dropcast itself with a time limit and a memory cap.
 //! - [`preparer`]: the preparer task: checks, duplicates, journal entry, work folders,
 //!   recovery after a crash; starts the senders.
 //! - [`schedule`]: releases scheduled bundles when their time comes; cancels removed ones.
@@ -57,6 +59,7 @@ pub mod pipeline;
 pub mod post;
 pub mod prepare;
 pub mod preparer;
+pub mod preview;
 pub mod redact;
 pub mod render;
 pub mod schedule;
