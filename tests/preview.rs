@@ -186,6 +186,24 @@ fn an_encrypted_pdf_has_no_preview_and_says_why() {
     );
 }
 
+/// Encrypted with an empty user password ("protected" against printing or copying): every viewer
+/// opens it without asking, so it has a preview. Made by `tests/data/corpus/make_owner_only.py`.
+#[test]
+fn a_pdf_encrypted_without_a_user_password_is_shown() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/corpus/owner-only-rc4.pdf"
+    ))
+    .unwrap();
+    ok(
+        &bytes,
+        Source::Pdf,
+        Size::Thumbnail,
+        Shape::Portrait,
+        "owner-only",
+    );
+}
+
 #[test]
 fn a_damaged_pdf_has_no_preview_and_says_why() {
     refused(
@@ -451,7 +469,9 @@ fn a_file_that_needs_more_memory_than_the_cap_is_no_preview() {
 
 /// Mutated corpus files through the isolated renderer: every one ends as a preview or a reason
 /// within the limit (plus the start of a process), none escapes. `PREVIEW_ROBUSTNESS_CASES`
-/// sets the count (default 60; the report in BENCHMARKS.md ran thousands).
+/// sets the count (default 60; fuzz/README.md reports a run of thousands), `PREVIEW_ROBUSTNESS_SEED`
+/// the mutator's seed; `PREVIEW_WRITE_SEEDS=DIR` also writes the unmutated files there as the
+/// fuzzer's seeds.
 #[test]
 fn mutated_files_never_escape_the_isolated_renderer() {
     let cases: usize = std::env::var("PREVIEW_ROBUSTNESS_CASES")
@@ -478,6 +498,17 @@ fn mutated_files_never_escape_the_isolated_renderer() {
             Source::Tiff,
         ),
     ];
+    // The fuzzer's seeds (fuzz/corpus/thumbnail/): its first byte chooses the source.
+    if let Ok(dir) = std::env::var("PREVIEW_WRITE_SEEDS") {
+        for (i, (bytes, source)) in seeds.iter().enumerate() {
+            let first = if *source == Source::Pdf { 0u8 } else { 1 };
+            std::fs::write(
+                format!("{dir}/seed-{i}"),
+                [&[first], bytes.as_slice()].concat(),
+            )
+            .unwrap();
+        }
+    }
     let all: Vec<&[u8]> = seeds.iter().map(|(b, _)| b.as_slice()).collect();
     let dir = tempfile::tempdir().unwrap();
     let limits = Limits {
