@@ -1,6 +1,7 @@
 //! The invariants of ARCHITECTURE.md that the source itself can show: which module may speak SQL,
-//! the Bot API, or move and remove files, and that every file says what it is for. A change that
-//! breaks one fails here with the file and line, before a reviewer has to notice it.
+//! the Bot API, move and remove files, or start a process, and that every file says what it is
+//! for. A change that breaks one fails here with the file and line, before a reviewer has to
+//! notice it.
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +103,22 @@ fn only_spool_moves_or_removes_files() {
         dirs.is_empty(),
         "folders removed outside spool:\n{}",
         dirs.join("\n")
+    );
+}
+
+/// dropcast starts no other program: `cli` restarts itself after a config reload, and `preview`
+/// and `render_pool` run dropcast itself (`__render`, `__render-worker`) to render with a time
+/// limit and a memory cap.
+#[test]
+fn only_cli_and_the_renderers_start_processes() {
+    let found = offenders(
+        &["Command::new", "process::Command", "fork(", "execv"],
+        &["cli.rs", "preview.rs", "render_pool.rs"],
+    );
+    assert!(
+        found.is_empty(),
+        "processes started outside src/cli.rs, src/preview.rs and src/render_pool.rs:\n{}",
+        found.join("\n")
     );
 }
 
