@@ -310,6 +310,23 @@ impl Leases {
         }
     }
 
+    /// A lease with an older fencing number than this dropcast's over its own: the dropcast it
+    /// took the inbox from was frozen between reading its lease and renewing it, and renewed it
+    /// on waking. This one keeps the inbox (its lease is written again, and that one finds it
+    /// taken at its next look): otherwise both would have acted on their own view, the woken one
+    /// with a journal the other's adoption had overtaken.
+    fn outlive(&self, i: &mut InboxLease, stale: &Lease, fence: u64) {
+        tracing::warn!(inbox = %i.path.display(), other = %stale.host, other_fence = stale.fence, fence, "a dropcast woken from a freeze wrote its older lease over this one's: keeping the inbox");
+        let next = self.me.lease(stale.counter.max(1) + 1, fence);
+        if let Err(e) = write(&i.path, &next, &self.me) {
+            tracing::warn!(inbox = %i.path.display(), error = %e, "cannot write the lease again");
+        }
+        if !matches!(i.role, Role::Active { .. }) {
+            // A claim a stale write overtook: confirmed at the next look, as any claim.
+            i.written = Some(next);
+        }
+    }
+
     fn lose(&self, i: &mut InboxLease, now: Option<Lease>) {
         let (host, pid) = now
             .as_ref()
@@ -382,6 +399,7 @@ impl Leases {
                         // watcher must not take files that the adoption puts back meanwhile.
                         gained.push(i.path.clone());
                     }
+                    Some(l) if l.fence < mine.fence => self.outlive(i, l, mine.fence),
                     _ => self.lose(i, found.clone()),
                 }
                 continue;
@@ -399,6 +417,10 @@ impl Leases {
                     if let Err(e) = write(&i.path, &self.me.lease(1, fence), &self.me) {
                         tracing::warn!(inbox = %i.path.display(), error = %e, "cannot renew the lease");
                     }
+                }
+                (Role::Active { fence }, Some(l)) if l.fence < *fence => {
+                    let fence = *fence;
+                    self.outlive(i, &l, fence)
                 }
                 (Role::Active { .. }, other) => self.lose(i, other),
                 (_, None) if i.watched.is_none() => {
@@ -589,6 +611,39 @@ mod tests {
         // a wakes up: its next look (or its check before a move) finds the lease taken.
         assert!(!a.confirm(&inbox.join("x.pdf")));
         assert!(!a.holds(&inbox.join("x.pdf")));
+    }
+
+    /// An owner frozen between reading its lease and renewing it wakes after another took the
+    /// inbox over, and renames its renewal (with its older fencing number) over the new lease.
+    /// The new owner keeps the inbox; the woken one finds it taken.
+    #[test]
+    fn a_woken_owner_renewing_an_old_lease_does_not_take_the_inbox_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().to_path_buf();
+        let t = Duration::from_millis(200);
+        let a = Leases::with(vec![inbox.clone()], t, me("a"));
+        let b = Leases::with(vec![inbox.clone()], t, me("b"));
+        a.look(&|p| p.is_dir());
+        a.look(&|p| p.is_dir());
+        b.look(&|p| p.is_dir());
+        // a read its lease (fence 1), then froze; b takes over with fence 2.
+        let a_read = read_lease(&inbox).unwrap().unwrap();
+        let start = Instant::now();
+        while b.look(&|p| p.is_dir()).is_empty() {
+            assert!(start.elapsed() < t * 4, "no takeover");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(b.fence(&inbox), Some(2));
+        // a wakes and renames its renewal into place.
+        write(&inbox, &me("a").lease(a_read.counter + 1, 1), &me("a")).unwrap();
+        // b's next look keeps the inbox and writes its lease again...
+        assert!(b.look(&|p| p.is_dir()).is_empty());
+        assert!(b.holds(&inbox.join("x.pdf")));
+        assert_eq!(read_lease(&inbox).unwrap().unwrap().instance, "b");
+        // ...which a finds at its next look: it stands by.
+        a.look(&|p| p.is_dir());
+        assert!(!a.holds(&inbox.join("x.pdf")));
+        assert!(b.holds(&inbox.join("x.pdf")));
     }
 
     #[test]
