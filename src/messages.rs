@@ -7,8 +7,16 @@ use crate::config::Language;
 /// what the clerk can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Problem {
-    /// The sidecar could not be read as dropcast's YAML (detail says where and what).
-    BadSidecar { file: String, detail: String },
+    /// The sidecar could not be read as dropcast's YAML: every mistake, where and what, in
+    /// both languages. `detail` is what a dropcast before issue 15 stored instead (English
+    /// text); a journal row of then still reads.
+    BadSidecar {
+        file: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<crate::sidecar::SidecarError>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
     /// A media file waited for its sidecar for too long.
     SidecarMissing { file: String, waited: String },
     /// The file's content does not match its extension.
@@ -209,6 +217,28 @@ fn change_report(
     (what, why, fix)
 }
 
+/// A report names at most this many mistakes of one sidecar; the clerk sees the others once
+/// these are corrected.
+const MAX_SIDECAR_MISTAKES: usize = 10;
+
+/// Several mistakes of one sidecar, one per line, in the order they are in the file; the text
+/// starts with a line break, so that the list begins on a line of its own.
+fn sidecar_mistakes(lang: Language, errors: &[crate::sidecar::SidecarError]) -> String {
+    let mut out = String::new();
+    for e in errors.iter().take(MAX_SIDECAR_MISTAKES) {
+        out.push_str("\n  - ");
+        out.push_str(&e.render(lang));
+    }
+    let more = errors.len().saturating_sub(MAX_SIDECAR_MISTAKES);
+    if more > 0 {
+        out.push_str(&match lang {
+            Language::En => format!("\n  - and {more} more (correct these first)"),
+            Language::It => format!("\n  - e altri {more} (correggi prima questi)"),
+        });
+    }
+    out
+}
+
 /// A report for a clerk: what happened, why, and how to fix it.
 pub struct Report {
     pub what: String,
@@ -235,26 +265,50 @@ impl Problem {
     /// One line for logs and summaries (always English: logs are for the IT person).
     pub fn summary(&self) -> String {
         let r = self.report(Language::En);
-        format!("{}: {}", r.what.trim_end_matches('.'), r.why)
+        let why: Vec<&str> = r
+            .why
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        format!("{}: {}", r.what.trim_end_matches('.'), why.join(" "))
     }
 
     pub fn report(&self, lang: Language) -> Report {
         let it = lang == Language::It;
         let (what, why, fix) = match self {
             Problem::CannotChange { post, kind, why } => change_report(it, post, *kind, why),
-            Problem::BadSidecar { file, detail } => (
-                if it {
-                    format!("Il file di istruzioni {file} contiene un errore.")
-                } else {
-                    format!("The instructions file {file} has a mistake.")
-                },
-                detail.clone(),
-                if it {
-                    "Correggi il punto indicato (le righe contano da 1), poi rimetti nella cartella inbox sia il file da pubblicare sia il file .yaml.".to_string()
-                } else {
-                    "Correct the place named above (lines count from 1), then drop both the file to post and the .yaml file into the inbox again.".to_string()
-                },
-            ),
+            Problem::BadSidecar {
+                file,
+                errors,
+                detail,
+            } => {
+                let many = errors.len() > 1;
+                (
+                    match (it, many) {
+                        (true, false) => format!("Il file di istruzioni {file} contiene un errore."),
+                        (false, false) => format!("The instructions file {file} has a mistake."),
+                        (true, true) => format!(
+                            "Il file di istruzioni {file} contiene {} errori.",
+                            errors.len()
+                        ),
+                        (false, true) => {
+                            format!("The instructions file {file} has {} mistakes.", errors.len())
+                        }
+                    },
+                    match errors.as_slice() {
+                        [] => detail.clone(),
+                        [one] => one.render(lang),
+                        many => sidecar_mistakes(lang, many),
+                    },
+                    match (it, many) {
+                        (true, false) => "Correggi il punto indicato (le righe contano da 1), poi rimetti nella cartella inbox sia il file da pubblicare sia il file .yaml.".to_string(),
+                        (false, false) => "Correct the place named above (lines count from 1), then drop both the file to post and the .yaml file into the inbox again.".to_string(),
+                        (true, true) => "Correggi ogni punto indicato (le righe contano da 1), poi rimetti nella cartella inbox sia il file da pubblicare sia il file .yaml.".to_string(),
+                        (false, true) => "Correct each place named above (lines count from 1), then drop both the file to post and the .yaml file into the inbox again.".to_string(),
+                    },
+                )
+            }
             Problem::SidecarMissing { file, waited } => (
                 if it {
                     format!("{file} non è stato pubblicato: manca il suo file di istruzioni.")
@@ -612,8 +666,10 @@ pub fn error_report(
         } else {
             ("What happened", "Why", "How to fix it")
         };
+        // A list of mistakes begins on the line after its label.
+        let gap = if r.why.starts_with('\n') { "" } else { " " };
         out.push_str(&format!(
-            "{w}: {}\n{y}: {}\n{f}: {}\n\n",
+            "{w}: {}\n{y}:{gap}{}\n{f}: {}\n\n",
             r.what, r.why, r.fix
         ));
     }
@@ -696,6 +752,7 @@ mod tests {
         let all = [
             Problem::BadSidecar {
                 file: "a.yaml".into(),
+                errors: Vec::new(),
                 detail: "line 1".into(),
             },
             Problem::SidecarMissing {
