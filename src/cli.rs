@@ -602,12 +602,7 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, Vec<String>> {
             }
             _ => {
                 let r = p.report(lang);
-                let why: Vec<&str> = r.why.lines().map(str::trim).collect();
-                vec![format!(
-                    "{}: {}",
-                    r.what.trim_end_matches('.'),
-                    why.join(" ")
-                )]
+                vec![format!("{}: {}", r.what.trim_end_matches('.'), r.why)]
             }
         }
     };

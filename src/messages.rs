@@ -265,13 +265,14 @@ impl Problem {
     /// One line for logs and summaries (always English: logs are for the IT person).
     pub fn summary(&self) -> String {
         let r = self.report(Language::En);
+        // A list of mistakes becomes one line.
         let why: Vec<&str> = r
             .why
             .lines()
-            .map(str::trim)
+            .map(|l| l.trim().trim_start_matches("- "))
             .filter(|l| !l.is_empty())
             .collect();
-        format!("{}: {}", r.what.trim_end_matches('.'), why.join(" "))
+        format!("{}: {}", r.what.trim_end_matches('.'), why.join("; "))
     }
 
     pub fn report(&self, lang: Language) -> Report {
@@ -744,6 +745,91 @@ mod tests {
                 file: String::new(),
                 detail: "chat not found".into()
             }
+        );
+    }
+
+    /// A sidecar's mistakes travel through the journal in both languages; a row written before
+    /// issue 15 (English `detail`) still reads.
+    #[test]
+    fn sidecar_mistakes_through_the_journal() {
+        let rules = crate::sidecar::Rules {
+            channel_aliases: &[],
+        };
+        let errors = crate::sidecar::parse(b"capton: x\nsilent: forse\n", &rules).unwrap_err();
+        let p = Problem::BadSidecar {
+            file: "a.yaml".into(),
+            errors,
+            detail: String::new(),
+        };
+        assert_eq!(Problem::from_json(&p.to_json()), p);
+        let old = Problem::from_json(
+            r#"{"BadSidecar":{"file":"a.yaml","detail":"line 1, column 1: unknown key `x`"}}"#,
+        );
+        assert_eq!(
+            old,
+            Problem::BadSidecar {
+                file: "a.yaml".into(),
+                errors: Vec::new(),
+                detail: "line 1, column 1: unknown key `x`".into(),
+            }
+        );
+        assert_eq!(
+            old.report(Language::It).why,
+            "line 1, column 1: unknown key `x`"
+        );
+        let it = p.report(Language::It);
+        assert_eq!(it.what, "Il file di istruzioni a.yaml contiene 2 errori.");
+        assert_eq!(
+            it.why,
+            "\n  - riga 1, colonna 1: la chiave `capton` non esiste (forse intendevi `didascalia` (o `caption`)?)\
+             \n  - riga 2, colonna 9: `silent` deve essere sì o no, non \"forse\" (scrivi sì o no)"
+        );
+        assert_eq!(
+            p.summary(),
+            "The instructions file a.yaml has 2 mistakes: line 1, column 1: unknown key `capton` \
+             (did you mean `caption`?); line 2, column 9: `silent` must be true or false, not \
+             \"forse\" (write true or false)"
+        );
+    }
+
+    /// A report names the first ten mistakes of a sidecar, in file order, and counts the rest.
+    #[test]
+    fn at_most_ten_mistakes_in_a_report() {
+        let rules = crate::sidecar::Rules {
+            channel_aliases: &[],
+        };
+        let yaml: String = (1..=13).map(|i| format!("k{i}: x\n")).collect();
+        let errors = crate::sidecar::parse(yaml.as_bytes(), &rules).unwrap_err();
+        assert_eq!(errors.len(), 13);
+        let p = Problem::BadSidecar {
+            file: "a.yaml".into(),
+            errors,
+            detail: String::new(),
+        };
+        let text = error_report(
+            Language::It,
+            "a",
+            std::slice::from_ref(&p),
+            &[],
+            &["a.yaml".into()],
+            "oggi",
+        );
+        assert!(
+            text.contains("Perché:\n  - riga 1, colonna 1: la chiave `k1`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - riga 10, colonna 1: la chiave `k10`"),
+            "{text}"
+        );
+        assert!(!text.contains("`k11`"), "{text}");
+        assert!(text.contains("\n  - e altri 3 (correggi prima questi)\nCome rimediare: Correggi ogni punto indicato"), "{text}");
+        let text = error_report(Language::En, "a", &[p], &[], &["a.yaml".into()], "today");
+        assert!(
+            text.contains(
+                "\n  - and 3 more (correct these first)\nHow to fix it: Correct each place"
+            ),
+            "{text}"
         );
     }
 
