@@ -9,7 +9,9 @@
 //!    is, so that every error carries the line and column of the key or value it is about.
 //!
 //! Errors are written for the clerk who dropped the file, not for a programmer: they say what is
-//! wrong in plain words and, where a likely fix exists, give it as a hint.
+//! wrong in plain words and, where a likely fix exists, give it as a hint, in English and in
+//! Italian. Pass 3 names every mistake at once (see [`parse`]). Every key has an Italian twin,
+//! and values and dates are read as an Italian clerk writes them too (`sì`, `31/12/2026 ore 10`).
 
 use std::cell::Cell;
 use std::fmt;
@@ -1539,9 +1541,9 @@ fn top_key(ctx: &Ctx<'_>, found: Found<'_>, seen: &[Written]) -> Result<Written,
         if other == written.name {
             return Err(Problem::new(
                 format!("`{name}` is written twice{line_en}"),
-                format!("`{name}` è scritto due volte{line_it}"),
+                format!("`{name}` compare due volte{line_it}"),
             )
-            .hint("keep only one", "tienine uno solo"));
+            .hint("keep only one", "tieni una sola delle due righe"));
         }
         let (there_en, there_it) = match line {
             Some(line) => (format!(" on line {line}"), format!(" alla riga {line}")),
@@ -1551,7 +1553,7 @@ fn top_key(ctx: &Ctx<'_>, found: Found<'_>, seen: &[Written]) -> Result<Written,
             format!("`{name}` and `{other}` mean the same thing, and `{other}` is already there{there_en}"),
             format!("`{name}` e `{other}` vogliono dire la stessa cosa, e `{other}` c'è già{there_it}"),
         )
-        .hint("keep only one of them", "tienine uno solo"));
+        .hint("keep only one of them", "tieni una sola delle due righe"));
     }
     Ok(written)
 }
@@ -1615,7 +1617,7 @@ fn wrong(key: &str, expected: &Said, found: Found<'_>) -> Problem {
     match found {
         Found::Null => Problem::new(
             format!("`{key}` is empty; it must be {}", expected.en),
-            format!("`{key}` è vuoto: deve essere {}", expected.it),
+            format!("manca il valore di `{key}`: deve essere {}", expected.it),
         )
         .hint(
             "write a value after the `:`, or remove the line",
@@ -2084,7 +2086,7 @@ fn channel(
     if earlier.iter().any(same) {
         return Err(Problem::new(
             format!("channel `{reference}` is listed twice"),
-            format!("il canale `{reference}` è elencato due volte"),
+            format!("il canale `{reference}` compare due volte"),
         )
         .hint("keep only one", "tienine uno solo"));
     }
@@ -2198,9 +2200,9 @@ impl Check for Row<'_> {
         }
         if row.is_empty() {
             return Err(ctx.fail(
-                Problem::new("a row of buttons is empty", "una riga di pulsanti è vuota").hint(
+                Problem::new("a row of buttons is empty", "una fila di pulsanti è vuota").hint(
                     "add a button or remove the row",
-                    "aggiungi un pulsante oppure togli la riga",
+                    "aggiungi un pulsante oppure togli la fila",
                 ),
             ));
         }
@@ -2266,11 +2268,11 @@ fn read_button<'de, A: MapAccess<'de>>(
         return Err(ctx.fail(
             Problem::new(
                 format!("a row has more than {MAX_BUTTONS_PER_ROW} buttons"),
-                format!("una riga ha più di {MAX_BUTTONS_PER_ROW} pulsanti"),
+                format!("una fila ha più di {MAX_BUTTONS_PER_ROW} pulsanti"),
             )
             .hint(
                 "start a new row with `- `",
-                "comincia una nuova riga con `- `",
+                "comincia una nuova fila con `- `",
             ),
         ));
     }
@@ -2389,7 +2391,7 @@ fn button_key(
 
 fn button_text(key: &str, found: Found<'_>) -> Result<String, Problem> {
     let Found::Str(text) = found else {
-        let expected = Said::new("the words on the button", "le parole del pulsante");
+        let expected = Said::new("the words on the button", "il testo del pulsante");
         let problem = wrong(key, &expected, found);
         return Err(match found {
             Found::Null => problem,
@@ -2505,7 +2507,7 @@ fn albums_supported(names: &[String]) -> Result<(), Problem> {
 /// A name of a file next to the sidecar: nothing that could reach another folder.
 fn file_name(key: &str, found: Found<'_>, earlier: &[String]) -> Result<String, Problem> {
     let Found::Str(name) = found else {
-        let expected = Said::new("file names", "nomi di file");
+        let expected = Said::new("file names", "un elenco di nomi di file");
         let problem = wrong(key, &expected, found);
         return Err(match found {
             Found::Int(_) | Found::Float(_) | Found::Bool(_) => {
@@ -2544,7 +2546,7 @@ fn file_name(key: &str, found: Found<'_>, earlier: &[String]) -> Result<String, 
         let short = shorten(name);
         return Err(Problem::new(
             format!("`{short}` is listed twice in `{key}`"),
-            format!("`{short}` è elencato due volte in `{key}`"),
+            format!("`{short}` compare due volte in `{key}`"),
         )
         .hint("keep only one", "tienine uno solo"));
     }
@@ -4201,7 +4203,7 @@ mod tests {
         );
         check_it(
             "didascalia:\n",
-            "errore: riga 1, colonna 12: `didascalia` è vuoto: deve essere un testo (scrivi un valore dopo i due punti, oppure togli la riga)",
+            "errore: riga 1, colonna 12: manca il valore di `didascalia`: deve essere un testo (scrivi un valore dopo i due punti, oppure togli la riga)",
         );
         check_it(
             "formato: htlm\n",
@@ -4217,11 +4219,11 @@ mod tests {
         );
         check_it(
             "didascalia: a\ntesto: b\n",
-            "errore: riga 2, colonna 1: `testo` e `didascalia` vogliono dire la stessa cosa, e `didascalia` c'è già alla riga 1 (tienine uno solo)",
+            "errore: riga 2, colonna 1: `testo` e `didascalia` vogliono dire la stessa cosa, e `didascalia` c'è già alla riga 1 (tieni una sola delle due righe)",
         );
         check_it(
             "caption: a\ncaption: b\n",
-            "errore: riga 2, colonna 1: `caption` è scritto due volte, la prima volta alla riga 1 (tienine uno solo)",
+            "errore: riga 2, colonna 1: `caption` compare due volte, la prima volta alla riga 1 (tieni una sola delle due righe)",
         );
         check_it(
             "pulsanti:\n  - {testo: A}\n",

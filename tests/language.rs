@@ -131,7 +131,7 @@ fn a_key_with_its_italian_twin_is_said_twice() {
     assert!(
         report.contains(
             "Perché: riga 2, colonna 1: `didascalia` e `caption` vogliono dire la stessa cosa, \
-             e `caption` c'è già alla riga 1 (tienine uno solo)"
+             e `caption` c'è già alla riga 1 (tieni una sola delle due righe)"
         ),
         "{report}"
     );
