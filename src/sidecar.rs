@@ -171,8 +171,9 @@ impl SidecarError {
 ///
 /// A sidecar that is not YAML has one error (where the reading stopped); otherwise every
 /// mistake is named, in the order they are in the file: each key that is unknown or said
-/// twice, each value that is wrong (the first mistake inside a list), and each key that does
-/// not belong with the others.
+/// twice, each value that is wrong (in a list or group, each wrong single value, such as a
+/// channel or a button's link, up to the first element that is itself a list or group with a
+/// mistake, such as a button without `url`), and each key that does not belong with the others.
 pub fn parse(bytes: &[u8], rules: &Rules) -> Result<Sidecar, Vec<SidecarError>> {
     let text = decode(bytes).map_err(|e| vec![e])?;
     check_characters(text).map_err(|e| vec![e])?;
@@ -871,6 +872,25 @@ struct Ctx<'c> {
     /// Why [`Top`] stopped reading, and what it had read until then.
     abort: Cell<Option<Skip>>,
     partial: Cell<Option<Read>>,
+    /// Mistakes in single values inside a list or a group (a channel of a list, a button's
+    /// link), set aside so that the reading goes on to the next one.
+    aside: std::cell::RefCell<Vec<SidecarError>>,
+}
+
+/// What [`Ctx::keep`] did with a value.
+enum Kept<T> {
+    Read(T),
+    /// The value was wrong, and its error set aside.
+    Aside,
+}
+
+impl<T> Kept<T> {
+    fn into_option(self) -> Option<T> {
+        match self {
+            Kept::Read(value) => Some(value),
+            Kept::Aside => None,
+        }
+    }
 }
 
 impl<'c> Ctx<'c> {
@@ -882,6 +902,21 @@ impl<'c> Ctx<'c> {
             dirty: Cell::new(false),
             abort: Cell::new(None),
             partial: Cell::new(None),
+            aside: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A single value (a scalar, read whole) that was wrong: its error is set aside and the
+    /// reading goes on. A list or a group that failed leaves the reader inside it: that stops.
+    fn keep<T, E: fmt::Display>(&self, read: Result<T, E>) -> Result<Kept<T>, E> {
+        match read {
+            Ok(value) => Ok(Kept::Read(value)),
+            Err(err) if !self.dirty.get() => {
+                let error = self.error(&err);
+                self.aside.borrow_mut().push(error);
+                Ok(Kept::Aside)
+            }
+            Err(err) => Err(err),
         }
     }
 
@@ -909,11 +944,14 @@ impl<'c> Ctx<'c> {
     }
 
     /// Stops the reading at the entry `index` of the top mapping, to be read again without it.
-    fn stop<E>(&self, read: Read, index: usize, whole: bool, error: SidecarError, err: E) -> E {
+    /// The errors of this entry already in `read` go with it, to come back in file order.
+    fn stop<E>(&self, mut read: Read, index: usize, whole: bool, error: SidecarError, err: E) -> E {
+        let mut errors = read.errors.split_off(read.errors_before_entry);
+        errors.push(error);
         self.abort.set(Some(Skip {
             index,
             whole,
-            error,
+            errors,
         }));
         self.partial.set(Some(read));
         err
@@ -1278,6 +1316,8 @@ struct Read {
     /// The keys whose value is wrong: the checks across keys do not judge them.
     bad: Vec<Key>,
     errors: Vec<SidecarError>,
+    /// How many of `errors` were found before the entry being read.
+    errors_before_entry: usize,
 }
 
 /// An entry of the top mapping that was wrong in a way that left the reader inside it (a list
@@ -1288,7 +1328,8 @@ struct Skip {
     index: usize,
     /// The key itself is wrong (a list or a group where a key should be).
     whole: bool,
-    error: SidecarError,
+    /// The mistake that stopped the reading, and those set aside before it in the same value.
+    errors: Vec<SidecarError>,
 }
 
 /// A reading stops at a list or group with a mistake in it; each new reading skips the ones
@@ -1307,7 +1348,7 @@ fn read_all(text: &str, aliases: &[String]) -> Result<Read, SidecarError> {
             (Ok(read), _) => return Ok(read),
             (Err(_), Some(abort)) if skip.len() + 1 >= MAX_READINGS => {
                 let mut read = ctx.partial.take().unwrap_or_default();
-                read.errors.push(abort.error);
+                read.errors.extend(abort.errors);
                 return Ok(read);
             }
             (Err(_), Some(abort)) if !skip.iter().any(|s| s.index == abort.index) => {
@@ -1355,13 +1396,14 @@ impl Check for Top<'_> {
         let mut read = Read::default();
         let mut index = 0;
         loop {
+            read.errors_before_entry = read.errors.len();
             let skip = self.skip.iter().find(|s| s.index == index);
             if let Some(skip) = skip.filter(|s| s.whole) {
                 if map.next_key::<IgnoredAny>()?.is_none() {
                     break;
                 }
                 map.next_value::<IgnoredAny>()?;
-                read.errors.push(skip.error.clone());
+                read.errors.extend(skip.errors.iter().cloned());
                 index += 1;
                 continue;
             }
@@ -1383,13 +1425,19 @@ impl Check for Top<'_> {
             read.keys.push(written);
             if let Some(skip) = skip {
                 map.next_value::<IgnoredAny>()?;
-                read.errors.push(skip.error.clone());
+                read.errors.extend(skip.errors.iter().cloned());
                 read.bad.push(written.key);
                 index += 1;
                 continue;
             }
             ctx.dirty.set(false);
-            if let Err(err) = read_value(ctx, &mut map, written, &mut read.sidecar) {
+            let value = read_value(ctx, &mut map, written, &mut read.sidecar);
+            let aside: Vec<SidecarError> = ctx.aside.borrow_mut().drain(..).collect();
+            if !aside.is_empty() {
+                read.bad.push(written.key);
+            }
+            read.errors.extend(aside);
+            if let Err(err) = value {
                 let error = ctx.error(&err);
                 read.bad.push(written.key);
                 if ctx.dirty.get() {
@@ -2021,12 +2069,17 @@ impl Check for Channels<'_> {
     ) -> Result<Vec<String>, A::Error> {
         let Channels(aliases, key) = self;
         let mut channels: Vec<String> = Vec::new();
-        while let Some(one) =
-            seq.next_element_seed(leaf(ctx, |f| channel(aliases, key, f, &channels)))?
-        {
-            channels.push(one);
+        let mut any = false;
+        loop {
+            let one = seq.next_element_seed(leaf(ctx, |f| channel(aliases, key, f, &channels)));
+            match ctx.keep(one)? {
+                Kept::Read(Some(one)) => channels.push(one),
+                Kept::Read(None) => break,
+                Kept::Aside => {}
+            }
+            any = true;
         }
-        if channels.is_empty() {
+        if !any {
             return Err(ctx.fail(
                 Problem::new(
                     format!("`{key}` is an empty list"),
@@ -2286,21 +2339,42 @@ fn read_button<'de, A: MapAccess<'de>>(
     let mut text: Option<String> = None;
     let mut text_key: Option<&'static str> = None;
     let mut url: Option<String> = None;
+    let mut url_key = false;
+    let aside_before = ctx.aside.borrow().len();
     loop {
-        let seen = (text_key, url.is_some());
-        let Some(key) = map.next_key_seed(leaf(ctx, |f| button_key(f, seen)))? else {
-            break;
+        let seen = (text_key, url_key);
+        let key = ctx.keep(map.next_key_seed(leaf(ctx, |f| button_key(f, seen))))?;
+        let key = match key {
+            Kept::Read(Some(key)) => key,
+            Kept::Read(None) => break,
+            Kept::Aside => {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
         };
         match key {
             ButtonKey::Text(name) => {
                 text_key = Some(name);
-                text = Some(map.next_value_seed(leaf(ctx, |f| button_text(name, f)))?);
+                let read = ctx.keep(map.next_value_seed(leaf(ctx, |f| button_text(name, f))))?;
+                text = read.into_option();
             }
-            ButtonKey::Url => url = Some(map.next_value_seed(leaf(ctx, button_url))?),
+            ButtonKey::Url => {
+                url_key = true;
+                url = ctx
+                    .keep(map.next_value_seed(leaf(ctx, button_url)))?
+                    .into_option();
+            }
         }
     }
     match (text, url) {
         (Some(text), Some(url)) => Ok(Button { text, url }),
+        // A mistake in the text or the link is already set aside.
+        _ if (text_key.is_some() && url_key) || ctx.aside.borrow().len() > aside_before => {
+            Ok(Button {
+                text: String::new(),
+                url: String::new(),
+            })
+        }
         (None, _) => Err(ctx.fail(
             Problem::new("a button has no `text`", "a un pulsante manca `testo`").hint(
                 "write `text: ` and the words on the button",
@@ -2486,8 +2560,13 @@ impl Check for Attachments {
     ) -> Result<Vec<String>, A::Error> {
         let key = self.0;
         let mut names: Vec<String> = Vec::new();
-        while let Some(name) = seq.next_element_seed(leaf(ctx, |f| file_name(key, f, &names)))? {
-            names.push(name);
+        loop {
+            let name = seq.next_element_seed(leaf(ctx, |f| file_name(key, f, &names)));
+            match ctx.keep(name)? {
+                Kept::Read(Some(name)) => names.push(name),
+                Kept::Read(None) => break,
+                Kept::Aside => {}
+            }
         }
         albums_supported(&names).map_err(|p| ctx.fail(p))?;
         Ok(names)
@@ -4259,12 +4338,26 @@ mod tests {
             "error: line 1, column 1: unknown key `capton` (did you mean `caption`?)\n\
              error: line 2, column 9: `silent` must be true or false, not \"forse\" (write true or false)",
         );
-        // A wrong value in a list or a group: its first mistake, and the keys after it.
+        // Every wrong single value in a list or a group; a list or group in it with a mistake
+        // (a button without `url`) is the last mistake of that key; then the keys after it.
         check(
             "channel: [news, newz, alertz]\nbuttons:\n  - {text: A}\n  - {text: B}\npin: 2\n",
             "error: line 1, column 17: unknown channel `newz`: the config has news, alerts, notizie (did you mean `news`?)\n\
+             error: line 1, column 23: unknown channel `alertz`: the config has news, alerts, notizie (did you mean `alerts`?)\n\
              error: line 3, column 5: a button has no `url` (write `url: ` and the link it opens)\n\
              error: line 5, column 6: `pin` must be true or false, not 2 (write true or false)",
+        );
+        check(
+            "buttons:\n  - {text: A, url: www.a.org}\n  - {txt: B, url: 'https://b.org'}\n  \
+             - [{text: C, url: 'ftp://c'}, {text: '', url: 'https://d.org'}]\n  - {text: E}\n  - {text: F}\n\
+             attachments: [a.pdf, ../b.pdf, a.pdf]\n",
+            "error: line 2, column 20: `url` must be a link starting with https://, http:// or tg://, not \"www.a.org\" (write \"https://www.a.org\")\n\
+             error: line 3, column 6: unknown key `txt` in a button (did you mean `text`?)\n\
+             error: line 4, column 21: `url` must be a link starting with https://, http:// or tg://, not \"ftp://c\"\n\
+             error: line 4, column 40: a button's `text` is empty\n\
+             error: line 5, column 5: a button has no `url` (write `url: ` and the link it opens)\n\
+             error: line 7, column 22: attachments must be file names in the same folder, not \"../b.pdf\" (put the file next to the sidecar and write only \"b.pdf\")\n\
+             error: line 7, column 32: `a.pdf` is listed twice in `attachments` (keep only one)",
         );
         // A key that is a list, unknown keys, a key said twice.
         check(
