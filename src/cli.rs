@@ -689,9 +689,11 @@ fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
     for f in files {
         match check_sidecar(f, &config) {
             Ok(post) => println!("ok {}: would {}", f.display(), post.trim_end()),
-            Err(e) => {
+            Err(mistakes) => {
                 failed = true;
-                println!("{}: {e}", f.display());
+                for m in mistakes {
+                    println!("{}: {m}", f.display());
+                }
             }
         }
     }
@@ -705,19 +707,35 @@ fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
 /// Checks a sidecar as the daemon would: in the inbox the daemon would take it from (the most
 /// specific), with the media file the daemon would pair it with and its attachments if they are
 /// next to it, so that album rules, content, sizes and the caption are all checked. Says what
-/// the post would be and where it would go.
-fn check_sidecar(path: &Path, config: &Config) -> Result<String, String> {
+/// the post would be and where it would go, or every mistake, one per line, in the config's
+/// language.
+fn check_sidecar(path: &Path, config: &Config) -> Result<String, Vec<String>> {
     use crate::bundle::Kind;
+    use crate::messages::Problem;
+    let lang = config.language;
+    let it = lang == crate::config::Language::It;
+    // A sidecar's mistakes one per line; any other problem as its report says it.
+    let mistakes = |p: &Problem| -> Vec<String> {
+        match p {
+            Problem::BadSidecar { errors, .. } if !errors.is_empty() => {
+                errors.iter().map(|e| e.render(lang)).collect()
+            }
+            _ => {
+                let r = p.report(lang);
+                vec![format!("{}: {}", r.what.trim_end_matches('.'), r.why)]
+            }
+        }
+    };
     let filter = crate::bundle::Filter::new(&config.accept, &config.ignore);
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or("the file name is not valid text")?;
-    let (sidecar, _) = crate::prepare::read_sidecar(path, config).map_err(|p| {
-        let r = p.report(crate::config::Language::En);
-        r.why
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        vec![if it {
+            "il nome del file non è un testo valido".to_owned()
+        } else {
+            "the file name is not valid text".to_owned()
+        }]
     })?;
+    let (sidecar, _) = crate::prepare::read_sidecar(path, config).map_err(|p| mistakes(&p))?;
     let names: Vec<String> = std::fs::read_dir(dir)
         .ok()
         .into_iter()
@@ -738,13 +756,28 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, String> {
     for a in &sidecar.attachments {
         match filter.classify(a) {
             Kind::Media(ty) if dir.join(a).is_file() => attachments.push((dir.join(a), ty)),
+            Kind::Media(_) if it => {
+                return Err(vec![format!(
+                    "l'allegato {a} non è nella cartella {}",
+                    dir.display()
+                )]);
+            }
             Kind::Media(_) => {
-                return Err(format!(
+                return Err(vec![format!(
                     "attachment {a} is not in the folder {}",
                     dir.display()
-                ));
+                )]);
             }
-            _ => return Err(format!("attachment {a} is not a file dropcast can post")),
+            _ if it => {
+                return Err(vec![format!(
+                    "l'allegato {a} non è un file che dropcast può pubblicare"
+                )]);
+            }
+            _ => {
+                return Err(vec![format!(
+                    "attachment {a} is not a file dropcast can post"
+                )]);
+            }
         }
     }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -774,7 +807,7 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, String> {
                 crate::post::ChangeKind::Unpin => "unpin",
             }
         )),
-        Err(crate::prepare::Rejected::Refused(r)) => Err(r.problem.summary()),
-        Err(crate::prepare::Rejected::SettleAgain { reason, .. }) => Err(reason),
+        Err(crate::prepare::Rejected::Refused(r)) => Err(mistakes(&r.problem)),
+        Err(crate::prepare::Rejected::SettleAgain { reason, .. }) => Err(vec![reason]),
     }
 }

@@ -7,8 +7,16 @@ use crate::config::Language;
 /// what the clerk can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Problem {
-    /// The sidecar could not be read as dropcast's YAML (detail says where and what).
-    BadSidecar { file: String, detail: String },
+    /// The sidecar could not be read as dropcast's YAML: every mistake, where and what, in
+    /// both languages. `detail` is what a dropcast before issue 15 stored instead (English
+    /// text); a journal row of then still reads.
+    BadSidecar {
+        file: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<crate::sidecar::SidecarError>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
     /// A media file waited for its sidecar for too long.
     SidecarMissing { file: String, waited: String },
     /// The file's content does not match its extension.
@@ -209,6 +217,28 @@ fn change_report(
     (what, why, fix)
 }
 
+/// A report names at most this many mistakes of one sidecar; the clerk sees the others once
+/// these are corrected.
+const MAX_SIDECAR_MISTAKES: usize = 10;
+
+/// Several mistakes of one sidecar, one per line, in the order they are in the file; the text
+/// starts with a line break, so that the list begins on a line of its own.
+fn sidecar_mistakes(lang: Language, errors: &[crate::sidecar::SidecarError]) -> String {
+    let mut out = String::new();
+    for e in errors.iter().take(MAX_SIDECAR_MISTAKES) {
+        out.push_str("\n  - ");
+        out.push_str(&e.render(lang));
+    }
+    let more = errors.len().saturating_sub(MAX_SIDECAR_MISTAKES);
+    if more > 0 {
+        out.push_str(&match lang {
+            Language::En => format!("\n  - and {more} more (correct these first)"),
+            Language::It => format!("\n  - e altri {more} (correggi prima questi)"),
+        });
+    }
+    out
+}
+
 /// A report for a clerk: what happened, why, and how to fix it.
 pub struct Report {
     pub what: String,
@@ -235,26 +265,51 @@ impl Problem {
     /// One line for logs and summaries (always English: logs are for the IT person).
     pub fn summary(&self) -> String {
         let r = self.report(Language::En);
-        format!("{}: {}", r.what.trim_end_matches('.'), r.why)
+        // A list of mistakes becomes one line.
+        let why: Vec<&str> = r
+            .why
+            .lines()
+            .map(|l| l.trim().trim_start_matches("- "))
+            .filter(|l| !l.is_empty())
+            .collect();
+        format!("{}: {}", r.what.trim_end_matches('.'), why.join("; "))
     }
 
     pub fn report(&self, lang: Language) -> Report {
         let it = lang == Language::It;
         let (what, why, fix) = match self {
             Problem::CannotChange { post, kind, why } => change_report(it, post, *kind, why),
-            Problem::BadSidecar { file, detail } => (
-                if it {
-                    format!("Il file di istruzioni {file} contiene un errore.")
-                } else {
-                    format!("The instructions file {file} has a mistake.")
-                },
-                detail.clone(),
-                if it {
-                    "Correggi il punto indicato (le righe contano da 1), poi rimetti nella cartella inbox sia il file da pubblicare sia il file .yaml.".to_string()
-                } else {
-                    "Correct the place named above (lines count from 1), then drop both the file to post and the .yaml file into the inbox again.".to_string()
-                },
-            ),
+            Problem::BadSidecar {
+                file,
+                errors,
+                detail,
+            } => {
+                let many = errors.len() > 1;
+                (
+                    match (it, many) {
+                        (true, false) => format!("Il file di istruzioni {file} contiene un errore."),
+                        (false, false) => format!("The instructions file {file} has a mistake."),
+                        (true, true) => format!(
+                            "Il file di istruzioni {file} contiene {} errori.",
+                            errors.len()
+                        ),
+                        (false, true) => {
+                            format!("The instructions file {file} has {} mistakes.", errors.len())
+                        }
+                    },
+                    match errors.as_slice() {
+                        [] => detail.clone(),
+                        [one] => one.render(lang),
+                        many => sidecar_mistakes(lang, many),
+                    },
+                    match (it, many) {
+                        (true, false) => "Correggi il punto indicato (le righe contano da 1), poi rimetti nella cartella inbox sia il file da pubblicare sia il file .yaml.".to_string(),
+                        (false, false) => "Correct the place named above (lines count from 1), then drop both the file to post and the .yaml file into the inbox again.".to_string(),
+                        (true, true) => "Correggi ogni punto indicato (le righe contano da 1), poi rimetti nella cartella inbox sia il file da pubblicare sia il file .yaml.".to_string(),
+                        (false, true) => "Correct each place named above (lines count from 1), then drop both the file to post and the .yaml file into the inbox again.".to_string(),
+                    },
+                )
+            }
             Problem::SidecarMissing { file, waited } => (
                 if it {
                     format!("{file} non è stato pubblicato: manca il suo file di istruzioni.")
@@ -612,8 +667,10 @@ pub fn error_report(
         } else {
             ("What happened", "Why", "How to fix it")
         };
+        // A list of mistakes begins on the line after its label.
+        let gap = if r.why.starts_with('\n') { "" } else { " " };
         out.push_str(&format!(
-            "{w}: {}\n{y}: {}\n{f}: {}\n\n",
+            "{w}: {}\n{y}:{gap}{}\n{f}: {}\n\n",
             r.what, r.why, r.fix
         ));
     }
@@ -737,6 +794,91 @@ mod tests {
         );
     }
 
+    /// A sidecar's mistakes travel through the journal in both languages; a row written before
+    /// issue 15 (English `detail`) still reads.
+    #[test]
+    fn sidecar_mistakes_through_the_journal() {
+        let rules = crate::sidecar::Rules {
+            channel_aliases: &[],
+        };
+        let errors = crate::sidecar::parse(b"capton: x\nsilent: forse\n", &rules).unwrap_err();
+        let p = Problem::BadSidecar {
+            file: "a.yaml".into(),
+            errors,
+            detail: String::new(),
+        };
+        assert_eq!(Problem::from_json(&p.to_json()), p);
+        let old = Problem::from_json(
+            r#"{"BadSidecar":{"file":"a.yaml","detail":"line 1, column 1: unknown key `x`"}}"#,
+        );
+        assert_eq!(
+            old,
+            Problem::BadSidecar {
+                file: "a.yaml".into(),
+                errors: Vec::new(),
+                detail: "line 1, column 1: unknown key `x`".into(),
+            }
+        );
+        assert_eq!(
+            old.report(Language::It).why,
+            "line 1, column 1: unknown key `x`"
+        );
+        let it = p.report(Language::It);
+        assert_eq!(it.what, "Il file di istruzioni a.yaml contiene 2 errori.");
+        assert_eq!(
+            it.why,
+            "\n  - riga 1, colonna 1: la chiave `capton` non esiste (forse intendevi `didascalia` (o `caption`)?)\
+             \n  - riga 2, colonna 9: `silent` deve essere sì o no, non \"forse\" (scrivi sì o no)"
+        );
+        assert_eq!(
+            p.summary(),
+            "The instructions file a.yaml has 2 mistakes: line 1, column 1: unknown key `capton` \
+             (did you mean `caption`?); line 2, column 9: `silent` must be true or false, not \
+             \"forse\" (write true or false)"
+        );
+    }
+
+    /// A report names the first ten mistakes of a sidecar, in file order, and counts the rest.
+    #[test]
+    fn at_most_ten_mistakes_in_a_report() {
+        let rules = crate::sidecar::Rules {
+            channel_aliases: &[],
+        };
+        let yaml: String = (1..=13).map(|i| format!("k{i}: x\n")).collect();
+        let errors = crate::sidecar::parse(yaml.as_bytes(), &rules).unwrap_err();
+        assert_eq!(errors.len(), 13);
+        let p = Problem::BadSidecar {
+            file: "a.yaml".into(),
+            errors,
+            detail: String::new(),
+        };
+        let text = error_report(
+            Language::It,
+            "a",
+            std::slice::from_ref(&p),
+            &[],
+            &["a.yaml".into()],
+            "oggi",
+        );
+        assert!(
+            text.contains("Perché:\n  - riga 1, colonna 1: la chiave `k1`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - riga 10, colonna 1: la chiave `k10`"),
+            "{text}"
+        );
+        assert!(!text.contains("`k11`"), "{text}");
+        assert!(text.contains("\n  - e altri 3 (correggi prima questi)\nCome rimediare: Correggi ogni punto indicato"), "{text}");
+        let text = error_report(Language::En, "a", &[p], &[], &["a.yaml".into()], "today");
+        assert!(
+            text.contains(
+                "\n  - and 3 more (correct these first)\nHow to fix it: Correct each place"
+            ),
+            "{text}"
+        );
+    }
+
     #[test]
     fn no_preview_reads_in_italian() {
         assert_eq!(
@@ -762,6 +904,7 @@ mod tests {
         let all = [
             Problem::BadSidecar {
                 file: "a.yaml".into(),
+                errors: Vec::new(),
                 detail: "line 1".into(),
             },
             Problem::SidecarMissing {

@@ -246,11 +246,8 @@ pub fn read_sidecar(path: &Path, config: &Config) -> Result<(Sidecar, Hashed), P
     if size > sidecar::MAX_SIDECAR_BYTES as u64 {
         return Err(Problem::BadSidecar {
             file: name.clone(),
-            detail: format!(
-                "the file is {} KB; a sidecar may be at most {} KB",
-                size.div_ceil(1024),
-                sidecar::MAX_SIDECAR_BYTES / 1024
-            ),
+            errors: vec![sidecar::SidecarError::too_large(size.div_ceil(1024))],
+            detail: String::new(),
         });
     }
     let mut bytes = Vec::new();
@@ -264,9 +261,10 @@ pub fn read_sidecar(path: &Path, config: &Config) -> Result<(Sidecar, Hashed), P
             channel_aliases: &aliases,
         },
     )
-    .map_err(|e| Problem::BadSidecar {
+    .map_err(|errors| Problem::BadSidecar {
         file: name.clone(),
-        detail: e.to_string(),
+        errors,
+        detail: String::new(),
     })?;
     let hashed = Hashed {
         path: path.to_path_buf(),
@@ -366,8 +364,8 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
     if !sidecar.buttons.is_empty() && media_files.len() > 1 {
         return Err(refuse(Problem::BadSidecar {
             file: sidecar_name.clone(),
-            detail: "Telegram cannot show buttons under an album (a post with `attachments`)"
-                .into(),
+            errors: vec![sidecar::SidecarError::buttons_under_album()],
+            detail: String::new(),
         }));
     }
     for (i, (h, _)) in media_files.iter().enumerate() {
@@ -406,7 +404,8 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
     if chats.is_empty() {
         return Err(refuse(Problem::BadSidecar {
             file: sidecar_name.clone(),
-            detail: "no channel to post to".into(),
+            errors: vec![sidecar::SidecarError::no_channel()],
+            detail: String::new(),
         }));
     }
 
@@ -447,14 +446,14 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
     if let Some(until) = pin_until
         && until <= publish_at.unwrap_or(now)
     {
+        let when = until
+            .to_zoned_datetime(config.timezone.clone())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string();
         return Err(refuse(Problem::BadSidecar {
             file: sidecar_name.clone(),
-            detail: format!(
-                "`pin_until` ({}) is before the post goes out",
-                until
-                    .to_zoned_datetime(config.timezone.clone())
-                    .strftime("%Y-%m-%d %H:%M")
-            ),
+            errors: vec![sidecar::SidecarError::pin_ends_too_soon(&when)],
+            detail: String::new(),
         }));
     }
     Ok(Prepared {

@@ -79,52 +79,63 @@ fn init_lays_out_the_share_keeps_config_and_token_off_it_and_never_overwrites() 
     assert_eq!(std::fs::read_to_string(&token).unwrap(), "my token\n");
 }
 
-/// `init --language en` puts English templates next to the inbox, writes `language: en`, and
-/// every template passes `check` with the config it wrote.
+/// `init` puts the clerks' templates next to the inbox in its language (`--language en`:
+/// `templates/`; Italian, the default: `modelli/`, with Italian keys, values and dates), writes
+/// `language:`, and every template passes `check` with the config it wrote.
 #[test]
 fn the_templates_init_writes_pass_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let (share, etc) = (dir.path().join("share"), dir.path().join("etc"));
-    let out = std::process::Command::new(BIN)
-        .arg("init")
-        .arg(&share)
-        .args(["--config-dir"])
-        .arg(&etc)
-        .args(["--language", "en"])
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let config = etc.join("dropcast.yaml");
-    assert!(
-        std::fs::read_to_string(&config)
+    for (language, folder, photos) in [
+        ("en", "templates", ["market-2.jpg", "market-3.jpg"]),
+        ("it", "modelli", ["mercatino-2.jpg", "mercatino-3.jpg"]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (share, etc) = (dir.path().join("share"), dir.path().join("etc"));
+        let out = std::process::Command::new(BIN)
+            .arg("init")
+            .arg(&share)
+            .args(["--config-dir"])
+            .arg(&etc)
+            .args(["--language", language])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let config = etc.join("dropcast.yaml");
+        let written = std::fs::read_to_string(&config).unwrap();
+        assert!(
+            written.contains(&format!("\nlanguage: {language} ")),
+            "{written}"
+        );
+        std::fs::write(etc.join("token"), format!("{TOKEN}\n")).unwrap();
+        let templates: Vec<std::path::PathBuf> = std::fs::read_dir(share.join(folder))
             .unwrap()
-            .contains("\nlanguage: en ")
-    );
-    std::fs::write(etc.join("token"), format!("{TOKEN}\n")).unwrap();
-    let templates: Vec<std::path::PathBuf> = std::fs::read_dir(share.join("templates"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    assert_eq!(templates.len(), 9, "{templates:?}");
-    // The album's template names the photos that go with it: a clerk drops them next to it.
-    for photo in ["market-2.jpg", "market-3.jpg"] {
-        std::fs::write(
-            share.join("templates").join(photo),
-            b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9",
-        )
-        .unwrap();
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        assert_eq!(templates.len(), 9, "{templates:?}");
+        // The album's template names the photos that go with it: a clerk drops them next to it.
+        for photo in photos {
+            std::fs::write(
+                share.join(folder).join(photo),
+                b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9",
+            )
+            .unwrap();
+        }
+        let out = std::process::Command::new(BIN)
+            .args(["check", "--config"])
+            .arg(&config)
+            .args(&templates)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{language}: {}", text(&out));
+        assert_eq!(
+            text(&out).matches("\nok ").count(),
+            9,
+            "{language}: {}",
+            text(&out)
+        );
     }
-    let out = std::process::Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&config)
-        .args(&templates)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(text(&out).matches("\nok ").count(), 9, "{}", text(&out));
 }
 
 #[test]

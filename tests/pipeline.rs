@@ -160,7 +160,8 @@ fn a_bad_sidecar_goes_to_failed_with_a_readable_report() {
     let report = std::fs::read_to_string(o.path("failed/notice.error.txt")).unwrap();
     assert!(report.contains("captoin"), "{report}");
     assert!(report.contains("caption"), "{report}");
-    assert!(report.contains("line 1"), "{report}");
+    // Before issue 15 the detail of an Italian report was English ("line 1").
+    assert!(report.contains("riga 1, colonna 1"), "{report}");
     assert!(report.contains("Come rimediare"), "{report}");
     assert_eq!(
         std::fs::read(o.path("failed/notice.pdf")).unwrap(),
