@@ -209,10 +209,7 @@ fn pdf_first_page(data: PdfData, size: Size) -> Result<RgbImage, NoPreview> {
         ));
     }
     let (pw, ph) = fit(w, h, size, size.side())?;
-    match whole_page_jpeg(page) {
-        Some(jpeg) => scan_page(&jpeg, page.rotation(), pw, ph),
-        None => draw(page, pw, ph),
-    }
+    draw(page, pw, ph)
 }
 
 /// hayro's rendering of `page` at `pw` × `ph` pixels, on white.
@@ -275,103 +272,6 @@ fn draw(
         .collect();
     RgbImage::from_raw(pw, ph, rgb)
         .ok_or_else(|| NoPreview::new("the renderer failed: the page's pixels are missing"))
-}
-
-/// The JPEG of a page that is one DCT image and nothing else, stretched over the whole page:
-/// what scanners and image-to-PDF tools write. Such a page is decoded directly (the `image`
-/// crate, then a resize), which gives the renderer's picture with half its memory: hayro keeps
-/// extra full-size copies of the image (BENCHMARKS.md, "Previews": 77 MB against 35 MB for a
-/// 300 dpi A4 colour page). Anything else on the page, a mask, a decode array, a colour space
-/// other than grey or RGB, or a placement that is not the whole crop box: `None`, and hayro
-/// renders it.
-fn whole_page_jpeg(page: &hayro::hayro_syntax::page::Page<'_>) -> Option<Vec<u8>> {
-    use hayro::hayro_syntax::content::ops::TypedInstruction as Op;
-    use hayro::hayro_syntax::object::{Array, Name};
-    let mut placed = None;
-    let mut image = None;
-    let mut ops = page.typed_operations();
-    let mut i = 0;
-    while let Some(op) = ops.next() {
-        i += 1;
-        match (i - 1, op) {
-            (0, Op::SaveState(_)) | (3, Op::RestoreState(_)) => {}
-            (1, Op::Transform(t)) => {
-                placed = Some([t.0, t.1, t.2, t.3, t.4, t.5].map(|n| n.as_f64()));
-            }
-            (2, Op::XObject(x)) => image = page.resources().get_x_object(x.0),
-            _ => return None,
-        }
-    }
-    let [a, b, c, d, e, f] = placed?;
-    let crop = page.intersected_crop_box();
-    let near = |x: f64, y: f64| (x - y).abs() <= 0.005 * (crop.x1 - crop.x0).max(crop.y1 - crop.y0);
-    let whole = b == 0.0
-        && c == 0.0
-        && near(a, crop.x1 - crop.x0)
-        && near(d, crop.y1 - crop.y0)
-        && near(e, crop.x0)
-        && near(f, crop.y0);
-    let image = image?;
-    let dict = image.dict();
-    let filters = image.filters();
-    let plain = dict
-        .get::<Name<'_>>(b"Subtype")
-        .is_some_and(|n| n.as_ref() == b"Image")
-        && filters.len() == 1
-        && filters[0] == hayro::hayro_syntax::Filter::DctDecode
-        && dict.get::<u8>(b"BitsPerComponent") == Some(8)
-        && !dict.contains_key(b"SMask")
-        && !dict.contains_key(b"Mask")
-        && !dict.contains_key(b"Decode")
-        && !dict.contains_key(b"ImageMask")
-        && !dict.contains_key(b"DecodeParms");
-    let colour = match dict.get::<Name<'_>>(b"ColorSpace") {
-        Some(n) => n.as_ref() == b"DeviceRGB" || n.as_ref() == b"DeviceGray",
-        // [/ICCBased stream] of 1 or 3 components: a profile for grey or RGB, as scanners add.
-        None => dict
-            .get::<Array<'_>>(b"ColorSpace")
-            .and_then(|a| {
-                let mut items = a.iter::<hayro::hayro_syntax::object::Object<'_>>();
-                let kind = items.next()?;
-                let profile = items.next()?;
-                let is_icc = matches!(&kind, hayro::hayro_syntax::object::Object::Name(n) if n.as_ref() == b"ICCBased");
-                let n = match profile {
-                    hayro::hayro_syntax::object::Object::Stream(s) => s.dict().get::<u8>(b"N"),
-                    _ => None,
-                };
-                Some(is_icc && matches!(n, Some(1 | 3)))
-            })
-            .unwrap_or(false),
-    };
-    (whole && plain && colour).then(|| image.raw_data().into_owned())
-}
-
-/// A whole-page scan (see [`whole_page_jpeg`]) at `w` × `h` as shown, turned as the page's
-/// `/Rotate` says (clockwise). The JPEG's own EXIF orientation is ignored, as PDF viewers do.
-fn scan_page(
-    jpeg: &[u8],
-    rotation: hayro::hayro_syntax::page::Rotation,
-    w: u32,
-    h: u32,
-) -> Result<RgbImage, NoPreview> {
-    use hayro::hayro_syntax::page::Rotation;
-    let mut reader = ImageReader::with_format(Cursor::new(jpeg), ImageFormat::Jpeg);
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
-    let image = reader.decode().map_err(|_| {
-        NoPreview::new("the file is damaged: an image on the first page cannot be decoded")
-    })?;
-    let turned = matches!(rotation, Rotation::Horizontal | Rotation::FlippedHorizontal);
-    let (iw, ih) = if turned { (h, w) } else { (w, h) };
-    let image = image.thumbnail_exact(iw, ih);
-    let image = match rotation {
-        Rotation::None => image,
-        Rotation::Horizontal => image.rotate90(),
-        Rotation::Flipped => image.rotate180(),
-        Rotation::FlippedHorizontal => image.rotate270(),
-    };
-    Ok(on_white(image))
 }
 
 /// The size in pixels of a preview of a `w` × `h` page whose longer side becomes `side`, or why
@@ -771,15 +671,9 @@ fn seconds(d: Duration) -> String {
 }
 
 #[cfg(test)]
-#[path = "../tests/common/corpus.rs"]
-mod corpus;
-
-#[cfg(test)]
 mod tests {
-    //! The pure parts, and the scan fast path against hayro. The corpus tests are in
-    //! `tests/preview.rs`.
+    //! The pure parts. The corpus tests are in `tests/preview.rs`.
 
-    use super::corpus;
     use super::*;
 
     #[test]
@@ -834,82 +728,5 @@ mod tests {
         assert_eq!((p.width, p.height, p.jpeg.len()), (226, 320, 4));
         assert!(decode_child_output(out[..9].to_vec()).is_err());
         assert!(decode_child_output(b"the PDF is encrypted".to_vec()).is_err());
-    }
-
-    /// The mean absolute difference of two images of one size, compared by their 16 × 16 blocks'
-    /// average luminance: resampling filters differ pixel by pixel on fine print, while a page
-    /// turned or shifted differs block by block.
-    fn difference(a: &RgbImage, b: &RgbImage) -> f64 {
-        assert_eq!(a.dimensions(), b.dimensions());
-        let blocks = |img: &RgbImage| -> Vec<f64> {
-            let (w, h) = img.dimensions();
-            let mut out = Vec::new();
-            for by in 0..h / 16 {
-                for bx in 0..w / 16 {
-                    let mut sum = 0u64;
-                    for y in by * 16..by * 16 + 16 {
-                        for x in bx * 16..bx * 16 + 16 {
-                            sum += img
-                                .get_pixel(x, y)
-                                .0
-                                .iter()
-                                .map(|&c| u64::from(c))
-                                .sum::<u64>();
-                        }
-                    }
-                    out.push(sum as f64 / (16.0 * 16.0 * 3.0));
-                }
-            }
-            out
-        };
-        let (x, y) = (blocks(a), blocks(b));
-        x.iter().zip(&y).map(|(p, q)| (p - q).abs()).sum::<f64>() / x.len() as f64
-    }
-
-    /// A whole-page scan decoded directly looks like hayro's rendering of it, upright and turned.
-    #[test]
-    fn the_scan_fast_path_matches_the_renderer() {
-        for rotate in ["", "/Rotate 90", "/Rotate 180", "/Rotate 270"] {
-            let bytes = replace(
-                &corpus::scanned_pdf(1, 310, 438, 80),
-                b"/MediaBox [0 0 595 842]",
-                format!("/MediaBox [0 0 595 842] {rotate}").as_bytes(),
-            );
-            // The longer dictionary moved the offsets: hayro rebuilds the table, as for any
-            // such file.
-            let pdf = Pdf::new(bytes).unwrap();
-            let page = &pdf.pages()[0];
-            let jpeg = whole_page_jpeg(page).expect("a whole-page scan");
-            let (w, h) = page.render_dimensions();
-            let (pw, ph) = fit(f64::from(w), f64::from(h), Size::Thumbnail, 320).unwrap();
-            let fast = scan_page(&jpeg, page.rotation(), pw, ph).unwrap();
-            let slow = draw(page, pw, ph).unwrap();
-            let d = difference(&fast, &slow);
-            assert!(d < 8.0, "{rotate:?}: mean difference {d:.1}");
-        }
-    }
-
-    /// Anything more on the page than the scan goes to the renderer.
-    #[test]
-    fn only_a_bare_scan_takes_the_fast_path() {
-        let first = |bytes: Vec<u8>| -> bool {
-            let pdf = Pdf::new(bytes).unwrap();
-            whole_page_jpeg(&pdf.pages()[0]).is_some()
-        };
-        assert!(first(corpus::scanned_pdf(1, 62, 88, 80)));
-        assert!(!first(corpus::text_pdf()));
-        assert!(!first(corpus::ccitt_pdf(64, 90)));
-        let half = replace(
-            &corpus::scanned_pdf(1, 62, 88, 80),
-            b"q 595 0 0 842 0 0 cm",
-            b"q 297 0 0 421 0 0 cm",
-        );
-        assert!(!first(half));
-    }
-
-    /// `bytes` with the first `from` replaced by `to`.
-    fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-        let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
-        [&bytes[..at], to, &bytes[at + from.len()..]].concat()
     }
 }
