@@ -315,6 +315,13 @@ fn raster(bytes: &[u8], source: Source, size: Size) -> Result<RgbImage, NoPrevie
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(image_error)?;
+    // image's limits bound the decoders' own buffers, not the image they return: a TIFF header
+    // that claims 600 GB of pixels got as far as allocating them (found by fuzz/thumbnail).
+    if decoder.total_bytes() > MAX_DECODE_BYTES {
+        return Err(image_error(image::ImageError::Limits(
+            image::error::LimitError::from_kind(image::error::LimitErrorKind::InsufficientMemory),
+        )));
+    }
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder).map_err(image_error)?;
     if let Some(o) = orientation {

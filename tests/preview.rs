@@ -550,3 +550,23 @@ fn mutated_files_never_escape_the_isolated_renderer() {
     }
     eprintln!("{cases} cases: {rendered} rendered, slowest {slowest:?}, no preview: {reasons:?}");
 }
+
+/// Found by `fuzz/thumbnail` (`fuzz/regressions/thumbnail/tiff-claims-600-gb`): a TIFF header
+/// claiming 600 GB of pixels was allocated in full despite the decoder's limits, an abort
+/// in-process.
+#[test]
+fn a_tiff_claiming_an_enormous_image_is_refused_before_any_allocation() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/thumbnail/tiff-claims-600-gb"
+    ))
+    .unwrap();
+    // The fuzzer's first byte chose the source (odd: TIFF).
+    refused(&bytes[1..], Source::Tiff, "too large", "600 GB");
+    refused(
+        &corpus::tiff_claiming(100_000, 100_000),
+        Source::Tiff,
+        "too large",
+        "10 GB",
+    );
+}
