@@ -409,9 +409,11 @@ fn slow_pdf() -> Vec<u8> {
 fn a_page_that_takes_too_long_is_abandoned_at_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let path = file(&dir, "slow.pdf", &slow_pdf());
+    // Room enough that only the time can stop it: with the default 256 MB, a fast machine
+    // reached the memory cap first (a clean CI build).
     let limits = Limits {
         time: Duration::from_millis(700),
-        ..Limits::default()
+        memory_bytes: 8 * 1024 * 1024 * 1024,
     };
     let started = Instant::now();
     let err = render_isolated_with(exe(), &path, Source::Pdf, Size::Page, &limits).unwrap_err();
