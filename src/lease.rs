@@ -220,12 +220,7 @@ impl Leases {
         if self.off {
             return true;
         }
-        let inboxes = self.lock();
-        inboxes
-            .iter()
-            .filter(|i| path.starts_with(&i.path))
-            .max_by_key(|i| i.path.as_os_str().len())
-            .is_none_or(|i| matches!(i.role, Role::Active { .. }))
+        most_specific(&self.lock(), path).is_none_or(|i| matches!(i.role, Role::Active { .. }))
     }
 
     /// Whether the watcher may look at `path`: this dropcast holds the lease of its inbox and has
@@ -237,11 +232,7 @@ impl Leases {
         if self.off {
             return true;
         }
-        let inboxes = self.lock();
-        inboxes
-            .iter()
-            .filter(|i| path.starts_with(&i.path))
-            .max_by_key(|i| i.path.as_os_str().len())
+        most_specific(&self.lock(), path)
             .is_none_or(|i| i.announced && matches!(i.role, Role::Active { .. }))
     }
 
@@ -545,6 +536,14 @@ fn alive(pid: u32) -> bool {
         .rsplit_once(") ")
         .and_then(|(_, rest)| rest.chars().next());
     !matches!(state, Some('Z' | 'X') | None)
+}
+
+/// The inbox `path` belongs to: the most specific one holding it.
+fn most_specific<'a>(inboxes: &'a [InboxLease], path: &Path) -> Option<&'a InboxLease> {
+    inboxes
+        .iter()
+        .filter(|i| path.starts_with(&i.path))
+        .max_by_key(|i| i.path.as_os_str().len())
 }
 
 /// Writes a lease: a temporary file of this instance, renamed over the lease.

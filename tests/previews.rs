@@ -5,8 +5,35 @@
 //! Telegram does (an uploaded JPEG, at most 320 px, under 200 kB).
 
 mod common;
+#[path = "common/corpus.rs"]
+mod corpus;
 
 use common::*;
+
+/// A one-page notice (A4, `landscape` turns it) with `text` in Helvetica and a black bar, so
+/// that each test's files differ (the same file twice would be a duplicate).
+fn page_pdf(text: &str, landscape: bool) -> Vec<u8> {
+    let (w, h) = if landscape { (842, 595) } else { (595, 842) };
+    let content = format!(
+        "BT /F1 36 Tf 60 {} Td ({}) Tj ET\n0 0 0 rg 60 {} 400 40 re f\n",
+        h - 120,
+        text.replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)"),
+        h - 220
+    );
+    corpus::pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Contents 4 0 R \
+             /Resources << /Font << /F1 5 0 R >> >> >>"
+        )
+        .into_bytes(),
+        corpus::stream("", content.as_bytes()),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ])
+}
 
 const NEWS: i64 = -1001234567890;
 
@@ -65,7 +92,7 @@ fn preview_page_posts_the_first_page_as_a_photo_then_the_pdf() {
 #[test]
 fn a_scanner_tiff_is_accepted_and_goes_as_a_document_with_a_thumbnail() {
     let o = Office::new();
-    o.drop_file("scanner/scan-0001.tif", &scan_tiff(800, 1100));
+    o.drop_file("scanner/scan-0001.tif", &corpus::scanner_tiff(800, 1100));
     let out = o.once();
     assert!(out.status.success(), "{}", text(&out));
     let posts = o.bot.posts();
@@ -137,11 +164,11 @@ fn with_a_local_bot_api_server_the_thumbnail_is_still_uploaded() {
     o.bot.assert_clean();
 }
 
-/// The renderer workers: a request over its time limit gets "no preview" and its worker is
-/// replaced; a worker that cannot even start (its memory cap below what the program needs) is
-/// "no preview" too; a pool serves many requests with one worker per request at a time.
+/// The renderer workers: a pool serves many requests; a request over its time limit gets "no
+/// preview"; a worker that cannot even start (its memory cap below what the program needs) is
+/// "no preview" too, and another pool is unharmed by either.
 #[test]
-fn renderer_workers_are_bounded_and_replaced() {
+fn renderer_workers_serve_many_requests_within_their_limits() {
     use dropcast::preview::{Limits, Size, Source};
     use dropcast::render_pool::Pool;
     let dir = tempfile::tempdir().unwrap();
