@@ -451,6 +451,27 @@ impl ChannelSender {
                         ended: Ended::Left("another dropcast took the inbox over".into()),
                     });
                 }
+                Err(e @ TelegramError::Permanent { code: 0, .. })
+                    if self.put_back_into_inbox(&files, &msg) =>
+                {
+                    // Another dropcast, frozen in the middle of adopting this bundle before this
+                    // one had it again, moved a file back into the inbox when it woke up.
+                    self.commit_with(attempt_error(&e))?;
+                    let share = self.d.share.clone();
+                    let back = files.clone();
+                    let moved = tokio::task::spawn_blocking(move || {
+                        crate::preparer::take_back_files(&share, &back)
+                    })
+                    .await
+                    .unwrap_or(false);
+                    if moved {
+                        tracing::info!(channel = %chat, "a file of the post was put back into the inbox by another dropcast: back into the work folder, sent again");
+                        continue;
+                    }
+                    tracing::warn!(channel = %chat, error = %e, "telegram refused the post");
+                    let outcome = change_refused(&msg, &e).unwrap_or_else(|| refused(&chat, &e));
+                    return finish(&mut self.staged, outcome);
+                }
                 Err(TelegramError::Permanent { code, description }) => {
                     let e = TelegramError::Permanent { code, description };
                     tracing::warn!(channel = %chat, error = %e, "telegram refused the post");
@@ -576,6 +597,17 @@ impl ChannelSender {
         } else {
             Ready::Wait
         }
+    }
+
+    /// Whether a file of `msg` is gone from the work folder and a file is back where it was
+    /// dropped (checked to be the very file when it is moved back).
+    fn put_back_into_inbox(&self, files: &[crate::journal::FileRecord], msg: &OutMessage) -> bool {
+        let wanted = files_of(msg);
+        files.iter().any(|f| {
+            wanted.contains(&f.work.as_path())
+                && std::fs::symlink_metadata(&f.work).is_err()
+                && std::fs::symlink_metadata(&f.original).is_ok()
+        })
     }
 
     /// Reads the lease of the bundle's inbox again right before a request, after any wait for

@@ -358,7 +358,19 @@ fn finish_one(places: &Places, f: &Finished, syncs: &mut spool::Syncs) -> Result
     // crash is not written twice), then the correction moves like any bundle.
     record_edits(config, f).map_err(|e| NotYet::Error(e.to_string()))?;
     let (archived, location) = if all_sent {
-        match archive(config, f, syncs) {
+        let mut archived = archive(config, f, syncs);
+        if archived
+            .as_ref()
+            .is_err_and(|e| e.source.kind() == std::io::ErrorKind::NotFound)
+            && crate::preparer::take_back_files(places.share, &f.files)
+        {
+            // Another dropcast, frozen in the middle of adopting this bundle before this one had
+            // it again, moved a file back into the inbox when it woke up: it is archived with
+            // the rest.
+            tracing::info!(bundle = %f.name, "a file of the bundle was put back into the inbox by another dropcast: archived from there");
+            archived = archive(config, f, syncs);
+        }
+        match archived {
             Ok(dir) => (true, dir),
             Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => {
                 // A file is not where it waited, nor whole in the archive. The share going away
@@ -617,6 +629,90 @@ fn fail(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dropcast frozen in the middle of adopting a bundle wakes up after this one had it again
+    /// and posted it, and moves the sidecar back into the inbox before it finds its lease taken:
+    /// the bundle is archived whole, not failed as "removed from the work folder".
+    #[test]
+    fn a_file_put_back_into_the_inbox_after_the_post_is_archived_with_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        for d in ["inbox", "archive", "failed", "state"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let text = "telegram: {token: \"123456:ABCdef\"}\nchannels: {news: \"@town_news\"}\ninboxes: [{path: inbox}]\nstate_dir: state\n";
+        let config = crate::config::parse(text, &root.join("dropcast.yaml"), &|_| None).unwrap();
+        let share = Share::new(&config);
+        let journal = Journal::open(&root.join("state")).unwrap();
+        let work = root.join("inbox/.dropcast/1-1");
+        std::fs::create_dir_all(&work).unwrap();
+        let record = |name: &str, bytes: &[u8], at: &Path| {
+            std::fs::write(at, bytes).unwrap();
+            crate::journal::FileRecord {
+                original: root.join("inbox").join(name),
+                work: work.join(name),
+                sha256: spool::sha256_of(at).unwrap(),
+                size: bytes.len() as u64,
+            }
+        };
+        let pdf = record("notice.pdf", b"%PDF-1.4 a notice", &work.join("notice.pdf"));
+        // Where the other dropcast put it back.
+        let yaml = record(
+            "notice.yaml",
+            b"caption: A notice\n",
+            &root.join("inbox/notice.yaml"),
+        );
+        let f = Finished {
+            bundle_id: BundleId(1),
+            name: "notice.pdf".into(),
+            files: vec![pdf, yaml],
+            deliveries: vec![crate::journal::FinishedDelivery {
+                chat: "@town_news".into(),
+                outcome: DeliveryOutcome::Sent,
+                messages: vec![crate::journal::SentMessage {
+                    index: 0,
+                    part: 0,
+                    message_id: 7,
+                    chat_id: -1001234567890,
+                    link: "https://t.me/town_news/7".into(),
+                }],
+                pin_error: None,
+                sent_at: Some(crate::journal::now()),
+            }],
+            changes: vec![],
+            preview_notes: vec![],
+        };
+        let places = Places {
+            config: &config,
+            journal: &journal,
+            share: &share,
+        };
+        let Ok(moved) = finish_one(&places, &f, &mut spool::Syncs::now()) else {
+            panic!("not finished");
+        };
+        assert!(moved.archived, "{:?}", moved.location);
+        let archived: Vec<String> = walk(&root.join("archive"));
+        for name in ["notice.pdf", "notice.yaml", "notice.receipt.yaml"] {
+            assert!(
+                archived.iter().any(|a| a.ends_with(name)),
+                "{name}: {archived:?}"
+            );
+        }
+        assert!(walk(&root.join("failed")).is_empty());
+        assert!(!root.join("inbox/notice.yaml").exists());
+    }
+
+    fn walk(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path().display().to_string());
+            }
+        }
+        out
+    }
 
     #[test]
     fn a_finisher_batch_never_holds_two_bundles_of_one_name() {

@@ -1632,14 +1632,16 @@ impl Journal {
         })
     }
 
-    /// The bundles waiting (ready or scheduled) whose files are `digest`, with their files.
-    pub fn waiting_with_digest(
+    /// The bundles waiting (ready or scheduled) with a file dropped at `original`, with their
+    /// files.
+    pub fn waiting_with_original(
         &self,
-        digest: &str,
+        original: &Path,
     ) -> Result<Vec<(BundleId, Vec<FileRecord>)>, JournalError> {
         let ids: Vec<BundleId> = self.with(|c| {
-            let mut st = c.prepare_cached(WAITING_WITH_DIGEST)?;
-            st.query_map(params![digest], |r| r.get(0))?.collect()
+            let mut st = c.prepare_cached(WAITING_WITH_ORIGINAL)?;
+            st.query_map(params![path_bytes(original)], |r| r.get(0))?
+                .collect()
         })?;
         ids.into_iter()
             .map(|id| Ok((id, self.files(id)?)))
@@ -1715,8 +1717,9 @@ const DUPLICATE: &str = "SELECT COALESCE((SELECT link FROM messages m WHERE m.de
     AND ((d.state = 'sent' AND d.finished_at >= ?3)
     OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
     ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1";
-const WAITING_WITH_DIGEST: &str =
-    "SELECT id FROM bundles WHERE digest = ?1 AND state IN ('ready', 'scheduled') ORDER BY id";
+const WAITING_WITH_ORIGINAL: &str =
+    "SELECT DISTINCT b.id FROM files f JOIN bundles b ON b.id = f.bundle_id
+    WHERE f.original = ?1 AND b.state IN ('ready', 'scheduled') ORDER BY b.id";
 const DELIVERY: &str =
     "SELECT d.bundle_id, d.chat, COALESCE(d.plan, b.plan), d.in_flight, d.pin_state IS NOT NULL, b.state = 'ready'
     FROM deliveries d JOIN bundles b ON b.id = d.bundle_id WHERE d.id = ?1";
@@ -1734,7 +1737,7 @@ const FILES_OF_BUNDLE: &str =
 #[cfg(test)]
 const PER_BUNDLE_QUERIES: &[&str] = &[
     DUPLICATE,
-    WAITING_WITH_DIGEST,
+    WAITING_WITH_ORIGINAL,
     DELIVERY,
     MESSAGES,
     OPEN_OF_BUNDLE,
@@ -1839,6 +1842,7 @@ CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(state, bundle_id);
 CREATE INDEX IF NOT EXISTS deliveries_dup ON deliveries(chat, finished_at);
 CREATE INDEX IF NOT EXISTS deliveries_bundle ON deliveries(bundle_id);
 CREATE INDEX IF NOT EXISTS files_bundle ON files(bundle_id);
+CREATE INDEX IF NOT EXISTS files_original ON files(original);
 CREATE INDEX IF NOT EXISTS bundles_state ON bundles(state);
 CREATE INDEX IF NOT EXISTS bundles_digest ON bundles(digest);
 ";

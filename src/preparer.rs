@@ -429,9 +429,7 @@ impl Batch {
             self.dry_run(result);
             return Checked::Done(Handled::LeftInPlace);
         };
-        if let Ok(p) = &result
-            && self.taken_back(p, journal)
-        {
+        if self.taken_back(&result, journal) {
             return Checked::Done(Handled::Gone);
         }
         if let Ok(p) = &result
@@ -508,28 +506,39 @@ impl Batch {
         }
     }
 
-    /// Whether `p` is a bundle this journal already holds, its very files back where they were
-    /// dropped and none in its work folder: another dropcast put them back into the inbox (an
-    /// adoption, or the end of one that a freeze cut and that went on once the inbox was this
-    /// dropcast's again, after [`recover`]). They go back into the work folder and the bundle
-    /// goes on; taken as a new bundle, it would be refused as a duplicate of itself ("being
-    /// posted right now"), or with `repost: true` be posted twice.
-    fn taken_back(&self, p: &Prepared, journal: &Journal) -> bool {
-        let Ok(waiting) = journal.waiting_with_digest(&p.digest) else {
+    /// Whether the files of `result` belong to a bundle this journal already holds, the very
+    /// files back where they were dropped and gone from its work folder: another dropcast put
+    /// them back into the inbox (an adoption, or the end of one that a freeze cut and that went
+    /// on once the inbox was this dropcast's again, after [`recover`]), all of them or only some
+    /// (a freeze between two moves). They go back into the work folder and the bundle goes on;
+    /// taken as a new bundle, it would be refused as a duplicate of itself ("being posted right
+    /// now"), with `repost: true` be posted twice, and a part of it (a lone sidecar, a lone PDF)
+    /// be posted or refused on its own while the bundle misses it.
+    fn taken_back(&self, result: &Result<Prepared, Rejected>, journal: &Journal) -> bool {
+        let (name, here): (&str, Vec<&Path>) = match result {
+            Ok(p) => (&p.name, p.files.iter().map(|f| f.path.as_path()).collect()),
+            Err(Rejected::Refused(r)) => (&r.name, r.files.iter().map(PathBuf::as_path).collect()),
+            Err(Rejected::SettleAgain { .. }) => return false,
+        };
+        let Some(first) = here.first() else {
             return false;
         };
-        let here: HashSet<&Path> = p.files.iter().map(|f| f.path.as_path()).collect();
-        let Some((id, files)) = waiting.into_iter().find(|(_, files)| {
-            files.len() == here.len()
-                && files.iter().all(|f| {
-                    here.contains(f.original.as_path())
+        let Ok(waiting) = journal.waiting_with_original(first) else {
+            return false;
+        };
+        let put_back = |files: &[crate::journal::FileRecord]| {
+            here.iter().all(|p| {
+                files.iter().any(|f| {
+                    f.original == *p
                         && std::fs::symlink_metadata(&f.work).is_err()
                         && same_file(&f.original, f)
                 })
-        }) else {
+            })
+        };
+        let Some((id, files)) = waiting.into_iter().find(|(_, files)| put_back(files)) else {
             return false;
         };
-        tracing::info!(bundle = %p.name, "a bundle of this journal that another dropcast put back into the inbox: back into its work folder, not taken as a new one");
+        tracing::info!(bundle = %name, "a bundle of this journal that another dropcast put back into the inbox: back into its work folder, not taken as a new one");
         take_back(journal, &self.share, id, &files);
         true
     }
@@ -1592,6 +1601,15 @@ pub fn recover(journal: &Journal, share: &Share) {
 /// writes there again what travels with them. Returns at the first file whose inbox is no longer
 /// this dropcast's.
 fn take_back(journal: &Journal, share: &Share, id: BundleId, files: &[crate::journal::FileRecord]) {
+    if take_back_files(share, files) {
+        retell(journal, share, id, files);
+    }
+}
+
+/// Moves `files` that wait in the inbox where they were dropped (the very files recorded) into
+/// their work folder, each once the lease is read again as this dropcast's. Returns whether any
+/// moved; stops at the first file whose inbox is no longer this dropcast's.
+pub fn take_back_files(share: &Share, files: &[crate::journal::FileRecord]) -> bool {
     let mut moved = false;
     for f in files {
         if !share.held(&f.original) || f.work.exists() || !f.original.exists() {
@@ -1618,9 +1636,7 @@ fn take_back(journal: &Journal, share: &Share, id: BundleId, files: &[crate::jou
             Err(e) => tracing::warn!(error = %e, "cannot resume an interrupted bundle"),
         }
     }
-    if moved {
-        retell(journal, share, id, files);
-    }
+    moved
 }
 
 /// Writes again, into the work folder a bundle went back to (made anew: the first one may have

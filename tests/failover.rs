@@ -516,3 +516,71 @@ fn a_bundle_of_this_journal_put_back_into_the_inbox_is_taken_back_not_refused() 
     stop(&mut a);
     o.bot.assert_clean();
 }
+
+/// A dropcast frozen in the middle of adopting a bundle wakes up after the other one had it back
+/// and was posting it, and moves the one file it was about to move back into the inbox before
+/// it finds its lease taken: here `moved` of `notice.pdf` and `notice.yaml`. The owner takes that
+/// file back into the work folder and posts the bundle once; neither half is posted or refused
+/// on its own (the soak found the PDF missing at the retry: "cannot open", failed/).
+fn a_file_put_back_during_a_retry(moved: &str) {
+    let o = office();
+    o.bot.fail_next("sendDocument", Fault::RetryAfter(4));
+    let mut a = o.run();
+    wait_for(&o, "A active", &[&a], || Site::local(&o).active_here(&a));
+    let sha = bundle(&o, "notice", "split", "caption: The notice\n");
+    wait_for(&o, "the post told to retry after 4 s", &[&a], || {
+        o.bot
+            .requests()
+            .iter()
+            .any(|r| r.method == "sendDocument" && r.status == 429)
+    });
+    let in_work: Vec<String> = o
+        .files("inbox")
+        .into_iter()
+        .filter(|f| f.starts_with(".dropcast/") && f.ends_with(&format!("/{moved}")))
+        .collect();
+    assert_eq!(in_work.len(), 1, "{:?}\n{}", o.files("inbox"), a.log());
+    std::fs::rename(o.inbox(&in_work[0]), o.inbox(moved)).unwrap();
+    wait_for(&o, "the bundle archived or failed", &[&a], || {
+        receipts(&o).len() == 1 || !o.files("failed").is_empty()
+    });
+    assert!(
+        o.files("failed").is_empty(),
+        "{}\n{}",
+        failed_reports(&o),
+        a.log()
+    );
+    assert_eq!(
+        documents_by_chat(&o),
+        [("news".to_string(), sha)],
+        "{}",
+        a.log()
+    );
+    let texts = o
+        .bot
+        .requests()
+        .iter()
+        .filter(|r| r.method == "sendMessage")
+        .count();
+    assert_eq!(texts, 0, "the sidecar was posted on its own\n{}", a.log());
+    assert!(not_taken(&o).is_empty(), "{:?}", o.files("inbox"));
+    let archived = o.files("archive");
+    assert!(
+        ["notice.pdf", "notice.yaml"]
+            .iter()
+            .all(|n| archived.iter().any(|f| f.ends_with(&format!("/{n}")))),
+        "{archived:?}"
+    );
+    stop(&mut a);
+    o.bot.assert_clean();
+}
+
+#[test]
+fn a_pdf_put_back_into_the_inbox_during_a_retry_is_taken_back_and_posted_once() {
+    a_file_put_back_during_a_retry("notice.pdf");
+}
+
+#[test]
+fn a_sidecar_put_back_into_the_inbox_during_a_retry_is_taken_back_not_posted_alone() {
+    a_file_put_back_during_a_retry("notice.yaml");
+}
