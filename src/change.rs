@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use crate::journal::{Plan, PostRecord};
 use crate::post::{Button, ChangeKind, ChangeRequest, MediaKind, OutMessage, Rendered, Target};
 use crate::render;
+use crate::sidecar::Said;
 
 /// What a clerk wrote after `edit:`, `delete:` or `unpin:`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -22,16 +23,20 @@ pub enum PostRef {
     File(String),
 }
 
-/// Why a value does not name a post, in words a clerk understands.
+/// Why a value does not name a post, in words a clerk understands, in English and Italian.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotAPost(pub String);
+pub struct NotAPost(pub Said);
+
+fn not_a_post(en: String, it: String) -> NotAPost {
+    NotAPost(Said::new(en, it))
+}
 
 /// Reads a post link or a file name. Links may start with `https://`, `http://` or nothing,
 /// name `t.me` or `telegram.me`, and end with `?single` or any other query (ignored).
 pub fn parse(value: &str) -> Result<PostRef, NotAPost> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(NotAPost("it is empty".into()));
+        return Err(not_a_post("it is empty".into(), "è vuoto".into()));
     }
     let rest = value
         .strip_prefix("https://")
@@ -48,30 +53,34 @@ pub fn parse(value: &str) -> Result<PostRef, NotAPost> {
         .or_else(|| host_and_path.strip_prefix("telegram.me/"));
     let Some(path) = path else {
         if rest != value || value.contains("t.me") || value.contains("telegram.me") {
-            return Err(NotAPost(format!(
-                "`{value}` is not a link to a post in a channel"
-            )));
+            return Err(not_a_link(value));
         }
         return file_name(value);
     };
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let message_id = |s: &str| -> Result<i64, NotAPost> {
-        s.parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| NotAPost(format!("`{s}` in `{value}` is not the number of a post")))
+        s.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+            not_a_post(
+                format!("`{s}` in `{value}` is not the number of a post"),
+                format!("`{s}` in `{value}` non è il numero di un post"),
+            )
+        })
     };
     match parts.as_slice() {
         // A post in a private channel; `c/INTERNAL/THREAD/ID` names one in a topic.
         ["c", internal, .., id] if parts.len() <= 4 => {
             let internal: i64 = internal.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                NotAPost(format!(
-                    "`{internal}` in `{value}` is not a channel's number"
-                ))
+                not_a_post(
+                    format!("`{internal}` in `{value}` is not a channel's number"),
+                    format!("`{internal}` in `{value}` non è il numero di un canale"),
+                )
             })?;
-            let chat_id = format!("-100{internal}")
-                .parse()
-                .map_err(|_| NotAPost(format!("`{value}` names no channel")))?;
+            let chat_id = format!("-100{internal}").parse().map_err(|_| {
+                not_a_post(
+                    format!("`{value}` names no channel"),
+                    format!("`{value}` non indica nessun canale"),
+                )
+            })?;
             Ok(PostRef::Private {
                 chat_id,
                 message_id: message_id(id)?,
@@ -81,21 +90,33 @@ pub fn parse(value: &str) -> Result<PostRef, NotAPost> {
             username: (*name).to_string(),
             message_id: message_id(id)?,
         }),
-        [name] if is_username(name) => Err(NotAPost(format!(
-            "`{value}` is a link to the channel, not to one of its posts: open the post in \
-             Telegram and use \"Copy link\""
-        ))),
-        _ => Err(NotAPost(format!(
-            "`{value}` is not a link to a post in a channel"
-        ))),
+        [name] if is_username(name) => Err(not_a_post(
+            format!(
+                "`{value}` is a link to the channel, not to one of its posts: open the post in \
+                 Telegram and use \"Copy link\""
+            ),
+            format!(
+                "`{value}` è il link del canale, non di un suo post: apri il post in Telegram e \
+                 usa \"Copia link\""
+            ),
+        )),
+        _ => Err(not_a_link(value)),
     }
+}
+
+fn not_a_link(value: &str) -> NotAPost {
+    not_a_post(
+        format!("`{value}` is not a link to a post in a channel"),
+        format!("`{value}` non è il link di un post di un canale"),
+    )
 }
 
 fn file_name(value: &str) -> Result<PostRef, NotAPost> {
     if value.contains('/') || value.contains('\\') || value.starts_with('.') {
-        return Err(NotAPost(format!(
-            "`{value}` is neither a link to a post nor a file name from the archive"
-        )));
+        return Err(not_a_post(
+            format!("`{value}` is neither a link to a post nor a file name from the archive"),
+            format!("`{value}` non è né il link di un post né il nome di un file dell'archivio"),
+        ));
     }
     Ok(PostRef::File(value.to_string()))
 }
@@ -878,7 +899,8 @@ mod tests {
             let Err(NotAPost(why)) = parse(value) else {
                 panic!("{value} accepted")
             };
-            assert!(why.contains(says), "{value}: {why}");
+            assert!(why.en.contains(says), "{value}: {why:?}");
+            assert!(!why.it.is_empty() && why.it != why.en, "{value}: {why:?}");
         }
     }
 }

@@ -591,12 +591,55 @@ fn syntax_error(text: &str, err: &serde_yaml::Error) -> SidecarError {
                 "un gruppo aperto con `{` non è chiuso con `}`",
             ),
         )
+    } else if shown.contains("while scanning a tag") || problem == "found undefined tag handle" {
+        // `caption: !!! ALLERTA !!!`: YAML reads a leading `!` as a type tag.
+        (
+            context,
+            Problem::new(
+                "a value cannot start with `!`",
+                "un valore non può cominciare con `!`",
+            )
+            .hint("put the value in quotes", "metti il valore tra virgolette"),
+        )
+    } else if shown.contains("while scanning a block scalar") {
+        (
+            context,
+            Problem::new(
+                "after `|` or `>` the text must start on the next line",
+                "dopo `|` o `>` il testo deve cominciare nella riga sotto",
+            )
+            .hint(
+                "write the text on the lines below, indented",
+                "scrivi il testo nelle righe sotto, rientrato",
+            ),
+        )
+    } else if problem == "found unexpected document indicator" {
+        (
+            here,
+            Problem::new(
+                "a line starting with `---` or `...` inside quotes ends the file for YAML",
+                "una riga che comincia con `---` o `...` tra virgolette per YAML chiude il file",
+            )
+            .hint(
+                "indent that line, or write the text after `|` on the lines below",
+                "rientra quella riga, oppure scrivi il testo dopo `|` nelle righe sotto",
+            ),
+        )
+    } else if problem == "did not find expected node content" {
+        (
+            here,
+            Problem::new("a value is missing here", "qui manca un valore").hint(
+                "write the value, or remove the `,` or `-` left alone there",
+                "scrivi il valore, oppure togli la `,` o il `-` rimasti lì da soli",
+            ),
+        )
     } else {
+        // What libyaml says is English and technical: the clerk gets where, and what to check.
         (
             here,
             Problem::new(
                 format!("this is not valid YAML: {problem}"),
-                format!("questo non è YAML valido (in inglese: {problem})"),
+                "qui il testo non è scritto come YAML lo vuole".to_owned(),
             )
             .hint(
                 "check the indentation and the quotes",
@@ -1838,41 +1881,14 @@ fn post_value(key: &str, found: Found<'_>) -> Result<(crate::change::PostRef, St
         .map(|target| (target, text.trim().to_owned()))
         .map_err(|crate::change::NotAPost(why)| {
             Problem::new(
-                format!("`{key}` must name a post: {why}"),
-                format!("`{key}` deve indicare un post: {}", not_a_post_in_italian(&why)),
+                format!("`{key}` must name a post: {}", why.en),
+                format!("`{key}` deve indicare un post: {}", why.it),
             )
             .hint(
                 "copy the link from the post's receipt, or from Telegram (right-click the post, \"Copy link\"); or write the file's name as it is in the archive",
                 "copia il link dalla ricevuta del post, oppure da Telegram (clic destro sul post, \"Copia link\"); oppure scrivi il nome del file com'è nell'archivio",
             )
         })
-}
-
-/// change.rs says in English why a text names no post; its sentences have these shapes.
-fn not_a_post_in_italian(why: &str) -> String {
-    let quoted: Vec<&str> = why.split('`').skip(1).step_by(2).collect();
-    let q = |i: usize| quoted.get(i).copied().unwrap_or_default();
-    if why == "it is empty" {
-        "è vuoto".to_owned()
-    } else if why.contains("is a link to the channel") {
-        format!(
-            "`{}` è il link del canale, non di un suo post: apri il post in Telegram e usa \"Copia link\"",
-            q(0)
-        )
-    } else if why.contains("is not the number of a post") {
-        format!("`{}` in `{}` non è il numero di un post", q(0), q(1))
-    } else if why.contains("is not a channel's number") {
-        format!("`{}` in `{}` non è il numero di un canale", q(0), q(1))
-    } else if why.contains("names no channel") {
-        format!("`{}` non indica nessun canale", q(0))
-    } else if why.contains("neither a link") {
-        format!(
-            "`{}` non è né il link di un post né il nome di un file dell'archivio",
-            q(0)
-        )
-    } else {
-        format!("`{}` non è il link di un post di un canale", q(0))
-    }
 }
 
 /// The name of a file of an album (`replace: page2.jpg`): a name, not a path.
@@ -3937,6 +3953,18 @@ mod tests {
             "caption: 'C:\\temp\\x.pdf'\n",
             r#"ok caption="C:\\temp\\x.pdf""#,
         );
+        check(
+            "caption: |x\n  testo\n",
+            "error: line 1, column 10: after `|` or `>` the text must start on the next line (write the text on the lines below, indented)",
+        );
+        check(
+            "caption: \"Avviso\n---\nfine\"\n",
+            "error: line 2, column 1: a line starting with `---` or `...` inside quotes ends the file for YAML (indent that line, or write the text after `|` on the lines below)",
+        );
+        check(
+            "channel: [news, , alerts]\n",
+            "error: line 1, column 17: a value is missing here (write the value, or remove the `,` or `-` left alone there)",
+        );
     }
 
     #[test]
@@ -4074,6 +4102,11 @@ mod tests {
             "caption: \"Ciao\nsilent: true\n",
             "channel: [news, alerts\n",
             "buttons: [{text: A, url: 'https://a.org'}\n",
+            "caption: |x\n  testo\n",
+            "caption: \"Avviso\n---\nfine\"\n",
+            "channel: [news, , alerts]\n",
+            "caption: x\n%YAML 1.2\n",
+            "caption: !<x y\n",
             // Shape.
             "caption: &c Ciao\n",
             "caption: *c\n",
