@@ -646,19 +646,24 @@ fn shown_buttons(rows: &[Vec<Button>]) -> Option<String> {
 }
 
 /// `--dry-run` and `check`: what a correction would change, old → new.
-pub fn describe(notes: &[Note]) -> String {
+pub fn describe(notes: &[Note], lang: crate::config::Language) -> String {
+    use crate::messages::check as words;
     let mut out = String::new();
+    let shown = |v: &Option<String>| v.as_deref().map_or(words::none(lang).into(), one_line);
     for n in notes {
-        out.push_str(&format!("  {} {} ({})\n", n.kind.key(), n.link, n.chat));
+        out.push_str(&format!(
+            "  {} {} ({})\n",
+            words::change_key(lang, n.kind),
+            n.link,
+            n.chat
+        ));
         for l in &n.lines {
+            let what = words::changed(lang, &l.what);
             match (&l.old, &l.new) {
-                (None, None) => out.push_str(&format!("    {}\n", l.what)),
-                (old, new) => out.push_str(&format!(
-                    "    {}: {} → {}\n",
-                    l.what,
-                    old.as_deref().map_or("(none)".into(), one_line),
-                    new.as_deref().map_or("(none)".into(), one_line),
-                )),
+                (None, None) => out.push_str(&format!("    {what}\n")),
+                (old, new) => {
+                    out.push_str(&format!("    {what}: {} → {}\n", shown(old), shown(new)))
+                }
             }
         }
     }

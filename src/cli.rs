@@ -684,11 +684,15 @@ fn check(flag: Option<&Path>, files: &[PathBuf]) -> ExitCode {
         Err(code) => return code,
     };
     warn_placement(&config);
-    println!("ok {} (config)", config.file.display());
+    println!(
+        "ok {} ({})",
+        config.file.display(),
+        crate::messages::check::config(config.language)
+    );
     let mut failed = false;
     for f in files {
         match check_sidecar(f, &config) {
-            Ok(post) => println!("ok {}: would {}", f.display(), post.trim_end()),
+            Ok(post) => println!("ok {}: {}", f.display(), post.trim_end()),
             Err(mistakes) => {
                 failed = true;
                 for m in mistakes {
@@ -792,21 +796,19 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, Vec<String>> {
     match crate::prepare::prepare(&candidate, config)
         .and_then(|p| crate::preparer::find_post_read_only(config, p))
     {
-        Ok(p) if p.correction.is_some() => Ok(format!("change {}", crate::prepare::describe(&p))),
-        Ok(p) => Ok(format!("post {}", crate::prepare::describe(&p))),
+        Ok(p) => Ok(format!(
+            "{} {}",
+            crate::messages::check::would(config.language, p.correction.is_some()),
+            crate::prepare::describe(&p, config)
+        )),
         // A correction is written right; whether its post is there is the journal's to say,
         // on the server that made the post.
         Err(crate::prepare::Rejected::Refused(crate::prepare::Refusal {
             problem: crate::messages::Problem::CannotChange { post, kind, why },
             ..
-        })) if *why == crate::change::CannotChange::NotOurs => Ok(format!(
-            "{} {post} (the post is not in this dropcast's journal: it can be changed only by the dropcast that made it)",
-            match kind {
-                crate::post::ChangeKind::Edit => "correct",
-                crate::post::ChangeKind::Delete => "delete",
-                crate::post::ChangeKind::Unpin => "unpin",
-            }
-        )),
+        })) if *why == crate::change::CannotChange::NotOurs => Ok(
+            crate::messages::check::not_ours(config.language, kind, &post),
+        ),
         Err(crate::prepare::Rejected::Refused(r)) => Err(mistakes(&r.problem)),
         Err(crate::prepare::Rejected::SettleAgain { reason, .. }) => Err(vec![reason]),
     }

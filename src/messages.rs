@@ -761,6 +761,146 @@ pub fn no_preview(lang: Language, why: &str) -> String {
         .to_string()
 }
 
+/// The words `check` (and `--dry-run`) use to say what a sidecar would do. English keeps the
+/// Bot API's method names, which the IT person looks for; Italian says it in the office's words.
+pub mod check {
+    use crate::config::Language;
+    use crate::post::{ChangeKind, MediaKind};
+
+    /// `ok FILE: would post …` / `ok FILE: verrebbe pubblicato …`, or `… change …`.
+    pub fn would(lang: Language, change: bool) -> &'static str {
+        match (lang, change) {
+            (Language::En, false) => "would post",
+            (Language::En, true) => "would change",
+            (Language::It, false) => "verrebbe pubblicato",
+            (Language::It, true) => "cambierebbe",
+        }
+    }
+
+    /// The config itself was read: `ok dropcast.yaml (config)`.
+    pub fn config(lang: Language) -> &'static str {
+        match lang {
+            Language::En => "config",
+            Language::It => "configurazione",
+        }
+    }
+
+    /// When a scheduled post goes out, `when` in the office's time.
+    pub fn scheduled(lang: Language, when: &jiff::ZonedDateTime) -> String {
+        match lang {
+            Language::En => format!(
+                "scheduled for {} (waits in scheduled/ until then)",
+                when.strftime("%Y-%m-%d %H:%M %Z")
+            ),
+            Language::It => format!(
+                "programmato per il {} (aspetta in scheduled/ fino ad allora)",
+                when.strftime("%d/%m/%Y alle %H:%M")
+            ),
+        }
+    }
+
+    /// What one message is: a text, a file of a kind, an album.
+    pub fn message(lang: Language, kind: Option<MediaKind>) -> &'static str {
+        match (lang, kind) {
+            (Language::En, None) => "sendMessage",
+            (Language::En, Some(MediaKind::Document)) => "sendDocument",
+            (Language::En, Some(MediaKind::Photo)) => "sendPhoto",
+            (Language::En, Some(MediaKind::Animation)) => "sendAnimation",
+            (Language::It, None) => "testo",
+            (Language::It, Some(MediaKind::Document)) => "documento",
+            (Language::It, Some(MediaKind::Photo)) => "foto",
+            (Language::It, Some(MediaKind::Animation)) => "animazione",
+        }
+    }
+
+    pub fn album(lang: Language) -> &'static str {
+        match lang {
+            Language::En => "sendMediaGroup",
+            Language::It => "album",
+        }
+    }
+
+    pub fn with_caption(lang: Language) -> &'static str {
+        match lang {
+            Language::En => "with caption",
+            Language::It => "con didascalia",
+        }
+    }
+
+    /// `silent: true, protect: false, pin: true`, in the sidecar's own words.
+    pub fn options(lang: Language, silent: bool, protect: bool, pin: bool) -> String {
+        match lang {
+            Language::En => format!("silent: {silent}, protect: {protect}, pin: {pin}"),
+            Language::It => {
+                let yes = |b: bool| if b { "sì" } else { "no" };
+                format!(
+                    "silenzioso: {}, proteggi: {}, fissa: {}",
+                    yes(silent),
+                    yes(protect),
+                    yes(pin)
+                )
+            }
+        }
+    }
+
+    /// A correction's key as the clerk writes it.
+    pub fn change_key(lang: Language, kind: ChangeKind) -> &'static str {
+        match (lang, kind) {
+            (Language::En, k) => k.key(),
+            (Language::It, ChangeKind::Edit) => "correggi",
+            (Language::It, ChangeKind::Delete) => "elimina",
+            (Language::It, ChangeKind::Unpin) => "sblocca",
+        }
+    }
+
+    /// What a correction changes (change.rs's `NoteLine::what`).
+    pub fn changed(lang: Language, what: &str) -> String {
+        if lang == Language::En {
+            return what.to_string();
+        }
+        match what {
+            "text" => "testo",
+            "caption" => "didascalia",
+            "buttons" => "pulsanti",
+            "file" => "file",
+            "deleted" => "eliminato",
+            "unpinned" => "non più fissato",
+            other => other,
+        }
+        .to_string()
+    }
+
+    /// What an edit shows where there was nothing, or leaves nothing.
+    pub fn none(lang: Language) -> &'static str {
+        match lang {
+            Language::En => "(none)",
+            Language::It => "(niente)",
+        }
+    }
+
+    /// A correction whose post this dropcast's journal does not hold.
+    pub fn not_ours(lang: Language, kind: ChangeKind, post: &str) -> String {
+        match lang {
+            Language::En => format!(
+                "{} {post} (the post is not in this dropcast's journal: it can be changed only by the dropcast that made it)",
+                match kind {
+                    ChangeKind::Edit => "would correct",
+                    ChangeKind::Delete => "would delete",
+                    ChangeKind::Unpin => "would unpin",
+                }
+            ),
+            Language::It => format!(
+                "{} {post} (il post non è nel registro di questo dropcast: può cambiarlo solo il dropcast che l'ha pubblicato)",
+                match kind {
+                    ChangeKind::Edit => "correggerebbe",
+                    ChangeKind::Delete => "eliminerebbe",
+                    ChangeKind::Unpin => "sbloccherebbe",
+                }
+            ),
+        }
+    }
+}
+
 pub fn receipt_header(lang: Language, bundle: &str) -> String {
     match lang {
         Language::It => format!("# dropcast: \"{bundle}\" è stato pubblicato. Ricevuta.\n"),

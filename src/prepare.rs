@@ -833,63 +833,76 @@ fn media_kind(send_as: SendAs, ty: MediaType, path: &Path, size: u64) -> MediaKi
     }
 }
 
-/// A human-readable description of a prepared bundle, for `--dry-run`.
-pub fn describe(p: &Prepared) -> String {
+/// What a prepared bundle would do, for `check` and `--dry-run`, in the clerk's language
+/// (`config.language`), a scheduled time in the office's time zone.
+pub fn describe(p: &Prepared, config: &Config) -> String {
+    use crate::messages::check as words;
+    let lang = config.language;
     if let Some(c) = &p.correction {
         let notes: Vec<crate::change::Note> = p.changes.iter().map(|x| x.note.clone()).collect();
         return format!(
             "{} → {} {}\n{}",
             p.name,
-            c.request.kind.key(),
+            words::change_key(lang, c.request.kind),
             c.request.written,
-            crate::change::describe(&notes)
+            crate::change::describe(&notes, lang)
         );
     }
     let mut out = format!("{} → {}\n", p.name, p.chats.join(", "));
     if let Some(at) = p.publish_at {
-        out.push_str(&format!(
-            "  scheduled for {} (waits in scheduled/ until then)\n",
-            at.strftime("%Y-%m-%d %H:%M UTC")
-        ));
+        let when = at.to_zoned_datetime(config.timezone.clone());
+        out.push_str(&format!("  {}\n", words::scheduled(lang, &when)));
     }
+    let caption = |c: &Rendered| format!(" {}: {}", words::with_caption(lang), one_line(&c.text));
+    let buttons = |out: &mut String, rows: &[Vec<crate::post::Button>]| {
+        for b in rows.iter().flatten() {
+            out.push_str(&format!("    [{}]({})\n", b.text, b.url));
+        }
+    };
     for m in &p.plan.messages {
         match m {
-            OutMessage::Text { text, buttons, .. } => {
-                out.push_str(&format!("  sendMessage: {}\n", one_line(&text.text)));
-                for row in buttons {
-                    for b in row {
-                        out.push_str(&format!("    [{}]({})\n", b.text, b.url));
-                    }
-                }
+            OutMessage::Text {
+                text,
+                buttons: rows,
+                ..
+            } => {
+                out.push_str(&format!(
+                    "  {}: {}\n",
+                    words::message(lang, None),
+                    one_line(&text.text)
+                ));
+                buttons(&mut out, rows);
             }
             OutMessage::Album { items } => {
-                out.push_str("  sendMediaGroup:");
+                out.push_str(&format!("  {}:", words::album(lang)));
                 for item in items {
-                    out.push_str(&format!(" {} ({:?})", item.file_name, item.kind));
+                    out.push_str(&format!(
+                        " {} ({})",
+                        item.file_name,
+                        kind_word(lang, item.kind)
+                    ));
                 }
                 if let Some(c) = items.first().and_then(|i| i.caption.as_ref()) {
-                    out.push_str(&format!(" with caption: {}", one_line(&c.text)));
+                    out.push_str(&caption(c));
                 }
                 out.push('\n');
             }
             OutMessage::Media {
                 kind,
                 file_name,
-                caption,
-                buttons,
+                caption: text,
+                buttons: rows,
                 ..
             } => {
-                let method = method_of(*kind);
-                out.push_str(&format!("  {method}: {file_name}"));
-                if let Some(c) = caption {
-                    out.push_str(&format!(" with caption: {}", one_line(&c.text)));
+                out.push_str(&format!(
+                    "  {}: {file_name}",
+                    words::message(lang, Some(*kind))
+                ));
+                if let Some(c) = text {
+                    out.push_str(&caption(c));
                 }
                 out.push('\n');
-                for row in buttons {
-                    for b in row {
-                        out.push_str(&format!("    [{}]({})\n", b.text, b.url));
-                    }
-                }
+                buttons(&mut out, rows);
             }
             // Corrections are described by their notes, above.
             _ => {}
@@ -898,18 +911,19 @@ pub fn describe(p: &Prepared) -> String {
     let o = &p.plan.options;
     if o.silent || o.protect || p.plan.pin {
         out.push_str(&format!(
-            "  silent: {}, protect: {}, pin: {}\n",
-            o.silent, o.protect, p.plan.pin
+            "  {}\n",
+            words::options(lang, o.silent, o.protect, p.plan.pin)
         ));
     }
     out
 }
 
-fn method_of(kind: MediaKind) -> &'static str {
-    match kind {
-        MediaKind::Document => "sendDocument",
-        MediaKind::Photo => "sendPhoto",
-        MediaKind::Animation => "sendAnimation",
+/// An album item's kind: `Document` as the IT person reads it in English, `documento` in
+/// Italian.
+fn kind_word(lang: crate::config::Language, kind: MediaKind) -> String {
+    match lang {
+        crate::config::Language::En => format!("{kind:?}"),
+        crate::config::Language::It => crate::messages::check::message(lang, Some(kind)).into(),
     }
 }
 

@@ -160,3 +160,50 @@ fn both_vocabularies_work_in_both_languages() {
     assert!(o.once().status.success());
     assert_eq!(o.bot.posts().len(), 1);
 }
+
+/// `check` says in the clerk's language what a sidecar would do, not only what is wrong: the
+/// kind of post, its caption, the time in the office's clock, the options, and a correction of
+/// a post that this dropcast's journal does not hold.
+#[test]
+fn check_says_what_would_happen_in_italian() {
+    let o = italian_office();
+    o.drop_file("avviso.pdf", &pdf("a"));
+    o.drop_file(
+        "avviso.yaml",
+        "didascalia: Avviso alla cittadinanza\npubblica_il: 31/12/2099 ore 10\nsilenzioso: sì\n"
+            .as_bytes(),
+    );
+    o.drop_file(
+        "correzione.yaml",
+        b"correggi: https://t.me/town_news/5\ndidascalia: Avviso corretto\n",
+    );
+    let post = o.inbox("avviso.yaml").display().to_string();
+    let fix = o.inbox("correzione.yaml").display().to_string();
+    let out = o.cmd(&["check", &post, &fix]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for said in [
+        "(configurazione)".to_string(),
+        format!("ok {post}: verrebbe pubblicato avviso.pdf → "),
+        "  programmato per il 31/12/2099 alle 10:00 (aspetta in scheduled/ fino ad allora)".into(),
+        "  documento: avviso.pdf con didascalia: Avviso alla cittadinanza".into(),
+        "  silenzioso: sì, proteggi: no, fissa: no".into(),
+        format!(
+            "ok {fix}: correggerebbe https://t.me/town_news/5 (il post non è nel registro di \
+             questo dropcast"
+        ),
+    ] {
+        assert!(stdout.contains(&said), "{said:?} not in:\n{stdout}");
+    }
+    for english in [
+        "would",
+        "scheduled for",
+        "with caption",
+        "send",
+        "silent",
+        "config)",
+    ] {
+        assert!(!stdout.contains(english), "{english:?} in:\n{stdout}");
+    }
+    assert!(o.bot.requests().is_empty());
+}
