@@ -1695,7 +1695,29 @@ fn take_carried(
     let Some((sent, in_flight)) = found else {
         return Ok(());
     };
-    let sent: Vec<SentMessage> = serde_json::from_str(&sent).unwrap_or_default();
+    let mut sent: Vec<SentMessage> = serde_json::from_str(&sent).unwrap_or_default();
+    // What this very journal posted of these files to this chat before it handed the bundle over:
+    // a server that froze in the middle of a request, and woke to record Telegram's answer after
+    // the other had adopted the work folder (the share's log then says only "in flight"), gets
+    // the bundle back through the other's work folder. Its own record is the answer.
+    let own: Vec<SentMessage> = tx
+        .prepare_cached(CARRIED_HERE)?
+        .query_map(params![b.digest, chat], |r| {
+            Ok(SentMessage {
+                index: r.get::<_, i64>(0)? as usize,
+                part: r.get::<_, i64>(1)? as usize,
+                message_id: r.get(2)?,
+                chat_id: r.get(3)?,
+                link: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for m in own {
+        if !sent.iter().any(|s| s.index == m.index && s.part == m.part) {
+            sent.push(m);
+        }
+    }
+    let in_flight = in_flight.filter(|i| !sent.iter().any(|m| m.index as i64 == *i));
     for m in &sent {
         tx.prepare_cached(
             "INSERT OR IGNORE INTO messages(delivery_id, idx, part, message_id, chat_id, link, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1717,6 +1739,9 @@ const DUPLICATE: &str = "SELECT COALESCE((SELECT link FROM messages m WHERE m.de
     AND ((d.state = 'sent' AND d.finished_at >= ?3)
     OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
     ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1";
+const CARRIED_HERE: &str = "SELECT m.idx, m.part, m.message_id, m.chat_id, m.link
+    FROM bundles b JOIN deliveries d ON d.bundle_id = b.id JOIN messages m ON m.delivery_id = d.id
+    WHERE b.digest = ?1 AND b.state = 'handed_over' AND d.chat = ?2 ORDER BY m.idx, m.part";
 const WAITING_WITH_ORIGINAL: &str =
     "SELECT DISTINCT b.id FROM files f JOIN bundles b ON b.id = f.bundle_id
     WHERE f.original = ?1 AND b.state IN ('ready', 'scheduled') ORDER BY b.id";
@@ -1737,6 +1762,7 @@ const FILES_OF_BUNDLE: &str =
 #[cfg(test)]
 const PER_BUNDLE_QUERIES: &[&str] = &[
     DUPLICATE,
+    CARRIED_HERE,
     WAITING_WITH_ORIGINAL,
     DELIVERY,
     MESSAGES,
@@ -1973,6 +1999,55 @@ mod tests {
             .unwrap();
         assert!(j.finished_bundles().unwrap().is_empty());
         assert!(j.open_deliveries().unwrap().is_empty());
+    }
+
+    /// A server froze in the middle of a request and recorded Telegram's answer when it woke,
+    /// after the other server had adopted the work folder, whose log then said "in flight". The
+    /// bundle came back to it through the other's work folder (handed over here, carried from
+    /// there): its own record of the post is the answer, and the post is not sent again (the
+    /// two-server soak found it posted twice by the same server).
+    #[test]
+    fn a_bundle_handed_over_and_carried_back_keeps_what_this_journal_posted() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let first = insert(&j, bundle("d1"));
+        let open = j.open_deliveries().unwrap();
+        let news = open.iter().find(|d| d.chat == "@town_news").unwrap().id;
+        write(
+            &j,
+            Write::Sent {
+                delivery_id: news,
+                messages: vec![sent(0, 42)],
+            },
+        );
+        write(
+            &j,
+            Write::Finish {
+                delivery_id: news,
+                outcome: DeliveryOutcome::Sent,
+            },
+        );
+        j.hand_over(&[first]).unwrap();
+        let b = bundle("d1");
+        let key = crate::sentlog::key(b.files.iter().map(|f| f.sha256.as_str()));
+        let in_flight = crate::sentlog::Carried {
+            sent: vec![],
+            in_flight: Some(0),
+        };
+        let carried = ["@town_news", "-100222"]
+            .map(|chat| ((key.clone(), chat.to_string()), in_flight.clone()))
+            .into_iter()
+            .collect();
+        j.carry(&carried).unwrap();
+        insert(&j, b);
+        let again = j.open_deliveries().unwrap();
+        let news = again.iter().find(|d| d.chat == "@town_news").unwrap();
+        assert_eq!(news.sent, vec![sent(0, 42)]);
+        assert_eq!(news.in_flight, None);
+        // The other channel's request was not answered here: it stays in flight (`uncertain`).
+        let other = again.iter().find(|d| d.chat == "-100222").unwrap();
+        assert!(other.sent.is_empty());
+        assert_eq!(other.in_flight, Some(0));
     }
 
     /// The text stored for each state is the one earlier journals hold.
