@@ -799,7 +799,7 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, Vec<String>> {
         Ok(p) => Ok(format!(
             "{} {}",
             crate::messages::check::would(config.language, p.correction.is_some()),
-            crate::prepare::describe(&p, config)
+            crate::prepare::describe(&p, config.language, config)
         )),
         // A correction is written right; whether its post is there is the journal's to say,
         // on the server that made the post.

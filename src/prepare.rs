@@ -833,11 +833,10 @@ fn media_kind(send_as: SendAs, ty: MediaType, path: &Path, size: u64) -> MediaKi
     }
 }
 
-/// What a prepared bundle would do, for `check` and `--dry-run`, in the clerk's language
-/// (`config.language`), a scheduled time in the office's time zone.
-pub fn describe(p: &Prepared, config: &Config) -> String {
+/// What a prepared bundle would do, for `check` (in the clerk's language) and `--dry-run` (in
+/// English), a scheduled time in the office's time zone.
+pub fn describe(p: &Prepared, lang: crate::config::Language, config: &Config) -> String {
     use crate::messages::check as words;
-    let lang = config.language;
     if let Some(c) = &p.correction {
         let notes: Vec<crate::change::Note> = p.changes.iter().map(|x| x.note.clone()).collect();
         return format!(

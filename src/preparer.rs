@@ -466,11 +466,17 @@ impl Batch {
         match result.and_then(|p| find_post_read_only(&self.config, p)) {
             Ok(p) if p.correction.is_some() => {
                 Metrics::add(&self.metrics.bundles_archived, 1);
-                println!("would change {}", prepare::describe(&p, &self.config));
+                println!(
+                    "would change {}",
+                    prepare::describe(&p, crate::config::Language::En, &self.config)
+                );
             }
             Ok(p) => {
                 Metrics::add(&self.metrics.bundles_archived, 1);
-                println!("would post {}", prepare::describe(&p, &self.config));
+                println!(
+                    "would post {}",
+                    prepare::describe(&p, crate::config::Language::En, &self.config)
+                );
             }
             Err(Rejected::Refused(r)) => {
                 Metrics::add(&self.metrics.bundles_refused, 1);

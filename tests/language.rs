@@ -206,4 +206,13 @@ fn check_says_what_would_happen_in_italian() {
         assert!(!stdout.contains(english), "{english:?} in:\n{stdout}");
     }
     assert!(o.bot.requests().is_empty());
+    // `--dry-run` is the IT person's: English, with the Bot API's method names.
+    let out = o.cmd(&["once", "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("would post avviso.pdf → ")
+            && stdout.contains("  sendDocument: avviso.pdf with caption: Avviso alla cittadinanza"),
+        "{}",
+        text(&out)
+    );
 }
