@@ -660,10 +660,17 @@ impl Batch {
             .zip(carried)
             .map(|(((k, b), id), carried)| {
                 let p = &accepted[*k].2;
-                let moved = move_files(b, &mut made, &mut syncs);
-                if carried && moved.is_ok() {
+                // What another dropcast posted of an adopted bundle goes into the work folder
+                // before its files: killed between the two, this one would leave a folder that
+                // says nothing went out, and whoever adopts it posts it again.
+                if carried
+                    && let Some(dir) = b.files.first().and_then(|f| f.work.parent())
+                    && (made.contains(dir) || spool::make_work_dir(dir).is_ok())
+                {
+                    made.insert(dir.to_path_buf());
                     self.carry_over(journal, b, id);
                 }
+                let moved = move_files(b, &mut made, &mut syncs);
                 match moved {
                     Err(e) if e.is_busy() => {
                         // SMB: a file still open on a clerk's PC cannot be moved (Windows
@@ -1607,9 +1614,22 @@ pub fn recover(journal: &Journal, share: &Share) {
 /// writes there again what travels with them. Returns at the first file whose inbox is no longer
 /// this dropcast's.
 fn take_back(journal: &Journal, share: &Share, id: BundleId, files: &[crate::journal::FileRecord]) {
-    if take_back_files(share, files) {
-        retell(journal, share, id, files);
+    let to_move = files
+        .iter()
+        .filter(|f| share.held(&f.original) && !f.work.exists() && f.original.exists())
+        .count();
+    if to_move == 0 {
+        return;
     }
+    // Written before the first move: a dropcast killed right after a move leaves a work folder
+    // that says where its files came from and what of it went out. Written after, a folder
+    // adopted in between put the files into the inbox itself (not their subfolder) and posted
+    // them again (the two-server soak found both).
+    if let Some(dir) = files.first().and_then(|f| f.work.parent()) {
+        let _ = spool::make_work_dir(dir);
+    }
+    retell(journal, share, id, files);
+    take_back_files(share, files);
 }
 
 /// Moves `files` that wait in the inbox where they were dropped (the very files recorded) into
