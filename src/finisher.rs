@@ -381,10 +381,11 @@ fn finish_one(places: &Places, f: &Finished, syncs: &mut spool::Syncs) -> Result
                 {
                     return Err(NotYet::Away);
                 }
-                let vanished = Problem::Unreadable {
-                    file: crate::bundle::file_name_of(&e.path),
-                    detail: "it was removed from dropcast's work folder after it was posted, before it could be archived".into(),
-                };
+                let vanished = Problem::unreadable(
+                    crate::bundle::file_name_of(&e.path),
+                    "it was removed from dropcast's work folder after it was posted, before it could be archived",
+                    "è stato tolto dalla cartella di lavoro di dropcast dopo la pubblicazione, prima di essere archiviato",
+                );
                 fail(config, f, Some(vanished), syncs).map_err(NotYet::Error)?;
                 (false, config.failed.clone())
             }

@@ -237,10 +237,8 @@ fn hash(path: &Path) -> std::io::Result<(Hashed, Vec<u8>)> {
 /// Reads and validates a sidecar file.
 pub fn read_sidecar(path: &Path, config: &Config) -> Result<(Sidecar, Hashed), Problem> {
     let name = file_name(path);
-    let unreadable = |e: std::io::Error| Problem::Unreadable {
-        file: name.clone(),
-        detail: e.to_string(),
-    };
+    let unreadable =
+        |e: std::io::Error| Problem::unreadable_io(name.clone(), e.to_string(), e.kind());
     let (f, size) = open_regular(path).map_err(unreadable)?;
     let identity = f.metadata().ok().map(|m| Identity::of(&m));
     if size > sidecar::MAX_SIDECAR_BYTES as u64 {
@@ -381,6 +379,7 @@ pub fn prepare(c: &Candidate, config: &Config) -> Result<Prepared, Rejected> {
                 name.clone()
             },
             detail: e.to_string(),
+            detail_it: Some(e.italian().into()),
         })
     })?;
     let empty_caption = render::visible_len(&caption) == 0;
@@ -495,6 +494,7 @@ fn correction(
                 Problem::CaptionProblem {
                     file: sidecar_name.clone(),
                     detail: e.to_string(),
+                    detail_it: Some(e.italian().into()),
                 }
             })?),
             None => None,
@@ -556,10 +556,11 @@ fn read_media(
             Unfit::Refused(p) => refuse(p),
             Unfit::Changing => Rejected::SettleAgain {
                 name: c.name(),
-                reason: Problem::Unreadable {
-                    file: file_name(path),
-                    detail: "it changed while it was read".into(),
-                }
+                reason: Problem::unreadable(
+                    file_name(path),
+                    "it changed while it was read",
+                    "è cambiato mentre veniva letto",
+                )
                 .summary(),
             },
         })?;
@@ -591,10 +592,11 @@ fn check_media(path: &Path, ty: MediaType, config: &Config) -> Result<Hashed, Un
         if e.kind() == std::io::ErrorKind::Interrupted {
             Unfit::Changing
         } else {
-            Unfit::Refused(Problem::Unreadable {
-                file: file.clone(),
-                detail: e.to_string(),
-            })
+            Unfit::Refused(Problem::unreadable_io(
+                file.clone(),
+                e.to_string(),
+                e.kind(),
+            ))
         }
     })?;
     if h.size == 0 {

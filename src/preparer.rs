@@ -684,10 +684,8 @@ impl Batch {
                     }
                     Err(e) => {
                         tracing::warn!(bundle = %p.name, error = %e, "cannot take the files from the inbox");
-                        let problem = Problem::Unreadable {
-                            file: p.name.clone(),
-                            detail: e.to_string(),
-                        };
+                        let problem =
+                            Problem::unreadable_io(p.name.clone(), e.to_string(), e.source.kind());
                         match journal.release(id).and_then(|_| {
                             journal.fail_open_deliveries(id, &problem.to_json())
                         }) {
@@ -786,18 +784,20 @@ fn unchanged(p: &Prepared) -> Result<(), Rejected> {
         Ok(()) => Ok(()),
         Err(prepare::Changed::Rewritten) => Err(Rejected::SettleAgain {
             name: p.name.clone(),
-            reason: Problem::Unreadable {
-                file: p.name.clone(),
-                detail: "it changed while it was read: it settles again".into(),
-            }
+            reason: Problem::unreadable(
+                p.name.clone(),
+                "it changed while it was read: it settles again",
+                "è cambiato mentre veniva letto: si aspetta di nuovo che sia completo",
+            )
             .summary(),
         }),
         Err(prepare::Changed::Gone(file)) => Err(Rejected::Refused(Refusal {
             name: p.name.clone(),
-            problem: Problem::Unreadable {
+            problem: Problem::unreadable(
                 file,
-                detail: "it was removed from the inbox while dropcast was taking it".into(),
-            },
+                "it was removed from the inbox while dropcast was taking it",
+                "è stato tolto dalla cartella inbox mentre dropcast lo prendeva",
+            ),
             files: p.files.iter().map(|f| f.path.clone()).collect(),
         })),
     }
@@ -1053,10 +1053,11 @@ fn resume_parked(
             if e.is_busy() || !share.all_here([f.original.as_path(), f.work.as_path()]) {
                 return None;
             }
-            let problem = Problem::Unreadable {
-                file: crate::bundle::file_name_of(&f.original),
-                detail: e.to_string(),
-            };
+            let problem = Problem::unreadable_io(
+                crate::bundle::file_name_of(&f.original),
+                e.to_string(),
+                e.source.kind(),
+            );
             tracing::warn!(file = %f.original.display(), error = %e, "a file of a bundle was removed while the share was away");
             return match journal.fail_open_deliveries(id, &problem.to_json()) {
                 Ok(()) => Some(Vec::new()),

@@ -81,6 +81,81 @@ pub enum RenderError {
     },
 }
 
+impl RenderError {
+    /// The same in Italian, for a report in the clerk's language (`Display` is English, for
+    /// logs and English reports).
+    pub fn italian(&self) -> String {
+        use RenderError as E;
+        let expected_it = |e: &str| match e {
+            "a url" => "un indirizzo web".to_string(),
+            "an http, https, tg or mailto link" => {
+                "un link che comincia con http, https, tg o mailto".to_string()
+            }
+            "absent outside `<pre>`" => "assente fuori da `<pre>`".to_string(),
+            "a number" => "un numero".to_string(),
+            other => other.to_string(),
+        };
+        match self {
+            E::NotAllowed { tag, at } => {
+                format!("Telegram non accetta il codice html `{tag}` (alla posizione {at})")
+            }
+            E::LineBreak { at } => format!(
+                "Telegram non accetta `<br>` (alla posizione {at}): vai semplicemente a capo"
+            ),
+            E::SelfClosing { tag, at } => format!(
+                "Telegram non accetta `<{tag}/>` (alla posizione {at}): scrivi `<{tag}>…</{tag}>`"
+            ),
+            E::Attribute { tag, attr, at } => format!(
+                "Telegram non accetta l'attributo `{attr}` di `<{tag}>` (alla posizione {at})"
+            ),
+            E::MissingAttribute { tag, attr, at } => {
+                format!("a `<{tag}>` (alla posizione {at}) manca l'attributo `{attr}`")
+            }
+            E::BadAttribute {
+                tag,
+                attr,
+                at,
+                expected,
+            } => format!(
+                "l'attributo `{attr}` di `<{tag}>` (alla posizione {at}) deve essere {}",
+                expected_it(expected)
+            ),
+            E::Nested { tag, parent, at } => {
+                format!("Telegram non accetta `<{tag}>` dentro `<{parent}>` (alla posizione {at})")
+            }
+            E::BareLessThan { at } => format!(
+                "un `<` da solo (alla posizione {at}): per scrivere il simbolo `<` usa `&lt;`"
+            ),
+            E::MalformedTag { at } => format!(
+                "un codice html non finito (alla posizione {at}): chiudilo con `>`, oppure per il simbolo `<` usa `&lt;`"
+            ),
+            E::BareAmpersand { at } => format!(
+                "una `&` da sola (alla posizione {at}): per scrivere il simbolo `&` usa `&amp;`"
+            ),
+            E::UnknownEntity { entity, at } => format!(
+                "Telegram non accetta `{entity}` (alla posizione {at}): usa `&lt;`, `&gt;`, `&amp;`, `&quot;` o un codice numerico come `&#169;`"
+            ),
+            E::BadCharacter { entity, at } => {
+                format!("`{entity}` (alla posizione {at}) non è un carattere valido")
+            }
+            E::Unclosed { tag, at } => {
+                format!("`<{tag}>` (alla posizione {at}) si apre e non si chiude mai")
+            }
+            E::Unopened { tag, at } => {
+                format!("`</{tag}>` (alla posizione {at}) chiude un `<{tag}>` che non è aperto")
+            }
+            E::Misnested {
+                tag,
+                at,
+                open,
+                open_at,
+            } => format!(
+                "`</{tag}>` (alla posizione {at}) arriva prima della chiusura di `<{open}>` (aperto alla posizione {open_at}): chiudi prima `<{open}>`"
+            ),
+        }
+    }
+}
+
 /// Source text as the clerk wrote it → Telegram-ready text.
 ///
 /// Markdown never fails: whatever markdown cannot express comes out as escaped text. Html is
@@ -1150,7 +1225,14 @@ mod tests {
                 assert_eq!(r.text, source.trim());
                 assert_eq!(r.parse_mode.as_deref(), Some("HTML"));
             }
-            Err(e) => assert_eq!(e.to_string(), expected, "html: {source:?}"),
+            Err(e) => {
+                assert_eq!(e.to_string(), expected, "html: {source:?}");
+                // Every refusal reads in Italian too, with no English left in it.
+                let it = e.italian();
+                let english = crate::messages::english_words_in(&it);
+                assert!(english.is_empty(), "{english:?} in: {it}");
+                assert_ne!(it, expected);
+            }
         }
     }
 

@@ -4228,36 +4228,9 @@ mod tests {
         all
     }
 
-    /// Words that give an English sentence away. Values the clerk wrote (in quotes) and YAML
-    /// (in backquotes) may be anything.
-    const ENGLISH: &[&str] = &[
-        "line", "column", "unknown", "expected", "must", "key", "value", "true", "false", "the",
-        "is", "not", "and", "or", "did", "you", "write", "sidecar", "empty", "twice", "list",
-        "button", "buttons", "channel", "should", "only", "with", "without", "has", "there", "for",
-        "example", "remove", "put", "quotes", "keep", "one", "correct", "add",
-    ];
-
-    fn english_words_in(italian: &str) -> Vec<String> {
-        // Drop what is quoted: `…` and "…".
-        let mut prose = String::new();
-        let mut inside: Option<char> = None;
-        for c in italian.chars() {
-            match inside {
-                Some(close) if c == close => inside = None,
-                Some(_) => {}
-                None if c == '`' || c == '"' => inside = Some(c),
-                None => prose.push(c),
-            }
-        }
-        prose
-            .split(|c: char| !c.is_alphabetic())
-            .map(str::to_lowercase)
-            .filter(|w| ENGLISH.contains(&w.as_str()))
-            .collect()
-    }
-
     #[test]
     fn every_mistake_reads_in_both_languages() {
+        use crate::messages::english_words_in;
         let aliases = ["news", "alerts", "notizie"].map(String::from);
         let rules = Rules {
             channel_aliases: &aliases,
