@@ -2714,7 +2714,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
@@ -4084,7 +4084,7 @@ mod tests {
 
     /// One sidecar for each mistake the parser can name (and the errors `prepare` makes), so
     /// that none of them is left in English in an Italian report.
-    fn every_kind_of_mistake() -> Vec<Vec<u8>> {
+    pub(crate) fn every_kind_of_mistake() -> Vec<Vec<u8>> {
         let text = |s: &str| s.as_bytes().to_vec();
         let mut all: Vec<Vec<u8>> = [
             // Bytes and syntax.
