@@ -167,6 +167,12 @@ pub fn render(bytes: &[u8], source: Source, size: Size) -> Result<Preview, NoPre
     render_shared(Arc::new(bytes.to_vec()), source, size)
 }
 
+/// [`render`] of the file at `path`, mapped rather than read (see [`Mapped`]): what the
+/// renderer processes use.
+pub fn render_file(path: &Path, source: Source, size: Size) -> Result<Preview, NoPreview> {
+    Mapped::open(path).and_then(|data| render_shared(Arc::new(data), source, size))
+}
+
 /// [`render`] over bytes the PDF renderer can keep without a copy (a mapped file in the child).
 fn render_shared<D>(data: Arc<D>, source: Source, size: Size) -> Result<Preview, NoPreview>
 where
@@ -415,7 +421,7 @@ const EXIT_NO_PREVIEW: u8 = 3;
 /// explain. The parent has already capped the address space and the core size (`pre_exec`).
 pub fn child_main(path: &Path, source: Source, size: Size) -> ExitCode {
     use std::io::Write;
-    let result = Mapped::open(path).and_then(|data| render_shared(Arc::new(data), source, size));
+    let result = render_file(path, source, size);
     let mut out = std::io::stdout().lock();
     let (bytes, code) = match result {
         Ok(p) => {

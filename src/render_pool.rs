@@ -261,9 +261,7 @@ pub fn worker_main() -> ExitCode {
             (Some(source), Some(size), Ok(path)) => {
                 use std::os::unix::ffi::OsStrExt;
                 let path = Path::new(std::ffi::OsStr::from_bytes(&path));
-                std::fs::read(path)
-                    .map_err(|e| NoPreview(format!("the file could not be read: {e}")))
-                    .and_then(|bytes| crate::preview::render(&bytes, source, size))
+                crate::preview::render_file(path, source, size)
             }
             _ => Err(NoPreview(
                 "the renderer got a request it does not understand".into(),
