@@ -721,7 +721,10 @@ fn second_document_line(text: &str) -> Option<usize> {
 /// text itself is read once more, without following aliases: if it is valid YAML, the probe can
 /// only have failed at an anchor or an alias. Same length, same lines and columns.
 fn check_shape(text: &str) -> Result<(), SidecarError> {
-    let probe = text.replace('&', "*");
+    // Tags too: a `!` that starts a node is one, and its word would vanish from the value. In
+    // the probe it is a backquote, which cannot start a node (and is text anywhere else a `!`
+    // is), so libyaml stops at it. `!!str`, which only says "this is text", stays.
+    let probe = without_tags(&text.replace('&', "*"));
     let ctx = Ctx::new(&probe, &[]);
     let de = serde_yaml::Deserializer::from_str(&probe);
     node(&ctx, Walk { depth: 0 })
@@ -732,10 +735,46 @@ fn check_shape(text: &str) -> Result<(), SidecarError> {
                 Some(problem) => SidecarError::new(position, problem),
                 None => match check_syntax(text) {
                     Err(syntax) => syntax,
+                    Ok(()) if position.and_then(|(l, c)| char_at(text, l, c)) == Some('!') => {
+                        SidecarError::new(position, tags_refused())
+                    }
                     Ok(()) => SidecarError::new(position, anchors_refused(text, position)),
                 },
             }
         })
+}
+
+/// `text` with every `!` a backquote, but those of `!!str ` (same length, lines and columns).
+fn without_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut keep = 0;
+    for (i, c) in text.char_indices() {
+        if keep > 0 {
+            keep -= 1;
+            out.push(c);
+        } else if c == '!'
+            && text[i..].starts_with("!!str")
+            && text[i + 5..].starts_with(|c: char| c.is_ascii_whitespace())
+        {
+            keep = 4;
+            out.push(c);
+        } else if c == '!' {
+            out.push('`');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A value that starts with `!`: YAML reads the word as a type tag and drops it from the text
+/// (`!!! ALLERTA METEO !!!` would be posted as "ALLERTA METEO !!!").
+fn tags_refused() -> Problem {
+    Problem::new(
+        "a value cannot start with `!`: YAML reads `!word` as a tag, not as text",
+        "un valore non può cominciare con `!`: YAML legge `!parola` come un'etichetta, non come testo",
+    )
+    .hint("put the value in quotes", "metti il valore tra virgolette")
 }
 
 fn anchors_refused(text: &str, at: Option<(usize, usize)>) -> Problem {
@@ -799,14 +838,7 @@ impl Check for Walk {
 
     fn scalar(self, found: Found<'_>) -> Result<(), Problem> {
         match found {
-            Found::Tagged => Err(Problem::new(
-                "YAML tags like `!name` are not allowed in a sidecar",
-                "nel file .yaml non si possono usare le etichette YAML come `!nome`",
-            )
-            .hint(
-                "remove the `!` word before the value, or put the value in quotes",
-                "togli la parola con `!` prima del valore, oppure metti il valore tra virgolette",
-            )),
+            Found::Tagged => Err(tags_refused()),
             _ => Ok(()),
         }
     }
@@ -3790,7 +3822,7 @@ pub(crate) mod tests {
         check("caption: \"&a *b\" # &c *d\n", r#"ok caption="&a *b""#);
         check(
             "caption: !foo x\n",
-            "error: line 1, column 10: YAML tags like `!name` are not allowed in a sidecar (remove the `!` word before the value, or put the value in quotes)",
+            "error: line 1, column 10: a value cannot start with `!`: YAML reads `!word` as a tag, not as text (put the value in quotes)",
         );
         check("caption: !!str 42\n", r#"ok caption="42""#);
     }
@@ -3954,6 +3986,22 @@ pub(crate) mod tests {
             r#"ok caption="C:\\temp\\x.pdf""#,
         );
         check(
+            "caption: !!! ALLERTA METEO !!!\n",
+            "error: line 1, column 10: a value cannot start with `!`: YAML reads `!word` as a tag, not as text (put the value in quotes)",
+        );
+        check(
+            "buttons: [{text: !Vai, url: 'https://a.org'}]\n",
+            "error: line 1, column 18: a value cannot start with `!`: YAML reads `!word` as a tag, not as text (put the value in quotes)",
+        );
+        check(
+            "caption: Attenzione! Strada chiusa!\n",
+            r#"ok caption="Attenzione! Strada chiusa!""#,
+        );
+        check(
+            "caption: \"!!! ALLERTA METEO !!!\"\n",
+            r#"ok caption="!!! ALLERTA METEO !!!""#,
+        );
+        check(
             "caption: |x\n  testo\n",
             "error: line 1, column 10: after `|` or `>` the text must start on the next line (write the text on the lines below, indented)",
         );
@@ -4112,6 +4160,7 @@ pub(crate) mod tests {
             "caption: *c\n",
             "caption: **Avviso** importante\n",
             "caption: !foo x\n",
+            "didascalia: !!! ALLERTA METEO !!!\n",
             "a: [[[[[[[[[1]]]]]]]]]\n",
             "- caption: x\n",
             "Hello\n",
