@@ -717,7 +717,6 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, Vec<String>> {
     use crate::bundle::Kind;
     use crate::messages::Problem;
     let lang = config.language;
-    let it = lang == crate::config::Language::It;
     // A sidecar's mistakes one per line; any other problem as its report says it.
     let mistakes = |p: &Problem| -> Vec<String> {
         match p {
@@ -732,13 +731,10 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, Vec<String>> {
     };
     let filter = crate::bundle::Filter::new(&config.accept, &config.ignore);
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-        vec![if it {
-            "il nome del file non è un testo valido".to_owned()
-        } else {
-            "the file name is not valid text".to_owned()
-        }]
-    })?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| vec![crate::messages::check::bad_name(lang).to_owned()])?;
     let (sidecar, _) = crate::prepare::read_sidecar(path, config).map_err(|p| mistakes(&p))?;
     let names: Vec<String> = std::fs::read_dir(dir)
         .ok()
@@ -760,28 +756,12 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, Vec<String>> {
     for a in &sidecar.attachments {
         match filter.classify(a) {
             Kind::Media(ty) if dir.join(a).is_file() => attachments.push((dir.join(a), ty)),
-            Kind::Media(_) if it => {
-                return Err(vec![format!(
-                    "l'allegato {a} non è nella cartella {}",
-                    dir.display()
-                )]);
-            }
             Kind::Media(_) => {
-                return Err(vec![format!(
-                    "attachment {a} is not in the folder {}",
-                    dir.display()
+                return Err(vec![crate::messages::check::attachment_missing(
+                    lang, a, dir,
                 )]);
             }
-            _ if it => {
-                return Err(vec![format!(
-                    "l'allegato {a} non è un file che dropcast può pubblicare"
-                )]);
-            }
-            _ => {
-                return Err(vec![format!(
-                    "attachment {a} is not a file dropcast can post"
-                )]);
-            }
+            _ => return Err(vec![crate::messages::check::attachment_not_media(lang, a)]),
         }
     }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

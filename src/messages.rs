@@ -947,6 +947,30 @@ pub mod check {
         }
     }
 
+    /// A sidecar whose own name is not text (an old encoding).
+    pub fn bad_name(lang: Language) -> &'static str {
+        match lang {
+            Language::En => "the file name is not valid text",
+            Language::It => "il nome del file non è un testo valido",
+        }
+    }
+
+    /// An attachment the sidecar names that is not next to it.
+    pub fn attachment_missing(lang: Language, name: &str, dir: &std::path::Path) -> String {
+        match lang {
+            Language::En => format!("attachment {name} is not in the folder {}", dir.display()),
+            Language::It => format!("l'allegato {name} non è nella cartella {}", dir.display()),
+        }
+    }
+
+    /// An attachment that is not a kind of file dropcast posts.
+    pub fn attachment_not_media(lang: Language, name: &str) -> String {
+        match lang {
+            Language::En => format!("attachment {name} is not a file dropcast can post"),
+            Language::It => format!("l'allegato {name} non è un file che dropcast può pubblicare"),
+        }
+    }
+
     /// A correction whose post this dropcast's journal does not hold.
     pub fn not_ours(lang: Language, kind: ChangeKind, post: &str) -> String {
         match lang {
@@ -1266,6 +1290,11 @@ mod tests {
         for what in ["text", "caption", "buttons", "file", "deleted", "unpinned"] {
             all.push(said(&|l| check::changed(l, what)));
         }
+        all.push(said(&|l| check::bad_name(l).into()));
+        all.push(said(&|l| {
+            check::attachment_missing(l, "page2.jpg", std::path::Path::new("/srv/share/inbox"))
+        }));
+        all.push(said(&|l| check::attachment_not_media(l, "notes.txt")));
         for (en, it) in &all {
             pair(&mut doc, en, it);
         }
