@@ -790,6 +790,11 @@ fn check_sidecar(path: &Path, config: &Config) -> Result<String, Vec<String>> {
             crate::messages::check::not_ours(config.language, kind, &post),
         ),
         Err(crate::prepare::Rejected::Refused(r)) => Err(mistakes(&r.problem)),
-        Err(crate::prepare::Rejected::SettleAgain { reason, .. }) => Err(vec![reason]),
+        Err(crate::prepare::Rejected::SettleAgain { name, .. }) => {
+            Err(vec![crate::messages::check::still_changing(
+                config.language,
+                &name,
+            )])
+        }
     }
 }

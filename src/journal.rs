@@ -1702,7 +1702,7 @@ fn take_carried(
     // the bundle back through the other's work folder. Its own record is the answer.
     let own: Vec<SentMessage> = tx
         .prepare_cached(CARRIED_HERE)?
-        .query_map(params![b.digest, chat], |r| {
+        .query_map(params![b.digest, chat, now() - CARRIED_HERE_WITHIN], |r| {
             Ok(SentMessage {
                 index: r.get::<_, i64>(0)? as usize,
                 part: r.get::<_, i64>(1)? as usize,
@@ -1739,9 +1739,15 @@ const DUPLICATE: &str = "SELECT COALESCE((SELECT link FROM messages m WHERE m.de
     AND ((d.state = 'sent' AND d.finished_at >= ?3)
     OR (d.state IN ('pending', 'in_flight') AND b.state IN ('ready', 'scheduled')))
     ORDER BY d.finished_at DESC NULLS FIRST LIMIT 1";
-const CARRIED_HERE: &str = "SELECT m.idx, m.part, m.message_id, m.chat_id, m.link
-    FROM bundles b JOIN deliveries d ON d.bundle_id = b.id JOIN messages m ON m.delivery_id = d.id
-    WHERE b.digest = ?1 AND b.state = 'handed_over' AND d.chat = ?2 ORDER BY m.idx, m.part";
+/// The messages of the latest bundle of these files handed over to this chat within the last
+/// hour: the same bundle coming back, not an earlier post of the same files (`repost: true`).
+const CARRIED_HERE: &str = "SELECT m.idx, m.part, m.message_id, m.chat_id, m.link FROM messages m
+    WHERE m.delivery_id = (SELECT d.id FROM bundles b JOIN deliveries d ON d.bundle_id = b.id
+        WHERE b.digest = ?1 AND b.state = 'handed_over' AND d.chat = ?2 AND b.done_at >= ?3
+        ORDER BY b.done_at DESC, b.id DESC LIMIT 1)
+    ORDER BY m.idx, m.part";
+/// How long after a bundle was handed over its coming back is taken for the same bundle.
+const CARRIED_HERE_WITHIN: i64 = 3600;
 const WAITING_WITH_ORIGINAL: &str =
     "SELECT DISTINCT b.id FROM files f JOIN bundles b ON b.id = f.bundle_id
     WHERE f.original = ?1 AND b.state IN ('ready', 'scheduled') ORDER BY b.id";
@@ -2048,6 +2054,25 @@ mod tests {
         let other = again.iter().find(|d| d.chat == "-100222").unwrap();
         assert!(other.sent.is_empty());
         assert_eq!(other.in_flight, Some(0));
+
+        // An earlier post of the same files (`repost: true`), handed over two hours ago, is not
+        // the bundle coming back: its messages do not count for a new one.
+        j.with(|c| {
+            c.execute(
+                "UPDATE bundles SET done_at = done_at - 7200 WHERE state = 'handed_over'",
+                [],
+            )
+        })
+        .unwrap();
+        j.carry(&carried).unwrap();
+        let third = insert(&j, bundle("d1"));
+        let open = j.open_deliveries().unwrap();
+        let news = open
+            .iter()
+            .find(|d| d.bundle_id == third && d.chat == "@town_news")
+            .unwrap();
+        assert!(news.sent.is_empty(), "{:?}", news.sent);
+        assert_eq!(news.in_flight, Some(0));
     }
 
     /// The text stored for each state is the one earlier journals hold.

@@ -947,6 +947,20 @@ pub mod check {
         }
     }
 
+    /// A file that changed while `check` read it: still being copied.
+    pub fn still_changing(lang: Language, name: &str) -> String {
+        match lang {
+            Language::En => {
+                format!(
+                    "{name} changed while it was read: it is still being copied, check it again in a moment"
+                )
+            }
+            Language::It => format!(
+                "{name} è cambiato mentre veniva letto: la copia non è finita, controllalo di nuovo tra poco"
+            ),
+        }
+    }
+
     /// A sidecar whose own name is not text (an old encoding).
     pub fn bad_name(lang: Language) -> &'static str {
         match lang {
@@ -1291,6 +1305,7 @@ mod tests {
             all.push(said(&|l| check::changed(l, what)));
         }
         all.push(said(&|l| check::bad_name(l).into()));
+        all.push(said(&|l| check::still_changing(l, "notice.pdf")));
         all.push(said(&|l| {
             check::attachment_missing(l, "page2.jpg", std::path::Path::new("/srv/share/inbox"))
         }));

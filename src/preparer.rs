@@ -533,9 +533,14 @@ impl Batch {
             return false;
         };
         let put_back = |files: &[crate::journal::FileRecord]| {
+            // Part of a bundle only from a work folder, where an adoption takes files from: a
+            // file a clerk moved out of `scheduled/` back to where it was dropped cancels its
+            // post, as one removed from there does.
+            let part = here.len() < files.len();
             here.iter().all(|p| {
                 files.iter().any(|f| {
                     f.original == *p
+                        && (!part || crate::sentlog::work_folder(&f.work).is_some())
                         && std::fs::symlink_metadata(&f.work).is_err()
                         && same_file(&f.original, f)
                 })
@@ -1615,11 +1620,14 @@ pub fn recover(journal: &Journal, share: &Share) {
 /// writes there again what travels with them. Returns at the first file whose inbox is no longer
 /// this dropcast's.
 fn take_back(journal: &Journal, share: &Share, id: BundleId, files: &[crate::journal::FileRecord]) {
-    let to_move = files
+    let to_move: Vec<&Path> = files
         .iter()
-        .filter(|f| share.held(&f.original) && !f.work.exists() && f.original.exists())
-        .count();
-    if to_move == 0 {
+        .filter(|f| share.held(&f.original) && !f.work.exists() && same_file(&f.original, f))
+        .map(|f| f.original.as_path())
+        .collect();
+    // Nothing written for a clerk's new file of that name, nor into an inbox that is another
+    // dropcast's now (a server woken from a freeze).
+    if to_move.is_empty() || !share.may_act(to_move.iter().copied()) {
         return;
     }
     // Written before the first move: a dropcast killed right after a move leaves a work folder

@@ -6,8 +6,9 @@
 //! [`MAX_SERVED`] requests is killed and replaced: the request gets "no preview", never the
 //! daemon.
 //!
-//! Big files go to `preview::render_isolated` instead (a process of their own, which maps the
-//! file rather than reading it): a worker reads a file whole.
+//! Big files go to `preview::render_isolated` instead (a process of their own): a worker maps
+//! its files as that process does, but lives on, and one huge file should not set the size of a
+//! long-lived process's address space.
 //!
 //! The protocol, on the worker's stdin and stdout: a request is one line,
 //! `SOURCE SIZE HEXPATH\n` (the path hex-encoded: any bytes, no newline); an answer is one byte

@@ -522,7 +522,7 @@ fn a_bundle_of_this_journal_put_back_into_the_inbox_is_taken_back_not_refused() 
 /// it finds its lease taken: here `moved` of `notice.pdf` and `notice.yaml`. The owner takes that
 /// file back into the work folder and posts the bundle once; neither half is posted or refused
 /// on its own (the soak found the PDF missing at the retry: "cannot open", failed/).
-fn a_file_put_back_during_a_retry(moved: &str) {
+fn a_file_put_back_during_a_retry(moved: &str, taken_back_by: &str) {
     let o = office();
     o.bot.fail_next("sendDocument", Fault::RetryAfter(4));
     let mut a = o.run();
@@ -564,6 +564,7 @@ fn a_file_put_back_during_a_retry(moved: &str) {
         .count();
     assert_eq!(texts, 0, "the sidecar was posted on its own\n{}", a.log());
     assert!(not_taken(&o).is_empty(), "{:?}", o.files("inbox"));
+    assert!(a.log().contains(taken_back_by), "{}", a.log());
     let archived = o.files("archive");
     assert!(
         ["notice.pdf", "notice.yaml"]
@@ -577,10 +578,18 @@ fn a_file_put_back_during_a_retry(moved: &str) {
 
 #[test]
 fn a_pdf_put_back_into_the_inbox_during_a_retry_is_taken_back_and_posted_once() {
-    a_file_put_back_during_a_retry("notice.pdf");
+    // A PDF alone waits for its sidecar (`sidecar_wait`, 30 s): the retry meets it first.
+    a_file_put_back_during_a_retry(
+        "notice.pdf",
+        "a file of the post was put back into the inbox by another dropcast",
+    );
 }
 
 #[test]
 fn a_sidecar_put_back_into_the_inbox_during_a_retry_is_taken_back_not_posted_alone() {
-    a_file_put_back_during_a_retry("notice.yaml");
+    // The retry needs only the PDF: the watcher meets the sidecar.
+    a_file_put_back_during_a_retry(
+        "notice.yaml",
+        "a bundle of this journal that another dropcast put back into the inbox",
+    );
 }
