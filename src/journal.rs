@@ -463,6 +463,17 @@ impl std::ops::Deref for Journal {
     }
 }
 
+/// A row of `idx, part, message_id, chat_id, link` (the `messages` table).
+fn sent_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<SentMessage> {
+    Ok(SentMessage {
+        index: r.get::<_, i64>(0)? as usize,
+        part: r.get::<_, i64>(1)? as usize,
+        message_id: r.get(2)?,
+        chat_id: r.get(3)?,
+        link: r.get(4)?,
+    })
+}
+
 fn path_bytes(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
 }
@@ -771,16 +782,7 @@ impl JournalReader {
     fn messages(&self, delivery_id: DeliveryId) -> Result<Vec<SentMessage>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare_cached(MESSAGES)?;
-            st.query_map(params![delivery_id], |r| {
-                Ok(SentMessage {
-                    index: r.get::<_, i64>(0)? as usize,
-                    part: r.get::<_, i64>(1)? as usize,
-                    message_id: r.get(2)?,
-                    chat_id: r.get(3)?,
-                    link: r.get(4)?,
-                })
-            })?
-            .collect()
+            st.query_map(params![delivery_id], sent_message)?.collect()
         })
     }
 
@@ -1702,15 +1704,10 @@ fn take_carried(
     // the bundle back through the other's work folder. Its own record is the answer.
     let own: Vec<SentMessage> = tx
         .prepare_cached(CARRIED_HERE)?
-        .query_map(params![b.digest, chat, now() - CARRIED_HERE_WITHIN], |r| {
-            Ok(SentMessage {
-                index: r.get::<_, i64>(0)? as usize,
-                part: r.get::<_, i64>(1)? as usize,
-                message_id: r.get(2)?,
-                chat_id: r.get(3)?,
-                link: r.get(4)?,
-            })
-        })?
+        .query_map(
+            params![b.digest, chat, now() - CARRIED_HERE_WITHIN],
+            sent_message,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     for m in own {
         if !sent.iter().any(|s| s.index == m.index && s.part == m.part) {

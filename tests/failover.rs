@@ -140,6 +140,18 @@ fn failed_reports(o: &Office) -> String {
         .join("\n")
 }
 
+/// Moves the file `name` from the inbox's work folder (there must be exactly one) back to where
+/// it was dropped, as a dropcast adopting that folder does.
+fn put_back_into_inbox(o: &Office, a: &Daemon, name: &str) {
+    let in_work: Vec<String> = o
+        .files("inbox")
+        .into_iter()
+        .filter(|f| f.starts_with(".dropcast/") && f.ends_with(&format!("/{name}")))
+        .collect();
+    assert_eq!(in_work.len(), 1, "{:?}\n{}", o.files("inbox"), a.log());
+    std::fs::rename(o.inbox(&in_work[0]), o.inbox(name)).unwrap();
+}
+
 fn receipts(o: &Office) -> Vec<String> {
     o.files("archive")
         .into_iter()
@@ -484,14 +496,8 @@ fn a_bundle_of_this_journal_put_back_into_the_inbox_is_taken_back_not_refused() 
             .iter()
             .any(|r| r.method == "sendMessage" && r.status == 429)
     });
-    let in_work: Vec<String> = o
-        .files("inbox")
-        .into_iter()
-        .filter(|f| f.starts_with(".dropcast/") && f.ends_with("/t1.yaml"))
-        .collect();
-    assert_eq!(in_work.len(), 1, "{:?}\n{}", o.files("inbox"), a.log());
     // What the other dropcast, woken up, does before it finds its lease taken.
-    std::fs::rename(o.inbox(&in_work[0]), o.inbox("t1.yaml")).unwrap();
+    put_back_into_inbox(&o, &a, "t1.yaml");
     wait_for(&o, "t1.yaml taken from the inbox", &[&a], || {
         not_taken(&o).is_empty()
     });
@@ -534,13 +540,7 @@ fn a_file_put_back_during_a_retry(moved: &str, taken_back_by: &str) {
             .iter()
             .any(|r| r.method == "sendDocument" && r.status == 429)
     });
-    let in_work: Vec<String> = o
-        .files("inbox")
-        .into_iter()
-        .filter(|f| f.starts_with(".dropcast/") && f.ends_with(&format!("/{moved}")))
-        .collect();
-    assert_eq!(in_work.len(), 1, "{:?}\n{}", o.files("inbox"), a.log());
-    std::fs::rename(o.inbox(&in_work[0]), o.inbox(moved)).unwrap();
+    put_back_into_inbox(&o, &a, moved);
     wait_for(&o, "the bundle archived or failed", &[&a], || {
         receipts(&o).len() == 1 || !o.files("failed").is_empty()
     });
